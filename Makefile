@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` and `make test`. Both install what they need.
+PY ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON := $(shell command -v $(PY))
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: install install-dev run test lint typecheck layers lock clean
+
+$(UV):
+	$(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+install: $(UV)
+	$(UV) sync --frozen --no-dev
+
+install-dev: $(UV)
+	$(UV) sync --frozen
+
+run: install
+	$(VENV)/bin/twofold serve --demo
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+layers: install-dev
+	$(VENV)/bin/lint-imports
+
+test: install-dev lint typecheck layers
+	$(VENV)/bin/pytest
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var

@@ -1,0 +1,81 @@
+"""One Settings object, read from TWOFOLD_* environment variables and an optional TOML file.
+
+Validated once at start-up; everything else receives the object, never the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TWOFOLD_",
+        extra="forbid",
+        toml_file=os.environ.get("TWOFOLD_CONFIG_FILE") or None,
+    )
+
+    environment: Literal["development", "production", "test"] = "development"
+    # Host (and port) clients use to reach us; the issuer is https://{domain}/.
+    domain: str = "127.0.0.1:8080"
+    database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'twofold.db'}"
+    # "kid:base64key,kid2:base64key", first is current. Empty: a key file under data_dir
+    # is created on first start (development convenience; production must set it).
+    encryption_keys: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    log_level: str = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    hashing_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    mfa_token_lifetime: int = Field(default=600, ge=30)
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    # Clients whose auth0-forwarded-for header is believed (server-side apps).
+    trusted_forwarding_clients: list[str] = Field(default_factory=list)
+
+    @field_validator("domain")
+    @classmethod
+    def _bare_domain(cls, value: str) -> str:
+        value = value.strip()
+        for prefix in ("https://", "http://"):
+            value = value.removeprefix(prefix)
+        return value.rstrip("/")
+
+    @property
+    def issuer(self) -> str:
+        return f"https://{self.domain}/"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments beat the environment, which beats the TOML file.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load(**overrides: Any) -> Settings:
+    return Settings(**overrides)

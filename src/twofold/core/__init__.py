@@ -1,0 +1,1 @@
+"""The protocol core: knows nothing of HTTP, SQL or Redis (enforced by import-linter)."""

@@ -1,0 +1,174 @@
+"""Operator actions shared by the CLI and the tests: tenants, clients, APIs, users, keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+from twofold.core.client_auth import secret_hash
+from twofold.core.deps import Deps
+from twofold.core.ids import new_client_id, new_client_secret, new_user_id
+from twofold.core.models import (
+    AUTH_METHODS,
+    DEFAULT_REALM,
+    FIRST_PARTY_GRANTS,
+    GRANT_CLIENT_CREDENTIALS,
+    MFA_GRANTS,
+    Api,
+    AuthMethod,
+    Client,
+    SigningKey,
+    Tenant,
+    User,
+)
+from twofold.core.tokens import generate_signing_key
+
+KNOWN_GRANTS = frozenset({*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS})
+
+
+class AdminError(ValueError):
+    """An operator input that cannot be applied; the message is safe to print."""
+
+
+class Admin:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    async def create_client(
+        self,
+        name: str,
+        *,
+        grant_types: Iterable[str] | None = None,
+        auth_method: AuthMethod = "client_secret_post",
+        jwks: dict[str, Any] | None = None,
+        api_grants: Mapping[str, Sequence[str]] | None = None,
+    ) -> tuple[Client, str | None]:
+        if auth_method not in AUTH_METHODS:
+            raise AdminError(f"unknown auth method {auth_method!r}")
+        grants = frozenset(grant_types) if grant_types else FIRST_PARTY_GRANTS
+        if unknown := grants - KNOWN_GRANTS:
+            raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
+        if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
+            raise AdminError("private_key_jwt needs the client's public keys (a JWKS)")
+        for audience in api_grants or {}:
+            if await self._deps.storage.apis.get(audience) is None:
+                raise AdminError(f"no API with identifier {audience!r}")
+        if api_grants:
+            grants = grants | {GRANT_CLIENT_CREDENTIALS}
+        secret = new_client_secret() if auth_method.startswith("client_secret") else None
+        client = Client(
+            client_id=new_client_id(),
+            name=name,
+            auth_method=auth_method,
+            grant_types=grants,
+            secret_hash=secret_hash(secret) if secret else None,
+            jwks=jwks,
+            api_grants={k: tuple(v) for k, v in (api_grants or {}).items()},
+            created_at=self._deps.clock.now(),
+        )
+        await self._deps.storage.clients.create(client)
+        return client, secret
+
+    async def create_api(
+        self,
+        identifier: str,
+        *,
+        scopes: Sequence[str] = (),
+        name: str | None = None,
+        token_lifetime: int = 86_400,
+    ) -> Api:
+        if self._deps.is_mfa_audience(identifier):
+            raise AdminError("the MFA API audience is built in")
+        api = Api(
+            identifier=identifier,
+            name=name or identifier,
+            scopes=tuple(dict.fromkeys(scopes)),
+            token_lifetime=token_lifetime,
+            created_at=self._deps.clock.now(),
+        )
+        await self._deps.storage.apis.create(api)
+        return api
+
+    async def create_user(
+        self,
+        email: str,
+        password: str,
+        *,
+        realm: str = DEFAULT_REALM,
+        username: str | None = None,
+        email_verified: bool = False,
+        name: str | None = None,
+    ) -> User:
+        if "@" not in email or len(email) > 320:
+            raise AdminError("a valid email address is required")
+        if len(password) < 8:
+            raise AdminError("passwords must have at least 8 characters")
+        user = User(
+            user_id=new_user_id(),
+            email=email.strip().lower(),
+            password_hash=await self._deps.hasher.hash(password),
+            realm=realm,
+            username=username,
+            email_verified=email_verified,
+            name=name,
+            created_at=self._deps.clock.now(),
+        )
+        await self._deps.storage.users.create(user)
+        return user
+
+    async def tenant(self) -> Tenant:
+        return await self._deps.tenant()
+
+    async def update_tenant(self, **changes: Any) -> Tenant:
+        allowed = {f.name for f in fields(Tenant)}
+        if unknown := set(changes) - allowed:
+            raise AdminError(f"unknown tenant settings: {', '.join(sorted(unknown))}")
+        if "mfa_policy" in changes and changes["mfa_policy"] not in ("never", "always"):
+            raise AdminError("mfa_policy must be 'never' or 'always'")
+        if "enabled_factors" in changes:
+            changes["enabled_factors"] = frozenset(changes["enabled_factors"])
+        tenant = replace(await self._deps.tenant(), **changes)
+        await self._deps.storage.tenant.save(tenant)
+        return tenant
+
+    async def signing_keys(self) -> Sequence[SigningKey]:
+        return await self._deps.storage.signing_keys.list()
+
+    async def rotate_signing_key(self) -> SigningKey:
+        key = generate_signing_key(self._deps.keyring, self._deps.clock.now())
+        await self._deps.storage.signing_keys.add_current(key)
+        self._deps.forget_signer()
+        return key
+
+    async def ensure_signing_key(self) -> None:
+        await self._deps.signer()
+
+
+DEMO_CLIENT_NAME = "Twofold demo app"
+DEMO_EMAIL = "demo@example.com"
+
+
+async def ensure_demo(admin: Admin, deps: Deps) -> tuple[Client, str, User, str]:
+    """The demo client and user for `make run`. Their secrets are never stored in clear, so
+    each start sets new ones and returns them for printing."""
+    from twofold.core.ids import opaque_token
+
+    existing = [c for c in await deps.storage.clients.list() if c.name == DEMO_CLIENT_NAME]
+    secret = new_client_secret()
+    if existing:
+        client = replace(existing[0], secret_hash=secret_hash(secret))
+        await deps.storage.clients.update(client)
+    else:
+        client, created = await admin.create_client(DEMO_CLIENT_NAME)
+        assert created is not None
+        secret = created
+    password = opaque_token(12)
+    user = await deps.storage.users.find_by_login(DEFAULT_REALM, DEMO_EMAIL)
+    if user is None:
+        user = await admin.create_user(DEMO_EMAIL, password, email_verified=True, name="Demo User")
+    else:
+        await deps.storage.users.update_password_hash(
+            user.user_id, await deps.hasher.hash(password)
+        )
+    return client, secret, user, password

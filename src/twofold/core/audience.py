@@ -1,0 +1,44 @@
+"""Which audience and scopes a token request may get (spec §3.1; decision 13)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twofold.core.deps import Deps
+from twofold.core.errors import AccessDenied
+from twofold.core.models import MFA_SCOPES, OIDC_SCOPES
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    audience: str
+    # Scopes the API defines (empty for userinfo-only tokens).
+    api_scopes: tuple[str, ...]
+    lifetime: int
+    is_mfa_api: bool = False
+
+
+async def resolve(deps: Deps, requested: str | None) -> Target:
+    tenant = await deps.tenant()
+    audience = requested or tenant.default_audience
+    if not audience or audience == deps.userinfo_audience:
+        return Target(deps.userinfo_audience, (), tenant.access_token_lifetime)
+    if deps.is_mfa_audience(audience):
+        return Target(deps.mfa_audience, MFA_SCOPES, deps.policy.mfa_api_token_lifetime, True)
+    api = await deps.storage.apis.get(audience)
+    if api is None:
+        raise AccessDenied(f"Service not found: {audience}")
+    return Target(api.identifier, api.scopes, api.token_lifetime)
+
+
+def grant_scopes(target: Target, requested: str | None) -> str:
+    """Requested scopes the target knows of; all of the API's when none are asked for
+    (Auth0's implied trust for first-party password grants)."""
+    if requested is None or not requested.strip():
+        return " ".join(target.api_scopes)
+    allowed = OIDC_SCOPES | set(target.api_scopes)
+    seen: list[str] = []
+    for scope in requested.split():
+        if scope in allowed and scope not in seen:
+            seen.append(scope)
+    return " ".join(seen)

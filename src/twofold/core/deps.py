@@ -1,0 +1,80 @@
+"""What every use case needs, handed in by the composition root (app.py).
+
+The core never constructs an adapter; it receives this bundle. Signing keys are read from storage
+and parsed once, then cached briefly so that a rotation made on another node is picked up without
+a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from twofold.core.clock import Clock
+from twofold.core.crypto import KeyRing
+from twofold.core.models import Tenant
+from twofold.core.passwords import PasswordHasher
+from twofold.core.ports import StateStore, Storage
+from twofold.core.tokens import TokenSigner, generate_signing_key
+
+SIGNER_CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Operator knobs the core reads; defaults are the spec's values."""
+
+    mfa_token_lifetime: int = 600
+    mfa_api_token_lifetime: int = 600
+    failed_attempts_capacity: int = 10
+    failed_attempts_refill_seconds: float = 360.0
+    trusted_forwarding_clients: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class Deps:
+    storage: Storage
+    state: StateStore
+    clock: Clock
+    keyring: KeyRing
+    hasher: PasswordHasher
+    issuer: str
+    policy: Policy = field(default_factory=Policy)
+    _signer: TokenSigner | None = None
+    _signer_loaded_at: float = float("-inf")
+    _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def mfa_audience(self) -> str:
+        return f"{self.issuer}mfa/"
+
+    @property
+    def userinfo_audience(self) -> str:
+        return f"{self.issuer}userinfo"
+
+    def is_mfa_audience(self, audience: str) -> bool:
+        # Older Auth0 docs write the MFA audience without the trailing slash; accept both.
+        return audience in (self.mfa_audience, self.mfa_audience.rstrip("/"))
+
+    async def tenant(self) -> Tenant:
+        return await self.storage.tenant.get()
+
+    async def signer(self) -> TokenSigner:
+        now = self.clock.now()
+        if self._signer is not None and now - self._signer_loaded_at < SIGNER_CACHE_SECONDS:
+            return self._signer
+        async with self._signer_lock:
+            if self._signer is None or now - self._signer_loaded_at >= SIGNER_CACHE_SECONDS:
+                keys = await self.storage.signing_keys.list()
+                if not keys:
+                    await self.storage.signing_keys.add_current(
+                        generate_signing_key(self.keyring, now)
+                    )
+                    keys = await self.storage.signing_keys.list()
+                live = [k for k in keys if k.status != "retired"]
+                self._signer = TokenSigner(live, self.keyring)
+                self._signer_loaded_at = now
+            return self._signer
+
+    def forget_signer(self) -> None:
+        self._signer = None

@@ -1,0 +1,59 @@
+"""GET /.well-known/openid-configuration (spec §14.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twofold.core.models import (
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_MFA_OOB,
+    GRANT_MFA_OTP,
+    GRANT_MFA_RECOVERY_CODE,
+    GRANT_PASSWORD,
+    GRANT_PASSWORD_REALM,
+    GRANT_REFRESH_TOKEN,
+    OIDC_SCOPES,
+)
+
+
+def document(issuer: str, *, oob_enabled: bool = False) -> dict[str, Any]:
+    grants = [
+        GRANT_PASSWORD,
+        GRANT_PASSWORD_REALM,
+        GRANT_REFRESH_TOKEN,
+        GRANT_CLIENT_CREDENTIALS,
+        GRANT_MFA_OTP,
+        GRANT_MFA_RECOVERY_CODE,
+    ]
+    if oob_enabled:
+        grants.append(GRANT_MFA_OOB)
+    return {
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}oauth/token",
+        "jwks_uri": f"{issuer}.well-known/jwks.json",
+        "mfa_challenge_endpoint": f"{issuer}mfa/challenge",
+        "grant_types_supported": grants,
+        "response_types_supported": ["token", "id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "PS256", "ES256"],
+        "scopes_supported": sorted(OIDC_SCOPES),
+        "claims_supported": [
+            "aud",
+            "auth_time",
+            "amr",
+            "email",
+            "email_verified",
+            "exp",
+            "iat",
+            "iss",
+            "name",
+            "nickname",
+            "sub",
+        ],
+    }

@@ -1,0 +1,194 @@
+"""The OAuth error tree.
+
+Every error a client can see is an ``OAuthError``: it fixes the HTTP status, the wire ``error`` code
+and a stable ``error_description`` (spec §12). Descriptions that SDKs match exactly are constants
+here so that no call site can misspell them. ``debug`` is for server-side logs only and is never
+rendered; it must not contain secrets either.
+
+    OAuthError
+    ├── InvalidRequest            400 invalid_request
+    ├── InvalidClient             401 invalid_client
+    ├── UnauthorizedClient        403 unauthorized_client
+    ├── UnsupportedGrantType      400 unsupported_grant_type
+    ├── InvalidGrant              403 invalid_grant (wrong codes, bad mfa_token, bad credentials)
+    ├── InvalidScope              400 invalid_scope
+    ├── AccessDenied              403 access_denied
+    ├── MfaRequired               403 mfa_required (+ mfa_token, mfa_requirements)
+    ├── ExpiredToken              403 expired_token
+    ├── TooManyAttempts           429 too_many_attempts
+    ├── AssociationRequired       400 association_required
+    ├── UnsupportedChallengeType  400 unsupported_challenge_type
+    ├── InvalidAuthenticator      400 invalid_authenticator
+    ├── InvalidToken              401 invalid_token (bearer on /mfa/*)
+    ├── InsufficientScope         403 insufficient_scope
+    ├── NotFound                  404 not_found
+    ├── UnsupportedMediaType      415 invalid_request
+    ├── PayloadTooLarge           413 invalid_request
+    └── ServerError               500 server_error
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+MFA_REQUIRED = "Multifactor authentication required"
+MALFORMED_MFA_TOKEN = "Malformed mfa_token"
+MFA_TOKEN_EXPIRED = "mfa_token is expired"
+MFA_TOKEN_OTHER_CLIENT = "mfa_token not issued to this client"
+INVALID_OTP = "Invalid otp_code."
+INVALID_BINDING_CODE = "Invalid binding_code."
+INVALID_RECOVERY_CODE = "Invalid recovery_code."
+ALREADY_ENROLLED = "User is already enrolled"
+WRONG_CREDENTIALS = "Wrong email or password."
+TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
+CLIENT_AUTH_FAILED = "Client authentication failed"
+
+
+class OAuthError(Exception):
+    status: ClassVar[int] = 400
+    error: ClassVar[str] = "invalid_request"
+    default_description: ClassVar[str] = "Invalid request"
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        debug: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.description = description or self.default_description
+        self.debug = debug
+        self.headers: dict[str, str] = dict(headers or {})
+        super().__init__(self.description)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidRequest(OAuthError):
+    status = 400
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    status = 401
+    error = "invalid_client"
+    default_description = CLIENT_AUTH_FAILED
+
+
+class UnauthorizedClient(OAuthError):
+    status = 403
+    error = "unauthorized_client"
+    default_description = "The client is not authorized to use this grant type"
+
+
+class UnsupportedGrantType(OAuthError):
+    status = 400
+    error = "unsupported_grant_type"
+    default_description = "Unsupported grant type"
+
+
+class InvalidGrant(OAuthError):
+    status = 403
+    error = "invalid_grant"
+    default_description = "Invalid grant"
+
+
+class InvalidScope(OAuthError):
+    status = 400
+    error = "invalid_scope"
+    default_description = "Invalid scope"
+
+
+class AccessDenied(OAuthError):
+    status = 403
+    error = "access_denied"
+    default_description = "Access denied"
+
+
+class MfaRequired(OAuthError):
+    status = 403
+    error = "mfa_required"
+    default_description = MFA_REQUIRED
+
+    def __init__(self, mfa_token: str, mfa_requirements: dict[str, Any]) -> None:
+        super().__init__(MFA_REQUIRED)
+        self.mfa_token = mfa_token
+        self.mfa_requirements = mfa_requirements
+
+    def body(self) -> dict[str, Any]:
+        return {
+            **super().body(),
+            "mfa_token": self.mfa_token,
+            "mfa_requirements": self.mfa_requirements,
+        }
+
+
+class ExpiredToken(OAuthError):
+    status = 403
+    error = "expired_token"
+    default_description = MFA_TOKEN_EXPIRED
+
+
+class TooManyAttempts(OAuthError):
+    status = 429
+    error = "too_many_attempts"
+    default_description = TOO_MANY_ATTEMPTS
+
+
+class AssociationRequired(OAuthError):
+    status = 400
+    error = "association_required"
+    default_description = "User must enroll an authenticator before a challenge can be requested"
+
+
+class UnsupportedChallengeType(OAuthError):
+    status = 400
+    error = "unsupported_challenge_type"
+    default_description = "The user does not support the requested challenge type"
+
+
+class InvalidAuthenticator(OAuthError):
+    status = 400
+    error = "invalid_authenticator"
+    default_description = "The authenticator_id is not valid for this user"
+
+
+class InvalidToken(OAuthError):
+    status = 401
+    error = "invalid_token"
+    default_description = "Invalid or missing bearer token"
+
+
+class InsufficientScope(OAuthError):
+    status = 403
+    error = "insufficient_scope"
+    default_description = "Insufficient scope"
+
+
+class NotFound(OAuthError):
+    status = 404
+    error = "not_found"
+    default_description = "Not found"
+
+
+class UnsupportedMediaType(OAuthError):
+    status = 415
+    error = "invalid_request"
+    default_description = "Unsupported content type"
+
+
+class PayloadTooLarge(OAuthError):
+    status = 413
+    error = "invalid_request"
+    default_description = "Request body too large"
+
+
+class ServerError(OAuthError):
+    status = 500
+    error = "server_error"
+    default_description = "Internal server error"
+
+
+def missing(name: str) -> InvalidRequest:
+    return InvalidRequest(f"Missing required parameter: {name}")

@@ -1,0 +1,58 @@
+"""The shared tail of every MFA grant: load the transaction, gate on the failure bucket, and
+after a verified factor spend the mfa_token and mint the tokens bound at password time."""
+
+from __future__ import annotations
+
+from twofold.core import audience, issuance
+from twofold.core.attempts import Attempts, mfa_attempts
+from twofold.core.deps import Deps
+from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant
+from twofold.core.grants.base import GrantRequest
+from twofold.core.mfa import bearer, transaction
+from twofold.core.models import MfaTransaction, TokenSet, User
+
+
+def attempts(deps: Deps) -> Attempts:
+    return mfa_attempts(
+        deps.state,
+        deps.clock,
+        deps.policy.failed_attempts_capacity,
+        deps.policy.failed_attempts_refill_seconds,
+    )
+
+
+async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaTransaction, User]:
+    mfa_token = req.required("mfa_token")
+    tx = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    user = await deps.storage.users.get(tx.user_id)
+    if user is None:
+        raise InvalidGrant(MALFORMED_MFA_TOKEN)
+    return mfa_token, tx, user
+
+
+async def spend(deps: Deps, mfa_token: str, tx: MfaTransaction) -> None:
+    if not tx.via_access_token:
+        await transaction.consume(deps, mfa_token)
+
+
+async def mint(
+    deps: Deps, req: GrantRequest, tx: MfaTransaction, user: User, grant: str
+) -> TokenSet:
+    target = await audience.resolve(deps, tx.audience)
+    return await issuance.user_tokens(
+        deps,
+        user=user,
+        client=req.client,
+        audience=tx.audience,
+        scope=tx.scope,
+        lifetime=target.lifetime,
+        mfa=True,
+        grant=grant,
+    )
+
+
+async def finish(
+    deps: Deps, req: GrantRequest, mfa_token: str, tx: MfaTransaction, user: User, grant: str
+) -> TokenSet:
+    await spend(deps, mfa_token, tx)
+    return await mint(deps, req, tx, user, grant)

@@ -1,0 +1,80 @@
+"""http://auth0.com/oauth/grant-type/mfa-otp (spec §4.1, decisions 6 and 7).
+
+Verifies a TOTP code against the user's active OTP authenticators, or confirms a pending
+enrolment. The replay guard is a single conditional write of the accepted time step, so one code
+wins once across concurrent requests and nodes.
+"""
+
+from __future__ import annotations
+
+from twofold.core.deps import Deps
+from twofold.core.errors import INVALID_OTP, InvalidGrant
+from twofold.core.factors import totp
+from twofold.core.grants import mfa_common
+from twofold.core.grants.base import GrantRequest
+from twofold.core.mfa.authenticators import has_active_factor
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
+
+GRANT_TYPE = GRANT_MFA_OTP
+PARAMETERS = frozenset({"mfa_token", "otp"})
+
+
+def _candidates(authenticators: list[Authenticator], confirming: bool) -> list[Authenticator]:
+    active = [a for a in authenticators if a.kind == "totp" and a.active]
+    if not confirming:
+        return active
+    pending = [a for a in authenticators if a.kind == "totp" and not a.active]
+    return active + pending
+
+
+def secret_aad(authenticator_id: str) -> str:
+    return f"authenticator:{authenticator_id}:secret"
+
+
+async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
+    mfa_token, tx, user = await mfa_common.begin(deps, req)
+    code = req.required("otp")
+    attempts = mfa_common.attempts(deps)
+    await attempts.check(user.user_id)
+
+    authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
+    # A pending enrolment may be confirmed while the user has no active factor, or by the holder
+    # of an MFA-API access token (which itself required MFA once a factor existed).
+    confirming = tx.via_access_token or not has_active_factor(authenticators)
+    now = deps.clock.now()
+    replayed = False
+    for candidate in _candidates(authenticators, confirming):
+        if candidate.secret_enc is None:
+            continue
+        secret = deps.keyring.decrypt(candidate.secret_enc, secret_aad(candidate.id)).decode()
+        step = totp.matching_step(secret, code, now)
+        if step is None:
+            continue
+        if not await deps.storage.authenticators.claim_totp_step(candidate.id, step):
+            replayed = True
+            continue
+        await deps.storage.authenticators.touch(candidate.id, now)
+        if not candidate.active:
+            await _activate_enrolment(deps, authenticators, candidate, now)
+        return await mfa_common.finish(deps, req, mfa_token, tx, user, "mfa-otp")
+    # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
+    if not replayed:
+        await attempts.fail(user.user_id)
+    raise InvalidGrant(INVALID_OTP)
+
+
+async def _activate_enrolment(
+    deps: Deps, authenticators: list[Authenticator], confirmed: Authenticator, now: float
+) -> None:
+    ids = [confirmed.id]
+    ids += [
+        a.id
+        for a in authenticators
+        if not a.active
+        and (a.kind == "recovery-code" or (a.link_id and a.link_id == confirmed.link_id))
+    ]
+    await deps.storage.authenticators.activate(ids, now)
+    # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one.
+    others = [a.id for a in authenticators if a.kind == "totp" and not a.active and a.id not in ids]
+    if others:
+        await deps.storage.authenticators.delete(others)

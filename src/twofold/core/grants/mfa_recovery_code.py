@@ -1,0 +1,53 @@
+"""http://auth0.com/oauth/grant-type/mfa-recovery-code (spec §4.3, decision 8).
+
+The code is rotated by one conditional write (old hash → new hash), so a code works once even
+under concurrency; the new code is returned as `recovery_code`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from twofold.core.deps import Deps
+from twofold.core.errors import INVALID_RECOVERY_CODE, InvalidGrant
+from twofold.core.factors import recovery
+from twofold.core.grants import mfa_common
+from twofold.core.grants.base import GrantRequest
+from twofold.core.ids import constant_time_equal
+from twofold.core.models import GRANT_MFA_RECOVERY_CODE, TokenSet
+
+GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
+PARAMETERS = frozenset({"mfa_token", "recovery_code"})
+
+
+async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
+    mfa_token, tx, user = await mfa_common.begin(deps, req)
+    code = req.required("recovery_code")
+    attempts = mfa_common.attempts(deps)
+    await attempts.check(user.user_id)
+
+    tenant = await deps.tenant()
+    authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
+    has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
+    stored = await deps.storage.recovery_codes.get_hash(user.user_id)
+    now = deps.clock.now()
+    if (
+        tenant.recovery_codes_enabled
+        and has_recovery
+        and stored is not None
+        and recovery.is_well_formed(code)
+        and constant_time_equal(recovery.hash_code(code), stored)
+    ):
+        # Spend the mfa_token before the code: losing a race here costs a login, whereas
+        # rotating first and then failing would leave the user without a recovery code.
+        await mfa_common.spend(deps, mfa_token, tx)
+        fresh = recovery.new_code()
+        if await deps.storage.recovery_codes.rotate(
+            user.user_id, stored, recovery.hash_code(fresh), now
+        ):
+            tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
+            return replace(tokens, recovery_code=fresh)
+        # Another request spent this code a moment ago: same answer as a wrong code.
+        raise InvalidGrant(INVALID_RECOVERY_CODE)
+    await attempts.fail(user.user_id)
+    raise InvalidGrant(INVALID_RECOVERY_CODE)

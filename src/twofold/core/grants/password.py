@@ -1,0 +1,69 @@
+"""grant_type=password and http://auth0.com/oauth/grant-type/password-realm (spec §3).
+
+A correct password either yields tokens (policy `never`, or an MFA-API token for a user with no
+factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
+"""
+
+from __future__ import annotations
+
+from twofold.core import audience, issuance
+from twofold.core.deps import Deps
+from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired
+from twofold.core.grants.base import GrantRequest
+from twofold.core.mfa import transaction
+from twofold.core.mfa.authenticators import has_active_factor, requirements
+from twofold.core.models import DEFAULT_REALM, GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet, User
+
+GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
+PARAMETERS = frozenset({"username", "password", "realm", "audience", "scope"})
+
+
+async def check_password(deps: Deps, realm: str, login: str, password: str) -> User:
+    user = await deps.storage.users.find_by_login(realm, login)
+    if user is None:
+        # Same work for an unknown user as for a wrong password: no timing oracle.
+        await deps.hasher.verify_dummy(password)
+        raise InvalidGrant(WRONG_CREDENTIALS)
+    if not await deps.hasher.verify(user.password_hash, password):
+        raise InvalidGrant(WRONG_CREDENTIALS)
+    if deps.hasher.needs_rehash(user.password_hash):
+        await deps.storage.users.update_password_hash(
+            user.user_id, await deps.hasher.hash(password)
+        )
+    return user
+
+
+async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
+    username = req.required("username")
+    password = req.required("password")
+    realm = req.optional("realm") or DEFAULT_REALM
+    target = await audience.resolve(deps, req.optional("audience"))
+    scope = audience.grant_scopes(target, req.optional("scope"))
+    user = await check_password(deps, realm, username, password)
+
+    tenant = await deps.tenant()
+    authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
+    enrolled = has_active_factor(authenticators)
+    # Asking for the MFA API forces MFA once a factor exists (spec §1.2); without one the
+    # token is how the user enrols, so it is minted directly.
+    needs_mfa = enrolled if target.is_mfa_api else tenant.mfa_policy == "always"
+    if needs_mfa:
+        token = await transaction.issue(
+            deps,
+            user_id=user.user_id,
+            client_id=req.client.client_id,
+            audience=target.audience,
+            scope=scope,
+            realm=realm,
+        )
+        raise MfaRequired(token, await requirements(deps, user.user_id))
+    return await issuance.user_tokens(
+        deps,
+        user=user,
+        client=req.client,
+        audience=target.audience,
+        scope=scope,
+        lifetime=target.lifetime,
+        mfa=False,
+        grant="password",
+    )

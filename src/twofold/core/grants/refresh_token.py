@@ -1,0 +1,53 @@
+"""grant_type=refresh_token with rotation: every use returns a new refresh token, and reuse of a
+rotated one revokes the whole family (a stolen token is useless once either party uses it)."""
+
+from __future__ import annotations
+
+from twofold.core import audience, issuance
+from twofold.core.deps import Deps
+from twofold.core.errors import InvalidGrant, InvalidScope
+from twofold.core.grants.base import GrantRequest
+from twofold.core.ids import digest
+from twofold.core.models import GRANT_REFRESH_TOKEN, TokenSet
+
+GRANT_TYPE = GRANT_REFRESH_TOKEN
+PARAMETERS = frozenset({"refresh_token", "scope"})
+INVALID_REFRESH = "Unknown or invalid refresh token."
+
+
+async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
+    presented = req.required("refresh_token")
+    token_hash = digest(presented, "refresh_token")
+    stored = await deps.storage.refresh_tokens.get(token_hash)
+    now = deps.clock.now()
+    if stored is None or stored.client_id != req.client.client_id or stored.expires_at <= now:
+        raise InvalidGrant(INVALID_REFRESH)
+    scope = stored.scope
+    if requested := req.optional("scope"):
+        narrowed = requested.split()
+        if not set(narrowed) <= set(stored.scope.split()):
+            raise InvalidScope("Requested scope exceeds the original grant")
+        scope = " ".join(narrowed)
+    outcome = await deps.storage.refresh_tokens.use(token_hash, now)
+    if outcome == "reused":
+        await deps.storage.refresh_tokens.revoke_family(stored.family_id)
+    if outcome != "ok":
+        raise InvalidGrant(INVALID_REFRESH)
+    user = await deps.storage.users.get(stored.user_id)
+    if user is None:
+        raise InvalidGrant(INVALID_REFRESH)
+    target = await audience.resolve(deps, stored.audience)
+    # Keep offline_access so the family goes on rotating even when the caller narrows scope.
+    if "offline_access" in stored.scope.split() and "offline_access" not in scope.split():
+        scope = f"{scope} offline_access".strip()
+    return await issuance.user_tokens(
+        deps,
+        user=user,
+        client=req.client,
+        audience=stored.audience,
+        scope=scope,
+        lifetime=target.lifetime,
+        mfa=stored.mfa_at is not None,
+        grant="refresh_token",
+        family_id=stored.family_id,
+    )

@@ -1,0 +1,77 @@
+"""The token endpoint as an ordered list of named steps (design §1), readable top to bottom:
+
+require grant_type → find its handler → authenticate the client → check the client may use
+the grant → dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from twofold.core import client_auth
+from twofold.core.deps import Deps
+from twofold.core.errors import UnauthorizedClient, UnsupportedGrantType, missing
+from twofold.core.grants import (
+    client_credentials,
+    mfa_otp,
+    mfa_recovery_code,
+    password,
+    refresh_token,
+)
+from twofold.core.grants.base import GrantRequest
+from twofold.core.models import TokenSet
+
+Handler = Callable[[Deps, GrantRequest], Awaitable[TokenSet]]
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    grant_type: str
+    parameters: frozenset[str]
+    handle: Handler
+
+
+GRANTS: dict[str, Grant] = {
+    g.grant_type: g
+    for g in (
+        *(Grant(gt, password.PARAMETERS, password.handle) for gt in password.GRANT_TYPES),
+        Grant(mfa_otp.GRANT_TYPE, mfa_otp.PARAMETERS, mfa_otp.handle),
+        Grant(mfa_recovery_code.GRANT_TYPE, mfa_recovery_code.PARAMETERS, mfa_recovery_code.handle),
+        Grant(refresh_token.GRANT_TYPE, refresh_token.PARAMETERS, refresh_token.handle),
+        Grant(
+            client_credentials.GRANT_TYPE, client_credentials.PARAMETERS, client_credentials.handle
+        ),
+    )
+}
+
+
+def register(grant: Grant) -> None:
+    """For grants that arrive with later features (mfa-oob)."""
+    GRANTS[grant.grant_type] = grant
+
+
+def token_endpoint_audiences(deps: Deps) -> list[str]:
+    return [deps.issuer, f"{deps.issuer}oauth/token"]
+
+
+async def exchange(
+    deps: Deps,
+    params: Mapping[str, str],
+    creds: client_auth.ClientCredentials,
+    ip: str | None = None,
+) -> TokenSet:
+    grant_type = params.get("grant_type")
+    if not grant_type:
+        raise missing("grant_type")
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"Unsupported grant type: {grant_type}")
+    client = await client_auth.authenticate(deps, creds, audiences=token_endpoint_audiences(deps))
+    effective = grant_type
+    if grant_type == "password" and params.get("realm"):
+        # Decision 15: password with a realm behaves as password-realm.
+        effective = "http://auth0.com/oauth/grant-type/password-realm"
+    if grant_type not in client.grant_types and effective not in client.grant_types:
+        raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
+    return await grant.handle(deps, GrantRequest(params=params, client=client, ip=ip))

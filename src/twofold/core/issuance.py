@@ -1,0 +1,108 @@
+"""Minting token responses: RS256 access and ID tokens, rotating refresh tokens."""
+
+from __future__ import annotations
+
+import uuid
+
+from twofold.core.deps import Deps
+from twofold.core.ids import digest, opaque_token
+from twofold.core.models import GRANT_REFRESH_TOKEN, Client, RefreshToken, TokenSet, User
+
+
+async def user_tokens(
+    deps: Deps,
+    *,
+    user: User,
+    client: Client,
+    audience: str,
+    scope: str,
+    lifetime: int,
+    mfa: bool,
+    grant: str,
+    family_id: str | None = None,
+) -> TokenSet:
+    tenant = await deps.tenant()
+    signer = await deps.signer()
+    now = int(deps.clock.now())
+    scopes = scope.split()
+    amr = ["mfa"] if mfa else ["pwd"]
+    aud: str | list[str] = audience
+    if "openid" in scopes and audience != deps.userinfo_audience:
+        aud = [audience, deps.userinfo_audience]
+    access = signer.sign(
+        {
+            "iss": deps.issuer,
+            "sub": user.user_id,
+            "aud": aud,
+            "iat": now,
+            "exp": now + lifetime,
+            "scope": scope,
+            "azp": client.client_id,
+            "gty": grant,
+            "jti": uuid.uuid4().hex,
+            **({"amr": amr} if mfa else {}),
+        }
+    )
+    id_token = None
+    if "openid" in scopes:
+        claims: dict[str, object] = {
+            "iss": deps.issuer,
+            "sub": user.user_id,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + tenant.id_token_lifetime,
+            "auth_time": now,
+            "amr": amr,
+        }
+        if "email" in scopes:
+            claims["email"] = user.email
+            claims["email_verified"] = user.email_verified
+        if "profile" in scopes:
+            claims["name"] = user.name or user.email
+            if user.username:
+                claims["nickname"] = user.username
+        id_token = signer.sign(claims)
+    refresh = None
+    if "offline_access" in scopes and GRANT_REFRESH_TOKEN in client.grant_types:
+        refresh = opaque_token(48)
+        await deps.storage.refresh_tokens.add(
+            RefreshToken(
+                token_hash=digest(refresh, "refresh_token"),
+                family_id=family_id or uuid.uuid4().hex,
+                user_id=user.user_id,
+                client_id=client.client_id,
+                audience=audience,
+                scope=scope,
+                created_at=float(now),
+                expires_at=float(now + tenant.refresh_token_lifetime),
+                mfa_at=float(now) if mfa else None,
+            )
+        )
+    return TokenSet(
+        access_token=access,
+        expires_in=lifetime,
+        scope=scope,
+        id_token=id_token,
+        refresh_token=refresh,
+    )
+
+
+async def client_token(
+    deps: Deps, *, client: Client, audience: str, scope: str, lifetime: int
+) -> TokenSet:
+    signer = await deps.signer()
+    now = int(deps.clock.now())
+    access = signer.sign(
+        {
+            "iss": deps.issuer,
+            "sub": f"{client.client_id}@clients",
+            "aud": audience,
+            "iat": now,
+            "exp": now + lifetime,
+            "scope": scope,
+            "azp": client.client_id,
+            "gty": "client-credentials",
+            "jti": uuid.uuid4().hex,
+        }
+    )
+    return TokenSet(access_token=access, expires_in=lifetime, scope=scope)

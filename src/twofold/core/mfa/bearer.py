@@ -1,0 +1,105 @@
+"""Who is calling /mfa/*: an mfa_token or an MFA-API access token (spec §1.2, decisions 5, 12, 13).
+
+Also lets an MFA-API access token stand in for the mfa_token at the token endpoint, to confirm an
+enrolment made with that access token (spec §1.2 "observed quirks").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from twofold.core.deps import Deps
+from twofold.core.errors import (
+    MALFORMED_MFA_TOKEN,
+    ExpiredToken,
+    InsufficientScope,
+    InvalidGrant,
+    InvalidToken,
+)
+from twofold.core.mfa import transaction
+from twofold.core.models import MfaTransaction
+from twofold.core.tokens import TokenInvalid
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    client_id: str
+    kind: Literal["mfa_token", "access_token"]
+    scopes: frozenset[str]
+    tx: MfaTransaction | None = None
+
+    def require_scope(self, scope: str) -> None:
+        """Access tokens need the scope; an mfa_token's rights are fixed by the spec instead."""
+        if self.kind == "access_token" and scope not in self.scopes:
+            raise InsufficientScope(f"Insufficient scope, expected: {scope}")
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and len(token) <= 8192
+
+
+async def _verify_access_token(deps: Deps, token: str) -> dict[str, object]:
+    signer = await deps.signer()
+    return signer.verify(
+        token,
+        audience=[deps.mfa_audience, deps.mfa_audience.rstrip("/")],
+        issuer=deps.issuer,
+        now=deps.clock.now(),
+    )
+
+
+async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
+    if not authorization:
+        raise InvalidToken("Missing authorization header")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("Invalid authorization header")
+    if _looks_like_jwt(token):
+        try:
+            claims = await _verify_access_token(deps, token)
+        except TokenInvalid:
+            raise InvalidToken("Invalid token") from None
+        scope = claims.get("scope")
+        return Principal(
+            user_id=str(claims.get("sub", "")),
+            client_id=str(claims.get("azp", "")),
+            kind="access_token",
+            scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
+        )
+    try:
+        tx = await transaction.load(deps, token)
+    except ExpiredToken:
+        raise
+    except InvalidGrant:
+        raise InvalidToken("Invalid token") from None
+    return Principal(
+        user_id=tx.user_id, client_id=tx.client_id, kind="mfa_token", scopes=frozenset(), tx=tx
+    )
+
+
+async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaTransaction:
+    """The transaction an MFA grant works on: a live mfa_token, or an MFA-API access token."""
+    if _looks_like_jwt(mfa_token):
+        try:
+            claims = await _verify_access_token(deps, mfa_token)
+        except TokenInvalid:
+            raise InvalidGrant(MALFORMED_MFA_TOKEN) from None
+        scope = claims.get("scope")
+        now = deps.clock.now()
+        tx = MfaTransaction(
+            id="",
+            user_id=str(claims.get("sub", "")),
+            client_id=str(claims.get("azp", "")),
+            audience=deps.mfa_audience,
+            scope=scope if isinstance(scope, str) else "",
+            issued_at=now,
+            expires_at=now + deps.policy.mfa_api_token_lifetime,
+            via_access_token=True,
+        )
+    else:
+        tx = await transaction.load(deps, mfa_token)
+    transaction.check_client(tx, client_id)
+    return tx

@@ -1,0 +1,36 @@
+"""GET /mfa/authenticators and DELETE /mfa/authenticators/{id} (spec §7, §8, decision 12)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twofold.core.deps import Deps
+from twofold.core.errors import InsufficientScope, NotFound
+from twofold.core.mfa.authenticators import list_view
+from twofold.core.mfa.bearer import Principal
+
+
+async def list_authenticators(deps: Deps, principal: Principal) -> list[dict[str, Any]]:
+    principal.require_scope("read:authenticators")
+    return await list_view(deps, principal.user_id)
+
+
+async def delete_authenticator(deps: Deps, principal: Principal, authenticator_id: str) -> None:
+    if principal.kind != "access_token":
+        raise InsufficientScope("Insufficient scope, expected: remove:authenticators")
+    principal.require_scope("remove:authenticators")
+    authenticators = await deps.storage.authenticators.list_for_user(principal.user_id)
+    target = next((a for a in authenticators if a.id == authenticator_id), None)
+    if target is None:
+        raise NotFound("Authenticator not found")
+    # Linked pairs (sms+voice, push+its totp) go together.
+    ids = [target.id]
+    if target.link_id:
+        ids += [a.id for a in authenticators if a.link_id == target.link_id and a.id != target.id]
+    await deps.storage.authenticators.delete(ids)
+    remaining = [a for a in authenticators if a.id not in ids]
+    if not any(a.kind != "recovery-code" for a in remaining):
+        # With no factor left the recovery code has nothing to recover; a new enrolment
+        # issues a fresh one.
+        await deps.storage.authenticators.delete([a.id for a in remaining])
+        await deps.storage.recovery_codes.delete(principal.user_id)

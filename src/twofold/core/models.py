@@ -1,0 +1,196 @@
+"""Plain, frozen records that cross the core's boundary. No behaviour beyond derived views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+GRANT_PASSWORD = "password"
+GRANT_PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
+GRANT_MFA_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
+GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
+GRANT_MFA_RECOVERY_CODE = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
+GRANT_REFRESH_TOKEN = "refresh_token"
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+
+MFA_GRANTS = frozenset({GRANT_MFA_OTP, GRANT_MFA_OOB, GRANT_MFA_RECOVERY_CODE})
+FIRST_PARTY_GRANTS = frozenset(
+    {GRANT_PASSWORD, GRANT_PASSWORD_REALM, GRANT_REFRESH_TOKEN, *MFA_GRANTS}
+)
+
+AuthMethod = Literal["client_secret_post", "client_secret_basic", "private_key_jwt", "none"]
+AUTH_METHODS: tuple[AuthMethod, ...] = (
+    "client_secret_post",
+    "client_secret_basic",
+    "private_key_jwt",
+    "none",
+)
+
+MfaPolicy = Literal["never", "always"]
+
+# Authenticator kinds as they appear in ids (`totp|dev_…`) and the factor they belong to.
+AuthenticatorKind = Literal["totp", "sms", "voice", "email", "push", "recovery-code"]
+FACTORS = ("otp", "sms", "voice", "email", "push-notification", "recovery-code")
+
+DEFAULT_REALM = "Username-Password-Authentication"
+MFA_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    friendly_name: str = "Twofold"
+    mfa_policy: MfaPolicy = "always"
+    enabled_factors: frozenset[str] = frozenset({"otp", "recovery-code"})
+    recovery_codes_enabled: bool = True
+    access_token_lifetime: int = 86_400
+    id_token_lifetime: int = 36_000
+    refresh_token_lifetime: int = 2_592_000
+    default_audience: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    client_id: str
+    name: str
+    auth_method: AuthMethod
+    grant_types: frozenset[str]
+    secret_hash: str | None = None
+    # JWKS (as a dict with "keys") of the client's public keys, for private_key_jwt.
+    jwks: dict[str, Any] | None = None
+    # APIs (audiences) this client may get tokens for with client_credentials, with their scopes.
+    api_grants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    identifier: str
+    name: str
+    scopes: tuple[str, ...] = ()
+    token_lifetime: int = 86_400
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    email: str
+    password_hash: str
+    realm: str = DEFAULT_REALM
+    username: str | None = None
+    email_verified: bool = False
+    name: str | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticator:
+    id: str
+    user_id: str
+    kind: AuthenticatorKind
+    active: bool
+    created_at: float
+    # AES-GCM envelope of the TOTP secret (totp only); never the clear secret.
+    secret_enc: str | None = None
+    # Last TOTP time step accepted; the replay guard only ever moves it forward.
+    last_step: int | None = None
+    # Masked phone/email or device name; the clear value lives encrypted in `target_enc`.
+    name: str | None = None
+    target_enc: str | None = None
+    # Authenticators enrolled together and deleted together (sms+voice, push+totp).
+    link_id: str | None = None
+    confirmed_at: float | None = None
+    last_used_at: float | None = None
+
+    @property
+    def authenticator_type(self) -> str:
+        if self.kind == "totp":
+            return "otp"
+        if self.kind == "recovery-code":
+            return "recovery-code"
+        return "oob"
+
+    @property
+    def oob_channel(self) -> str | None:
+        return {"sms": "sms", "voice": "voice", "email": "email", "push": "auth0"}.get(self.kind)
+
+    @property
+    def factor_type(self) -> str:
+        """The docs vocabulary of `type` and `mfa_requirements`."""
+        return {
+            "totp": "otp",
+            "sms": "phone",
+            "voice": "phone",
+            "email": "email",
+            "push": "push-notification",
+            "recovery-code": "recovery-code",
+        }[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    alg: str
+    private_key_enc: str
+    public_jwk: dict[str, Any]
+    created_at: float
+    # "current" signs; "previous" is still published in JWKS; "retired" is neither.
+    status: Literal["current", "previous", "retired"] = "current"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    token_hash: str
+    family_id: str
+    user_id: str
+    client_id: str
+    audience: str
+    scope: str
+    created_at: float
+    expires_at: float
+    mfa_at: float | None = None
+    used_at: float | None = None
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MfaTransaction:
+    """What an mfa_token stands for: the password-time request waiting for a second factor."""
+
+    id: str
+    user_id: str
+    client_id: str
+    audience: str
+    scope: str
+    issued_at: float
+    expires_at: float
+    realm: str = DEFAULT_REALM
+    # True when an MFA-API access token stands in for the mfa_token (confirming an enrolment).
+    via_access_token: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    expires_in: int
+    scope: str
+    token_type: str = "Bearer"
+    id_token: str | None = None
+    refresh_token: str | None = None
+    recovery_code: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.id_token is not None:
+            out["id_token"] = self.id_token
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        if self.recovery_code is not None:
+            out["recovery_code"] = self.recovery_code
+        return out

@@ -1,0 +1,180 @@
+"""Contracts between the core and its adapters (storage, short-lived state, delivery).
+
+Rules every adapter keeps (the contract suites in tests/contract/ check them):
+- Methods are coroutines; none blocks the event loop.
+- Writes that must happen once are single conditional statements, never read-then-save:
+  `claim_totp_step`, `rotate_recovery_code`, `use_refresh_token`, `StateStore.add/consume/cas`.
+- Nothing here logs or returns a secret in clear: secrets arrive and leave already encrypted or
+  hashed by the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from twofold.core.models import (
+    Api,
+    Authenticator,
+    Client,
+    RefreshToken,
+    SigningKey,
+    Tenant,
+    User,
+)
+
+
+class Conflict(Exception):
+    """A create hit a unique constraint (duplicate id, email in realm, …)."""
+
+
+class TenantRepository(Protocol):
+    async def get(self) -> Tenant: ...
+
+    async def save(self, tenant: Tenant) -> None: ...
+
+
+class ClientRepository(Protocol):
+    async def get(self, client_id: str) -> Client | None: ...
+
+    async def create(self, client: Client) -> None: ...
+
+    async def list(self) -> Sequence[Client]: ...
+
+    async def update(self, client: Client) -> None: ...
+
+
+class ApiRepository(Protocol):
+    async def get(self, identifier: str) -> Api | None: ...
+
+    async def create(self, api: Api) -> None: ...
+
+    async def list(self) -> Sequence[Api]: ...
+
+
+class UserRepository(Protocol):
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def find_by_login(self, realm: str, login: str) -> User | None:
+        """By email (case-insensitive) or username within one realm."""
+        ...
+
+    async def create(self, user: User) -> None:
+        """Raises Conflict when the email or username is taken in the realm."""
+        ...
+
+    async def update_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+
+class AuthenticatorRepository(Protocol):
+    async def list_for_user(self, user_id: str) -> Sequence[Authenticator]:
+        """Oldest first."""
+        ...
+
+    async def get(self, authenticator_id: str) -> Authenticator | None: ...
+
+    async def add(self, authenticator: Authenticator) -> None: ...
+
+    async def activate(self, authenticator_ids: Sequence[str], now: float) -> None:
+        """Mark as confirmed (active, confirmed_at=now)."""
+        ...
+
+    async def delete(self, authenticator_ids: Sequence[str]) -> int:
+        """Returns how many rows went."""
+        ...
+
+    async def delete_inactive(self, user_id: str, kinds: Sequence[str]) -> int:
+        """Drop the user's unconfirmed enrolments of these kinds (a new associate replaces them)."""
+        ...
+
+    async def claim_totp_step(self, authenticator_id: str, step: int) -> bool:
+        """Atomically move last_step forward to `step`; False if it was already >= step."""
+        ...
+
+    async def touch(self, authenticator_id: str, now: float) -> None:
+        """Record a successful use (last_used_at)."""
+        ...
+
+
+class RecoveryCodeRepository(Protocol):
+    async def get_hash(self, user_id: str) -> str | None: ...
+
+    async def set(self, user_id: str, code_hash: str, now: float) -> None:
+        """Create or replace the user's recovery code hash."""
+        ...
+
+    async def rotate(self, user_id: str, old_hash: str, new_hash: str, now: float) -> bool:
+        """Replace old_hash by new_hash in one conditional write; False if old_hash is stale."""
+        ...
+
+    async def delete(self, user_id: str) -> None: ...
+
+
+class SigningKeyRepository(Protocol):
+    async def list(self) -> Sequence[SigningKey]:
+        """Newest first."""
+        ...
+
+    async def add_current(self, key: SigningKey) -> None:
+        """Insert as current; the old current becomes previous, older previous become retired."""
+        ...
+
+
+RefreshUse = Literal["ok", "reused", "unknown"]
+
+
+class RefreshTokenRepository(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def get(self, token_hash: str) -> RefreshToken | None: ...
+
+    async def use(self, token_hash: str, now: float) -> RefreshUse:
+        """Mark used in one conditional write: "ok" the first time, "reused" after, "unknown"
+        when there is no such live token (revoked or absent)."""
+        ...
+
+    async def revoke_family(self, family_id: str) -> None: ...
+
+
+class StateStore(Protocol):
+    """Short-lived, TTL-bound state: mfa_token records, jti, attempt buckets, send limits.
+
+    Keys are opaque strings chosen by the core (never a secret in clear: hash first).
+    Values are strings. An expired entry behaves exactly like an absent one.
+    """
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set only if absent (or expired). True when this call created it."""
+        ...
+
+    async def consume(self, key: str) -> str | None:
+        """Atomically get and delete. Exactly one of many concurrent callers sees the value."""
+        ...
+
+    async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
+        """Compare-and-set: write `value` only if the current value is `expected` (None = absent
+        or expired). True when this call wrote."""
+        ...
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one and return the new count; a new key starts at 1 and lives `ttl` seconds."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+class Storage(Protocol):
+    """All repositories of one database, as the composition root hands them to the core."""
+
+    tenant: TenantRepository
+    clients: ClientRepository
+    apis: ApiRepository
+    users: UserRepository
+    authenticators: AuthenticatorRepository
+    recovery_codes: RecoveryCodeRepository
+    signing_keys: SigningKeyRepository
+    refresh_tokens: RefreshTokenRepository

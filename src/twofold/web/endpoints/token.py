@@ -1,0 +1,20 @@
+"""POST /oauth/token: parse, then hand to the core's token exchange."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from twofold.core.grants import registry
+from twofold.web import parsing
+from twofold.web.context import runtime
+from twofold.web.errors import json_response
+
+
+async def token(request: Request) -> Response:
+    rt = runtime(request)
+    params = parsing.string_params(await parsing.parse_body(request, rt.max_body_bytes))
+    creds = parsing.client_credentials(request, params)
+    ip = parsing.end_user_ip(request, params, rt.deps.policy.trusted_forwarding_clients)
+    tokens = await registry.exchange(rt.deps, params, creds, ip)
+    return json_response(tokens.body())

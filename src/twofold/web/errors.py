@@ -1,0 +1,67 @@
+"""OAuthError → JSON response; and the last line of defence that turns anything else into a
+500 server_error JSON without a stack trace or an exception message reaching the client."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from twofold.core.errors import OAuthError, ServerError
+
+log = logging.getLogger("twofold.web")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+def error_response(exc: OAuthError) -> Response:
+    if exc.debug:
+        log.info("oauth error %s: %s", exc.error, exc.debug)
+    return json_response(exc.body(), exc.status, exc.headers)
+
+
+async def oauth_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return error_response(exc)
+
+
+def _where(exc: BaseException) -> str:
+    # Frames only (file:line:function): exception messages may carry request data.
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[::-1])
+
+
+class CatchAll:
+    """Pure ASGI middleware: an unexpected exception becomes a 500 server_error JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled %s at %s", type(exc).__name__, _where(exc))
+            if started:
+                raise
+            response = error_response(ServerError())
+            await response(scope, receive, send)

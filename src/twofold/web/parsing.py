@@ -1,0 +1,154 @@
+"""Turning a request into typed inputs for the core, or a 4xx OAuth error.
+
+Bodies are read with a size cap; form and JSON are both accepted (decision 15); a repeated
+parameter is an error rather than "last one wins", so two layers can never disagree on which
+value was meant.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+from starlette.requests import Request
+
+from twofold.core.client_auth import ClientCredentials
+from twofold.core.errors import (
+    InvalidClient,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+MAX_PARAM_CHARS = 8192
+MAX_JSON_DEPTH = 16
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge()
+        except ValueError:
+            raise InvalidRequest("Invalid Content-Length") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise InvalidRequest(f"Duplicate parameter: {key[:64]}")
+        out[key] = value
+    return out
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def _parse_form(raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("Malformed form body") from None
+    return _reject_duplicates(pairs)
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
+    except InvalidRequest:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidRequest("Malformed JSON body") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("The JSON body must be an object")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise InvalidRequest("The JSON body is nested too deeply")
+    return value
+
+
+async def parse_body(request: Request, limit: int) -> dict[str, Any]:
+    """Form or JSON body as a dict (JSON values keep their types)."""
+    raw = await read_body(request, limit)
+    media = _media_type(request)
+    if not raw.strip():
+        if media in ("", FORM, JSON) or media.endswith("+json"):
+            return {}
+        raise UnsupportedMediaType(f"Unsupported content type: {media[:64]}")
+    if media == FORM:
+        return _parse_form(raw)
+    if media == JSON or media.endswith("+json"):
+        return _parse_json(raw)
+    raise UnsupportedMediaType(f"Unsupported content type: {media[:64] or 'none'}")
+
+
+def string_params(body: dict[str, Any]) -> dict[str, str]:
+    """The token endpoint's parameters are strings; anything else is a client error."""
+    out: dict[str, str] = {}
+    for key, value in body.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"Invalid parameter: {key[:64]}")
+        if len(value) > MAX_PARAM_CHARS:
+            raise InvalidRequest(f"Parameter too long: {key[:64]}")
+        if "\x00" in value:
+            raise InvalidRequest(f"Invalid parameter: {key[:64]}")
+        out[key] = value
+    return out
+
+
+def client_credentials(request: Request, params: dict[str, str]) -> ClientCredentials:
+    basic = None
+    header = request.headers.get("authorization")
+    if header and header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidClient(debug="malformed Basic header") from None
+        client_id, sep, secret = decoded.partition(":")
+        if not sep:
+            raise InvalidClient(debug="malformed Basic header")
+        # RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+        basic = (unquote_plus(client_id), unquote_plus(secret))
+    return ClientCredentials(
+        client_id=params.get("client_id") or None,
+        client_secret=params.get("client_secret") or None,
+        client_assertion=params.get("client_assertion") or None,
+        client_assertion_type=params.get("client_assertion_type") or None,
+        basic=basic,
+    )
+
+
+def end_user_ip(request: Request, params: dict[str, str], trusted: frozenset[str]) -> str | None:
+    """auth0-forwarded-for is believed only from clients configured as trusted."""
+    forwarded = request.headers.get("auth0-forwarded-for")
+    if forwarded and params.get("client_id") in trusted:
+        return forwarded.split(",")[0].strip()[:64]
+    return request.client.host if request.client else None

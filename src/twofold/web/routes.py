@@ -1,0 +1,92 @@
+"""The single route table and the Starlette application around it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from twofold.core.errors import NotFound, OAuthError
+from twofold.web.endpoints import mfa, ops, token, wellknown
+from twofold.web.errors import CatchAll, error_response, oauth_error_handler
+
+ROUTES = [
+    Route("/oauth/token", token.token, methods=["POST"]),
+    Route("/mfa/challenge", mfa.challenge, methods=["POST"]),
+    Route("/mfa/associate", mfa.associate, methods=["POST"]),
+    Route("/mfa/authenticators", mfa.list_authenticators, methods=["GET"]),
+    Route(
+        "/mfa/authenticators/{authenticator_id:path}",
+        mfa.delete_authenticator,
+        methods=["DELETE"],
+    ),
+    Route("/.well-known/openid-configuration", wellknown.openid_configuration, methods=["GET"]),
+    Route("/.well-known/jwks.json", wellknown.jwks, methods=["GET"]),
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/readyz", ops.readyz, methods=["GET"]),
+]
+
+
+class MethodNotAllowed(OAuthError):
+    status = 405
+    error = "invalid_request"
+    default_description = "Method not allowed"
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed())
+    if exc.status_code == 404:
+        return error_response(NotFound())
+    err = OAuthError(str(exc.detail)[:200])
+    return error_response(err)
+
+
+class SecurityHeaders:
+    """HSTS when serving TLS; nothing that names the server software."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if self.hsts:
+                    headers.append(
+                        (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+                    )
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def make_app(
+    *,
+    hsts: bool,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+) -> Starlette:
+    return Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(CatchAll), Middleware(SecurityHeaders, hsts=hsts)],
+        exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
+        lifespan=lifespan,
+    )
+
+
+__all__ = ["ROUTES", "AsyncIterator", "make_app"]
