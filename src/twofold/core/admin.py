@@ -163,7 +163,7 @@ async def ensure_demo(admin: Admin, deps: Deps) -> tuple[Client, str, User, str]
         client, created = await admin.create_client(DEMO_CLIENT_NAME)
         assert created is not None
         secret = created
-    password = opaque_token(12)
+    password = opaque_token(16)
     user = await deps.storage.users.find_by_login(DEFAULT_REALM, DEMO_EMAIL)
     if user is None:
         user = await admin.create_user(DEMO_EMAIL, password, email_verified=True, name="Demo User")

@@ -53,6 +53,7 @@ def _assertion_subject(assertion: str) -> str | None:
 
 async def authenticate(deps: Deps, creds: ClientCredentials, *, audiences: Sequence[str]) -> Client:
     client_id = creds.client_id
+    secret: str | None
     if creds.basic is not None:
         basic_id, basic_secret = creds.basic
         if client_id is not None and client_id != basic_id:
