@@ -130,6 +130,7 @@ class Admin:
             changes["enabled_factors"] = frozenset(changes["enabled_factors"])
         tenant = replace(await self._deps.tenant(), **changes)
         await self._deps.storage.tenant.save(tenant)
+        self._deps.forget_tenant()
         return tenant
 
     async def signing_keys(self) -> Sequence[SigningKey]:

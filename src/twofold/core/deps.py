@@ -18,6 +18,9 @@ from twofold.core.ports import StateStore, Storage
 from twofold.core.tokens import TokenSigner, generate_signing_key
 
 SIGNER_CACHE_SECONDS = 30.0
+# Tenant settings change rarely and are read several times per request; other nodes see a
+# change within this many seconds, this node at once (Admin invalidates).
+TENANT_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class Deps:
     _signer: TokenSigner | None = None
     _signer_loaded_at: float = float("-inf")
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tenant: Tenant | None = None
+    _tenant_loaded_at: float = float("-inf")
 
     @property
     def mfa_audience(self) -> str:
@@ -57,7 +62,14 @@ class Deps:
         return audience in (self.mfa_audience, self.mfa_audience.rstrip("/"))
 
     async def tenant(self) -> Tenant:
-        return await self.storage.tenant.get()
+        now = self.clock.now()
+        if self._tenant is None or now - self._tenant_loaded_at >= TENANT_CACHE_SECONDS:
+            self._tenant = await self.storage.tenant.get()
+            self._tenant_loaded_at = now
+        return self._tenant
+
+    def forget_tenant(self) -> None:
+        self._tenant = None
 
     async def signer(self) -> TokenSigner:
         now = self.clock.now()

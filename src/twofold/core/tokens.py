@@ -1,0 +1,360 @@
+"""JWTs on joserfc: our signing keys, the tokens we issue, and the assertions clients send us.
+
+This is the one place claims are checked. Verification is fail-closed: anything that is not a
+well-formed token, signed by a key we expect with that key's own algorithm, carrying the claims
+we require, raises `TokenInvalid` — whatever the library underneath raised on the way.
+
+Rules kept here:
+- The algorithm comes from our key, never from the token: a token's `alg` must equal the alg of
+  the key its `kid` names, so `none`, `HS256` with a public key as secret and friends never reach
+  a verifier.
+- Headers that change how a token is read (`crit`, RFC 7797 `b64`) are refused.
+- Time is always passed in (`now`), never read from the system clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, NamedTuple, cast
+
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey, JWKRegistry, Key, RSAKey
+from joserfc.jws import CompactSignature, JWSRegistry
+from joserfc.util import urlsafe_b64decode
+
+from twofold.core.crypto import KeyRing
+from twofold.core.models import SigningKey
+
+SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256")
+CLIENT_ASSERTION_ALGS = ("RS256", "RS384", "PS256", "ES256")
+RSA_KEY_BITS = 2048
+# Our own tokens are a few hundred bytes; the cap only stops absurd input early.
+MAX_TOKEN_LENGTH = 8192
+MAX_ASSERTION_LENGTH = 2048
+MAX_JTI_LENGTH = 64
+# Each candidate key costs a signature check; a client's JWKS should never need more.
+MAX_CLIENT_KEYS = 10
+_MIN_CLIENT_RSA_BITS = 2048
+_MAX_CLIENT_RSA_BITS = 8192
+
+# One registry per algorithm, each allowing only that algorithm. Strict header checking for our
+# own tokens (we know every header we write); RFC 7515 says unknown headers from clients are
+# to be ignored, so client assertions get a lenient header check (`crit` is refused separately).
+_OWN_REGISTRIES = {alg: JWSRegistry(algorithms=[alg]) for alg in SIGNING_ALGS}
+_CLIENT_REGISTRIES = {
+    alg: JWSRegistry(algorithms=[alg], strict_check_header=False) for alg in CLIENT_ASSERTION_ALGS
+}
+_PARSE_OWN = JWSRegistry(algorithms=list(SIGNING_ALGS))
+_PARSE_CLIENT = JWSRegistry(algorithms=list(CLIENT_ASSERTION_ALGS), strict_check_header=False)
+
+
+class TokenInvalid(Exception):
+    """The token is not acceptable. The message is a short reason for server logs only."""
+
+
+def generate_signing_key(keyring: KeyRing, now: float, alg: str = "RS256") -> SigningKey:
+    """A new key pair; the private half leaves here only encrypted, bound to its kid."""
+    key: Key
+    if alg.startswith(("RS", "PS")) and alg in SIGNING_ALGS:
+        key = RSAKey.generate_key(RSA_KEY_BITS)
+    elif alg == "ES256":
+        key = ECKey.generate_key("P-256")
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg!r}")
+    kid = key.thumbprint()
+    public_jwk: dict[str, Any] = {
+        **key.as_dict(private=False),
+        "kid": kid,
+        "alg": alg,
+        "use": "sig",
+    }
+    return SigningKey(
+        kid=kid,
+        alg=alg,
+        private_key_enc=keyring.encrypt(key.as_pem(private=True), _private_key_aad(kid)),
+        public_jwk=public_jwk,
+        created_at=now,
+        status="current",
+    )
+
+
+class _Verifier(NamedTuple):
+    alg: str
+    key: Key
+
+
+class TokenSigner:
+    """Signs with the current key; verifies against the current and previous keys.
+
+    Keys are parsed and the private key decrypted once, here: parsing PEM and JWKs per request
+    would cost more than the signature itself.
+    """
+
+    def __init__(self, keys: Sequence[SigningKey], keyring: KeyRing) -> None:
+        live = sorted(
+            (k for k in keys if k.status != "retired"), key=lambda k: k.created_at, reverse=True
+        )
+        # Newest "current" wins; should a half-finished rotation leave two, the older is still
+        # published and accepted, so nothing it signed breaks.
+        current = next((k for k in live if k.status == "current"), None)
+        if current is None:
+            raise ValueError("no current signing key")
+        ordered = [current, *(k for k in live if k is not current)]
+
+        self._verifiers: dict[str, _Verifier] = {}
+        published: list[dict[str, Any]] = []
+        for record in ordered:
+            if record.alg not in SIGNING_ALGS:
+                raise ValueError(f"signing key {record.kid!r} has unsupported alg {record.alg!r}")
+            if record.kid in self._verifiers:
+                raise ValueError(f"duplicate signing key id {record.kid!r}")
+            public = JWKRegistry.import_key(_public_part(record.public_jwk), _key_type(record.alg))
+            if public.thumbprint() != record.kid:
+                # A stored public key that does not hash to its kid was altered or mixed up.
+                raise ValueError(f"signing key {record.kid!r} does not match its kid")
+            self._verifiers[record.kid] = _Verifier(record.alg, public)
+            published.append(
+                {
+                    **public.as_dict(private=False),
+                    "kid": record.kid,
+                    "alg": record.alg,
+                    "use": "sig",
+                }
+            )
+        self._jwks = published
+
+        pem = keyring.decrypt(current.private_key_enc, _private_key_aad(current.kid))
+        private = JWKRegistry.import_key(pem, _key_type(current.alg))
+        if not private.is_private or private.thumbprint() != current.kid:
+            raise ValueError(f"signing key {current.kid!r} does not match its kid")
+        self._kid = current.kid
+        self._alg = current.alg
+        self._private = private
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def alg(self) -> str:
+        return self._alg
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        header = {"alg": self._alg, "kid": self._kid, "typ": "JWT"}
+        # A copy: joserfc rewrites datetime claims in place.
+        return jwt.encode(header, dict(claims), self._private, registry=_OWN_REGISTRIES[self._alg])
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [dict(k) for k in self._jwks]}
+
+    def verify(
+        self,
+        token: str,
+        *,
+        audience: str | Sequence[str],
+        issuer: str,
+        now: float,
+        leeway: int = 0,
+    ) -> dict[str, Any]:
+        obj = _extract(token, MAX_TOKEN_LENGTH, _PARSE_OWN, SIGNING_ALGS)
+        header = obj.headers()
+        kid = header.get("kid")
+        verifier = self._verifiers.get(kid) if isinstance(kid, str) else None
+        if verifier is None:
+            raise TokenInvalid("unknown kid")
+        if header["alg"] != verifier.alg:
+            raise TokenInvalid("algorithm does not match the key")
+        if not _signature_ok(obj, verifier.key, _OWN_REGISTRIES[verifier.alg]):
+            raise TokenInvalid("bad signature")
+
+        claims = _claims(obj.payload)
+        _check_times(claims, now, leeway)
+        iss = claims.get("iss")
+        if not isinstance(iss, str) or iss != issuer:
+            raise TokenInvalid("wrong issuer")
+        if not _audience_ok(claims.get("aud"), audience):
+            raise TokenInvalid("wrong audience")
+        return claims
+
+
+def verify_client_assertion(
+    token: str,
+    jwks: Mapping[str, Any],
+    *,
+    client_id: str,
+    audiences: Sequence[str],
+    now: float,
+    max_lifetime: int = 300,
+    leeway: int = 10,
+) -> dict[str, Any]:
+    """Check a private_key_jwt client assertion (RFC 7523 §3) against the client's JWKS.
+
+    The caller must still record `jti` so the assertion cannot be replayed while it is valid.
+    """
+    obj = _extract(token, MAX_ASSERTION_LENGTH, _PARSE_CLIENT, CLIENT_ASSERTION_ALGS)
+    header = obj.headers()
+    alg = header["alg"]
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenInvalid("malformed kid")
+    registry = _CLIENT_REGISTRIES[alg]
+    if not any(_signature_ok(obj, key, registry) for key in _client_keys(jwks, alg, kid)):
+        raise TokenInvalid("bad signature")
+
+    claims = _claims(obj.payload)
+    exp = _check_times(claims, now, leeway)
+    if exp > now + max_lifetime + leeway:
+        # A long-lived assertion is a long-lived password; RFC 7523 lets us refuse it.
+        raise TokenInvalid("assertion lifetime too long")
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        raise TokenInvalid("iss and sub must be the client_id")
+    if not _audience_ok(claims.get("aud"), audiences):
+        raise TokenInvalid("wrong audience")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise TokenInvalid("missing or oversized jti")
+    return claims
+
+
+def _private_key_aad(kid: str) -> str:
+    return f"signing_key:{kid}"
+
+
+def _key_type(alg: str) -> Literal["RSA", "EC"]:
+    return "EC" if alg.startswith("ES") else "RSA"
+
+
+_PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y")}
+
+
+def _public_part(jwk: Mapping[str, Any]) -> dict[str, str | list[str]]:
+    # Only the members that define the public key: private members, `key_ops` or an odd `use`
+    # from storage or a client must not change what the key is allowed to do.
+    members = _PUBLIC_MEMBERS.get(str(jwk.get("kty")), ())
+    return {m: jwk[m] for m in members if m in jwk}
+
+
+def _extract(
+    token: object, max_length: int, registry: JWSRegistry, allowed: Sequence[str]
+) -> CompactSignature:
+    if not isinstance(token, str) or not token or len(token) > max_length:
+        raise TokenInvalid("malformed token")
+    try:
+        obj = jws.extract_compact(token.encode("ascii"), registry=registry)
+        header = obj.headers()
+        ok = isinstance(header, dict) and header.get("alg") in allowed
+    except Exception:
+        # Fail closed: whatever a parser raises on hostile input, the answer is "invalid".
+        raise TokenInvalid("malformed token") from None
+    if not ok:
+        raise TokenInvalid("algorithm not allowed")
+    if "crit" in header or "b64" in header:
+        raise TokenInvalid("unsupported header")
+    return obj
+
+
+def _signature_ok(obj: CompactSignature, key: Key, registry: JWSRegistry) -> bool:
+    try:
+        return jws.validate_compact(obj, key, registry=registry)
+    except Exception:
+        return False
+
+
+def _client_keys(jwks: Mapping[str, Any], alg: str, kid: str | None) -> list[Key]:
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(entries, list):
+        return []
+    kty = _key_type(alg)
+    keys: list[Key] = []
+    for entry in entries[:MAX_CLIENT_KEYS]:
+        if not isinstance(entry, Mapping) or entry.get("kty") != kty:
+            continue
+        # A kid in the header is a hint: keys without a kid stay candidates.
+        if kid is not None and entry.get("kid") not in (None, kid):
+            continue
+        if entry.get("use") not in (None, "sig") or entry.get("alg") not in (None, alg):
+            continue
+        if kty == "RSA" and not _client_rsa_size_ok(entry.get("n")):
+            continue
+        if kty == "EC" and entry.get("crv") != "P-256":
+            continue
+        try:
+            keys.append(JWKRegistry.import_key(_public_part(entry), kty))
+        except Exception:  # noqa: S112 - one broken key in a client's JWKS must not hide the others
+            continue
+    return keys
+
+
+def _client_rsa_size_ok(n: object) -> bool:
+    # Checked before import: joserfc only warns about short RSA keys, and we refuse them.
+    if not isinstance(n, str) or len(n) > _MAX_CLIENT_RSA_BITS:
+        return False
+    try:
+        bits = int.from_bytes(urlsafe_b64decode(n.encode("ascii")), "big").bit_length()
+    except Exception:
+        return False
+    return _MIN_CLIENT_RSA_BITS <= bits <= _MAX_CLIENT_RSA_BITS
+
+
+def _claims(payload: bytes) -> dict[str, Any]:
+    try:
+        claims = json.loads(
+            payload, object_pairs_hook=_unique_members, parse_constant=_reject_constant
+        )
+    except (ValueError, TypeError, RecursionError):
+        raise TokenInvalid("malformed claims") from None
+    if not isinstance(claims, dict):
+        raise TokenInvalid("malformed claims")
+    return cast(dict[str, Any], claims)
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Two "aud" or "exp" members would let two parsers read two different tokens.
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("duplicate member")
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON; an "exp" of NaN never expires.
+    raise ValueError("non-standard JSON constant")
+
+
+def _check_times(claims: Mapping[str, Any], now: float, leeway: int) -> float:
+    """Check exp (required), nbf and iat; return exp."""
+    exp = _numeric_date(claims, "exp")
+    if exp is None:
+        raise TokenInvalid("missing exp")
+    if exp <= now - leeway:
+        raise TokenInvalid("expired")
+    nbf = _numeric_date(claims, "nbf")
+    if nbf is not None and nbf > now + leeway:
+        raise TokenInvalid("not yet valid")
+    iat = _numeric_date(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise TokenInvalid("issued in the future")
+    return exp
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    # bool is an int in Python; `"exp": true` is not a date.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TokenInvalid(f"malformed {name}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise TokenInvalid(f"malformed {name}")
+    return value
+
+
+def _audience_ok(claim: object, accepted: str | Sequence[str]) -> bool:
+    wanted = {accepted} if isinstance(accepted, str) else set(accepted)
+    if isinstance(claim, str):
+        return claim in wanted
+    if isinstance(claim, list) and claim and all(isinstance(a, str) for a in claim):
+        return any(a in wanted for a in claim)
+    return False
