@@ -1,0 +1,85 @@
+"""StateStore in a dict, for unit tests and single-process development only.
+
+State dies with the process and is not shared between workers, so it must never back a real
+deployment. Semantics match the SQL and Redis stores exactly (the contract suite runs all of
+them): an expired entry is indistinguishable from an absent one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from twofold.core.clock import Clock
+
+
+class MemoryStateStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: dict[str, tuple[str, float]] = {}
+        # The operations below never await while holding it, so the lock is not needed for
+        # atomicity today; it keeps them atomic if one ever grows an await point.
+        self._lock = asyncio.Lock()
+
+    def _live(self, key: str, now: float) -> str | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at <= now:
+            del self._entries[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> str | None:
+        async with self._lock:
+            return self._live(key, self._clock.now())
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        async with self._lock:
+            self._entries[key] = (value, self._clock.now() + ttl)
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        async with self._lock:
+            now = self._clock.now()
+            if self._live(key, now) is not None:
+                return False
+            self._entries[key] = (value, now + ttl)
+            return True
+
+    async def consume(self, key: str) -> str | None:
+        async with self._lock:
+            value = self._live(key, self._clock.now())
+            self._entries.pop(key, None)
+            return value
+
+    async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
+        async with self._lock:
+            now = self._clock.now()
+            if self._live(key, now) != expected:
+                return False
+            self._entries[key] = (value, now + ttl)
+            return True
+
+    async def incr(self, key: str, ttl: float) -> int:
+        async with self._lock:
+            now = self._clock.now()
+            current = self._live(key, now)
+            if current is None:
+                self._entries[key] = ("1", now + ttl)
+                return 1
+            # A live counter keeps the expiry of its first hit (a fixed window).
+            count = int(current) + 1
+            self._entries[key] = (str(count), self._entries[key][1])
+            return count
+
+    async def delete(self, key: str) -> None:
+        async with self._lock:
+            self._entries.pop(key, None)
+
+    async def purge_expired(self) -> int:
+        async with self._lock:
+            now = self._clock.now()
+            expired = [k for k, (_, expires_at) in self._entries.items() if expires_at <= now]
+            for key in expired:
+                del self._entries[key]
+            return len(expired)

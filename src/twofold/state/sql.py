@@ -1,0 +1,101 @@
+"""StateStore on the SQL database's `state` table: short-lived state for a single node.
+
+Each operation is one statement, so atomicity comes from the database and not from a lock in this
+process: two server processes sharing one SQLite file (or one PostgreSQL) still agree on who
+consumed an mfa_token. Expired rows behave as absent: every statement compares `expires_at` with
+the clock's now (the core's clock, never the database's, so frozen clocks work in tests). Expired
+rows are overwritten in place by add/put/cas/incr and swept by `purge_expired`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from twofold.core.clock import Clock
+from twofold.storage.engine import writer
+from twofold.storage.tables import state
+from twofold.storage.upsert import insert_for
+
+_c = state.c
+
+
+class SqlStateStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._clock = clock
+        self._insert = insert_for(engine)
+
+    async def get(self, key: str) -> str | None:
+        stmt = sa.select(_c.value).where(_c.key == key, _c.expires_at > self._clock.now())
+        async with self._engine.connect() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        expires_at = self._clock.now() + ttl
+        stmt = self._insert(state).values(key=key, value=value, expires_at=expires_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_c.key], set_={"value": value, "expires_at": expires_at}
+        )
+        await self._rowcount(stmt)
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        now = self._clock.now()
+        stmt = self._insert(state).values(key=key, value=value, expires_at=now + ttl)
+        # A live row makes the DO UPDATE's WHERE false: nothing changes and the count is 0.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_c.key],
+            set_={"value": value, "expires_at": now + ttl},
+            where=_c.expires_at <= now,
+        )
+        return await self._rowcount(stmt) == 1
+
+    async def consume(self, key: str) -> str | None:
+        now = self._clock.now()
+        # DELETE … RETURNING is the atomic get-and-delete: whichever statement deletes the row
+        # gets the value, every other one sees no row.
+        stmt = sa.delete(state).where(_c.key == key, _c.expires_at > now).returning(_c.value)
+        async with self._writer.begin() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+    async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
+        if expected is None:
+            return await self.add(key, value, ttl)
+        now = self._clock.now()
+        stmt = (
+            sa.update(state)
+            .where(_c.key == key, _c.value == expected, _c.expires_at > now)
+            .values(value=value, expires_at=now + ttl)
+        )
+        return await self._rowcount(stmt) == 1
+
+    async def incr(self, key: str, ttl: float) -> int:
+        now = self._clock.now()
+        expired = _c.expires_at <= now
+        insert = self._insert(state).values(key=key, value="1", expires_at=now + ttl)
+        # An expired counter restarts at 1 with a fresh TTL; a live one keeps its expiry, so a
+        # window is fixed from its first hit and steady traffic cannot extend it forever.
+        stmt = insert.on_conflict_do_update(
+            index_elements=[_c.key],
+            set_={
+                "value": sa.case(
+                    (expired, "1"),
+                    else_=sa.cast(sa.cast(_c.value, sa.Integer) + 1, sa.Text),
+                ),
+                "expires_at": sa.case((expired, now + ttl), else_=_c.expires_at),
+            },
+        ).returning(_c.value)
+        async with self._writer.begin() as conn:
+            return int((await conn.execute(stmt)).scalar_one())
+
+    async def delete(self, key: str) -> None:
+        await self._rowcount(sa.delete(state).where(_c.key == key))
+
+    async def purge_expired(self) -> int:
+        """Delete expired rows; how many went. Run it periodically to keep the table small."""
+        return await self._rowcount(sa.delete(state).where(_c.expires_at <= self._clock.now()))
+
+    async def _rowcount(self, stmt: sa.Executable) -> int:
+        async with self._writer.begin() as conn:
+            return (await conn.execute(stmt)).rowcount

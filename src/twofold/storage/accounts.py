@@ -1,0 +1,177 @@
+"""Repositories for who and what may authenticate: tenant settings, clients, APIs, users."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from twofold.core.models import Api, AuthMethod, Client, MfaPolicy, Tenant, User
+from twofold.storage import tables as t
+from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.upsert import insert_for
+
+
+class SqlTenantRepository(SqlRepository):
+    async def get(self) -> Tenant:
+        row = await self._one(sa.select(t.tenant).where(t.tenant.c.id == t.TENANT_ROW_ID))
+        if row is None:
+            return Tenant()
+        return Tenant(
+            friendly_name=row.friendly_name,
+            mfa_policy=cast(MfaPolicy, row.mfa_policy),
+            enabled_factors=frozenset(json.loads(row.enabled_factors)),
+            recovery_codes_enabled=bool(row.recovery_codes_enabled),
+            access_token_lifetime=row.access_token_lifetime,
+            id_token_lifetime=row.id_token_lifetime,
+            refresh_token_lifetime=row.refresh_token_lifetime,
+            default_audience=row.default_audience,
+        )
+
+    async def save(self, tenant: Tenant) -> None:
+        values = {
+            "friendly_name": tenant.friendly_name,
+            "mfa_policy": tenant.mfa_policy,
+            "enabled_factors": dumps(sorted(tenant.enabled_factors)),
+            "recovery_codes_enabled": tenant.recovery_codes_enabled,
+            "access_token_lifetime": tenant.access_token_lifetime,
+            "id_token_lifetime": tenant.id_token_lifetime,
+            "refresh_token_lifetime": tenant.refresh_token_lifetime,
+            "default_audience": tenant.default_audience,
+        }
+        insert = insert_for(self._engine)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
+        await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+def _client_values(client: Client) -> dict[str, Any]:
+    return {
+        "name": client.name,
+        "auth_method": client.auth_method,
+        "grant_types": dumps(sorted(client.grant_types)),
+        "secret_hash": client.secret_hash,
+        "jwks": None if client.jwks is None else dumps(client.jwks),
+        "api_grants": dumps({aud: list(s) for aud, s in client.api_grants.items()}),
+    }
+
+
+def _client(row: sa.Row[Any]) -> Client:
+    return Client(
+        client_id=row.client_id,
+        name=row.name,
+        auth_method=cast(AuthMethod, row.auth_method),
+        grant_types=frozenset(json.loads(row.grant_types)),
+        secret_hash=row.secret_hash,
+        jwks=None if row.jwks is None else json.loads(row.jwks),
+        api_grants={aud: tuple(s) for aud, s in json.loads(row.api_grants).items()},
+        created_at=row.created_at,
+    )
+
+
+class SqlClientRepository(SqlRepository):
+    async def get(self, client_id: str) -> Client | None:
+        row = await self._one(sa.select(t.clients).where(t.clients.c.client_id == client_id))
+        return None if row is None else _client(row)
+
+    async def create(self, client: Client) -> None:
+        stmt = sa.insert(t.clients).values(
+            client_id=client.client_id, created_at=client.created_at, **_client_values(client)
+        )
+        await self._create(stmt, "client_id already exists")
+
+    async def list(self) -> Sequence[Client]:
+        rows = await self._all(
+            sa.select(t.clients).order_by(t.clients.c.created_at, t.clients.c.client_id)
+        )
+        return [_client(row) for row in rows]
+
+    async def update(self, client: Client) -> None:
+        # created_at is history, not a setting: an update never moves it.
+        await self._write(
+            sa.update(t.clients)
+            .where(t.clients.c.client_id == client.client_id)
+            .values(**_client_values(client))
+        )
+
+
+def _api(row: sa.Row[Any]) -> Api:
+    return Api(
+        identifier=row.identifier,
+        name=row.name,
+        scopes=tuple(json.loads(row.scopes)),
+        token_lifetime=row.token_lifetime,
+        created_at=row.created_at,
+    )
+
+
+class SqlApiRepository(SqlRepository):
+    async def get(self, identifier: str) -> Api | None:
+        row = await self._one(sa.select(t.apis).where(t.apis.c.identifier == identifier))
+        return None if row is None else _api(row)
+
+    async def create(self, api: Api) -> None:
+        stmt = sa.insert(t.apis).values(
+            identifier=api.identifier,
+            name=api.name,
+            scopes=dumps(list(api.scopes)),
+            token_lifetime=api.token_lifetime,
+            created_at=api.created_at,
+        )
+        await self._create(stmt, "api identifier already exists")
+
+    async def list(self) -> Sequence[Api]:
+        rows = await self._all(sa.select(t.apis).order_by(t.apis.c.created_at, t.apis.c.identifier))
+        return [_api(row) for row in rows]
+
+
+def _user(row: sa.Row[Any]) -> User:
+    return User(
+        user_id=row.user_id,
+        email=row.email,
+        password_hash=row.password_hash,
+        realm=row.realm,
+        username=row.username,
+        email_verified=bool(row.email_verified),
+        name=row.name,
+        created_at=row.created_at,
+    )
+
+
+class SqlUserRepository(SqlRepository):
+    async def get(self, user_id: str) -> User | None:
+        row = await self._one(sa.select(t.users).where(t.users.c.user_id == user_id))
+        return None if row is None else _user(row)
+
+    async def find_by_login(self, realm: str, login: str) -> User | None:
+        by_email = t.users.c.email == login.lower()
+        # Should one user's username equal another's email, the email owner wins: that is the
+        # identifier Auth0 documents as primary.
+        stmt = (
+            sa.select(t.users)
+            .where(t.users.c.realm == realm, sa.or_(by_email, t.users.c.username == login))
+            .order_by(sa.case((by_email, 0), else_=1))
+            .limit(1)
+        )
+        row = await self._one(stmt)
+        return None if row is None else _user(row)
+
+    async def create(self, user: User) -> None:
+        stmt = sa.insert(t.users).values(
+            user_id=user.user_id,
+            realm=user.realm,
+            email=user.email.lower(),
+            username=user.username,
+            password_hash=user.password_hash,
+            email_verified=user.email_verified,
+            name=user.name,
+            created_at=user.created_at,
+        )
+        await self._create(stmt, "user_id, email or username already exists in the realm")
+
+    async def update_password_hash(self, user_id: str, password_hash: str) -> None:
+        await self._write(
+            sa.update(t.users)
+            .where(t.users.c.user_id == user_id)
+            .values(password_hash=password_hash)
+        )

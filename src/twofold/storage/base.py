@@ -1,0 +1,52 @@
+"""What every SQL repository shares: short write transactions, reads, Conflict on duplicates.
+
+Every write runs in its own short transaction on the writer engine (BEGIN IMMEDIATE on SQLite);
+reads use a plain connection. Writes that must happen once are one conditional statement whose
+row count is the answer; no repository reads a row and then saves it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from twofold.core.ports import Conflict
+from twofold.storage.engine import writer
+
+
+class SqlRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    async def _write(self, stmt: sa.Executable) -> int:
+        """Run one write statement in its own transaction; the affected row count."""
+        async with self._writer.begin() as conn:
+            result = await conn.execute(stmt)
+            return result.rowcount
+
+    async def _create(self, stmt: sa.Executable, what: str) -> None:
+        try:
+            await self._write(stmt)
+        except IntegrityError as exc:
+            raise Conflict(what) from exc
+
+    async def _one(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
+        async with self._engine.connect() as conn:
+            row: sa.Row[Any] | None = (await conn.execute(stmt)).first()
+            return row
+
+    async def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
+        async with self._engine.connect() as conn:
+            rows: Sequence[sa.Row[Any]] = (await conn.execute(stmt)).all()
+            return rows
+
+
+def dumps(value: Any) -> str:
+    # Sorted keys make equal values byte-identical, which keeps diffs and audits readable.
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,139 @@
+"""Engine factory: plain database URLs in, configured SQLAlchemy engines out.
+
+Operators write `sqlite:///var/twofold.db` or `postgresql://…`; the driver is our business. SQLite
+needs per-connection settings to be a good server database:
+
+- WAL lets readers proceed while one writer commits.
+- busy_timeout makes a second writer wait for the lock instead of failing at once.
+- foreign_keys=ON is off by default in SQLite, and we rely on ON DELETE CASCADE.
+- synchronous=NORMAL is durable enough under WAL (a power cut can lose the last commits, never
+  corrupt the file) and avoids an fsync per commit.
+- Writes start with BEGIN IMMEDIATE: taking the write lock up front means a transaction never
+  has to upgrade a read lock, which is where SQLite gives up with "database is locked" without
+  honouring busy_timeout. sqlite3's own implicit BEGIN is switched off so that we control it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Execution option that marks a connection as a writer, so the BEGIN hook takes the write lock.
+WRITE_OPTION = "twofold_write"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)
+# Migrations keep foreign keys off: SQLite batch migrations copy and drop tables, and dropping a
+# parent table with foreign keys on would cascade-delete the children.
+_SQLITE_MIGRATION_PRAGMAS = tuple(p for p in _SQLITE_PRAGMAS if "foreign_keys" not in p)
+
+
+def _parse(url: str | URL) -> URL:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgres":
+        parsed = parsed.set(drivername="postgresql")
+    return parsed
+
+
+def async_url(url: str | URL) -> URL:
+    """The URL with the asyncio driver we ship for its backend."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database backend: {backend}")
+
+
+def sync_url(url: str | URL) -> str:
+    """The URL with a blocking driver, for alembic and other code that runs outside the loop."""
+    parsed = _parse(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite")
+    elif backend == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"unsupported database backend: {backend}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: AsyncEngine | Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _ensure_parent_dir(parsed: URL) -> None:
+    path = _sqlite_file(parsed)
+    if path is not None:
+        path.resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_sqlite_hooks(engine: Engine, pragmas: tuple[str, ...]) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # None = sqlite3 never emits BEGIN itself; the "begin" hook below does.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """An AsyncEngine for a plain `sqlite:///…` or `postgresql://…` URL."""
+    parsed = async_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_parent_dir(parsed)
+        if _sqlite_file(parsed) is not None:
+            kwargs["pool_size"] = pool_size
+    else:
+        kwargs["pool_size"] = pool_size
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(parsed, **kwargs)
+    if is_sqlite(engine):
+        _install_sqlite_hooks(engine.sync_engine, _SQLITE_PRAGMAS)
+    return engine
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (same pool) whose transactions announce that they will write."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def make_sync_engine(url: str) -> Engine:
+    """A blocking engine without pooling, for migrations run once before the server starts."""
+    parsed = make_url(sync_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        _ensure_parent_dir(parsed)
+    # Every migration transaction writes, so it takes the write lock up front.
+    engine = create_engine(parsed, poolclass=NullPool, execution_options={WRITE_OPTION: True})
+    if is_sqlite(engine):
+        _install_sqlite_hooks(engine, _SQLITE_MIGRATION_PRAGMAS)
+    return engine

@@ -1,0 +1,62 @@
+"""The core's Storage port on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+engine = make_engine(url)          # twofold.storage.engine, after migrate.upgrade(url)
+storage = SqlStorage(engine)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from twofold.core.ports import (
+    ApiRepository,
+    AuthenticatorRepository,
+    ClientRepository,
+    RecoveryCodeRepository,
+    RefreshTokenRepository,
+    SigningKeyRepository,
+    TenantRepository,
+    UserRepository,
+)
+from twofold.storage.accounts import (
+    SqlApiRepository,
+    SqlClientRepository,
+    SqlTenantRepository,
+    SqlUserRepository,
+)
+from twofold.storage.credentials import (
+    SqlAuthenticatorRepository,
+    SqlRecoveryCodeRepository,
+    SqlRefreshTokenRepository,
+    SqlSigningKeyRepository,
+)
+
+__all__ = [
+    "SqlApiRepository",
+    "SqlAuthenticatorRepository",
+    "SqlClientRepository",
+    "SqlRecoveryCodeRepository",
+    "SqlRefreshTokenRepository",
+    "SqlSigningKeyRepository",
+    "SqlStorage",
+    "SqlTenantRepository",
+    "SqlUserRepository",
+]
+
+
+class SqlStorage:
+    """Every repository over one engine; the composition root builds one per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # Annotated with the port types: Storage's attributes are mutable Protocol members, so
+        # they are invariant and a narrower inferred type would not satisfy the port. It also
+        # makes mypy check each repository against its Protocol right here.
+        self.tenant: TenantRepository = SqlTenantRepository(engine)
+        self.clients: ClientRepository = SqlClientRepository(engine)
+        self.apis: ApiRepository = SqlApiRepository(engine)
+        self.users: UserRepository = SqlUserRepository(engine)
+        self.authenticators: AuthenticatorRepository = SqlAuthenticatorRepository(engine)
+        self.recovery_codes: RecoveryCodeRepository = SqlRecoveryCodeRepository(engine)
+        self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(engine)
+        self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(engine)

@@ -1,0 +1,183 @@
+"""Contract: StateStore, on every adapter (memory, SQL on SQLite; later PostgreSQL and Redis)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import anyio
+import pytest
+
+from twofold.core.clock import FrozenClock
+from twofold.core.ports import StateStore
+
+pytestmark = pytest.mark.anyio
+
+
+class PurgingStore(StateStore, Protocol):
+    async def purge_expired(self) -> int: ...
+
+
+async def test_get_put_delete(state_store: StateStore) -> None:
+    assert await state_store.get("k") is None
+    await state_store.put("k", "v1", 60)
+    assert await state_store.get("k") == "v1"
+    await state_store.put("k", "v2", 60)  # put overwrites
+    assert await state_store.get("k") == "v2"
+    await state_store.delete("k")
+    assert await state_store.get("k") is None
+    await state_store.delete("k")  # deleting nothing is fine
+
+
+async def test_entries_expire_at_ttl(state_store: StateStore, clock: FrozenClock) -> None:
+    await state_store.put("k", "v", 30)
+    clock.advance(29.999)
+    assert await state_store.get("k") == "v"
+    clock.advance(0.001)  # expires_at == now counts as expired
+    assert await state_store.get("k") is None
+
+
+async def test_put_refreshes_ttl(state_store: StateStore, clock: FrozenClock) -> None:
+    await state_store.put("k", "v", 10)
+    clock.advance(8)
+    await state_store.put("k", "v", 10)
+    clock.advance(8)
+    assert await state_store.get("k") == "v"
+
+
+async def test_add_only_when_absent_or_expired(state_store: StateStore, clock: FrozenClock) -> None:
+    assert await state_store.add("k", "first", 10) is True
+    assert await state_store.add("k", "second", 10) is False
+    assert await state_store.get("k") == "first"
+    clock.advance(10)
+    assert await state_store.add("k", "third", 10) is True
+    assert await state_store.get("k") == "third"
+
+
+async def test_consume(state_store: StateStore, clock: FrozenClock) -> None:
+    await state_store.put("k", "v", 10)
+    assert await state_store.consume("k") == "v"
+    assert await state_store.consume("k") is None
+    assert await state_store.get("k") is None
+    assert await state_store.consume("never") is None
+    await state_store.put("old", "v", 10)
+    clock.advance(10)
+    assert await state_store.consume("old") is None
+    # A consumed key can be added again (a fresh mfa_token, say).
+    assert await state_store.add("k", "again", 10) is True
+
+
+async def test_cas(state_store: StateStore, clock: FrozenClock) -> None:
+    assert await state_store.cas("k", "x", "v1", 10) is False  # absent is not "x"
+    assert await state_store.cas("k", None, "v1", 10) is True
+    assert await state_store.cas("k", None, "v2", 10) is False  # present is not None
+    assert await state_store.cas("k", "wrong", "v2", 10) is False
+    assert await state_store.get("k") == "v1"
+    assert await state_store.cas("k", "v1", "v2", 10) is True
+    assert await state_store.get("k") == "v2"
+
+    clock.advance(9)
+    assert await state_store.cas("k", "v2", "v3", 10) is True  # a write renews the TTL
+    clock.advance(9)
+    assert await state_store.get("k") == "v3"
+
+    clock.advance(1)  # now expired: behaves as absent
+    assert await state_store.cas("k", "v3", "v4", 10) is False
+    assert await state_store.cas("k", None, "v4", 10) is True
+    assert await state_store.get("k") == "v4"
+
+
+async def test_incr_counts_in_a_fixed_window(state_store: StateStore, clock: FrozenClock) -> None:
+    assert await state_store.incr("bucket", 60) == 1
+    assert await state_store.incr("bucket", 60) == 2
+    assert await state_store.incr("other", 60) == 1
+    clock.advance(59)
+    # Hits inside the window do not extend it.
+    assert await state_store.incr("bucket", 60) == 3
+    assert await state_store.get("bucket") == "3"
+    clock.advance(1)
+    assert await state_store.get("bucket") is None
+    assert await state_store.incr("bucket", 60) == 1
+    clock.advance(59)
+    assert await state_store.incr("bucket", 60) == 2
+
+
+async def test_purge_expired(state_store: PurgingStore, clock: FrozenClock) -> None:
+    await state_store.put("a", "1", 10)
+    await state_store.put("b", "1", 20)
+    await state_store.put("c", "1", 30)
+    clock.advance(20)
+    assert await state_store.purge_expired() == 2
+    assert await state_store.get("c") == "1"
+    assert await state_store.purge_expired() == 0
+
+
+# --- concurrency: exactly one winner ---------------------------------------------------------
+
+N = 30
+
+
+async def test_concurrent_consume_exactly_one(state_store: StateStore) -> None:
+    await state_store.put("mfa_token", "txn", 60)
+    got: list[str | None] = []
+
+    async def consume() -> None:
+        got.append(await state_store.consume("mfa_token"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(N):
+            tg.start_soon(consume)
+    assert got.count("txn") == 1
+    assert got.count(None) == N - 1
+
+
+async def test_concurrent_cas_from_none_exactly_one(state_store: StateStore) -> None:
+    wins: list[int] = []
+
+    async def cas(i: int) -> None:
+        if await state_store.cas("jti", None, str(i), 60):
+            wins.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(N):
+            tg.start_soon(cas, i)
+    assert len(wins) == 1
+    assert await state_store.get("jti") == str(wins[0])
+
+
+async def test_concurrent_cas_from_value_exactly_one(state_store: StateStore) -> None:
+    await state_store.put("k", "v0", 60)
+    wins: list[int] = []
+
+    async def cas(i: int) -> None:
+        if await state_store.cas("k", "v0", f"v{i + 1}", 60):
+            wins.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(N):
+            tg.start_soon(cas, i)
+    assert len(wins) == 1
+
+
+async def test_concurrent_add_exactly_one(state_store: StateStore) -> None:
+    wins: list[bool] = []
+
+    async def add() -> None:
+        wins.append(await state_store.add("once", "x", 60))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(N):
+            tg.start_soon(add)
+    assert wins.count(True) == 1
+
+
+async def test_concurrent_incr_loses_no_update(state_store: StateStore) -> None:
+    counts: list[int] = []
+
+    async def incr() -> None:
+        counts.append(await state_store.incr("bucket", 60))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(N):
+            tg.start_soon(incr)
+    assert sorted(counts) == list(range(1, N + 1))
+    assert await state_store.get("bucket") == str(N)
