@@ -36,7 +36,10 @@ async def check_password(deps: Deps, realm: str, login: str, password: str) -> U
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     username = req.required("username")
     password = req.required("password")
-    realm = req.optional("realm") or DEFAULT_REALM
+    if req.params.get("grant_type") == GRANT_PASSWORD_REALM:
+        realm = req.required("realm")
+    else:
+        realm = req.optional("realm") or DEFAULT_REALM
     target = await audience.resolve(deps, req.optional("audience"))
     scope = audience.grant_scopes(target, req.optional("scope"))
     user = await check_password(deps, realm, username, password)

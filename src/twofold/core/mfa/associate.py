@@ -1,9 +1,8 @@
 """POST /mfa/associate (spec §6, decisions 10 and 11): start an enrolment.
 
 The new authenticator is stored inactive until an MFA grant confirms it. A new associate of the
-same kind replaces the user's older unconfirmed one. Recovery codes are handed out with the
-user's first enrolment, and again on a later associate as long as none was ever confirmed (the
-earlier answer may have been lost with the abandoned enrolment).
+same kind replaces the user's older unconfirmed one. The recovery code is handed out with the
+user's first associate only (decision 8); it stays valid if that enrolment is abandoned.
 """
 
 from __future__ import annotations
@@ -94,20 +93,18 @@ async def recovery_codes_for_first_enrolment(
     tenant = await deps.tenant()
     if not tenant.recovery_codes_enabled:
         return None
-    existing = [a for a in authenticators if a.kind == "recovery-code"]
-    if any(a.active for a in existing):
+    if any(a.kind == "recovery-code" for a in authenticators):
         return None
     now = deps.clock.now()
     code = recovery.new_code()
     await deps.storage.recovery_codes.set(user.user_id, recovery.hash_code(code), now)
-    if not existing:
-        await deps.storage.authenticators.add(
-            Authenticator(
-                id=authenticator_id("recovery-code"),
-                user_id=user.user_id,
-                kind="recovery-code",
-                active=False,
-                created_at=now,
-            )
+    await deps.storage.authenticators.add(
+        Authenticator(
+            id=authenticator_id("recovery-code"),
+            user_id=user.user_id,
+            kind="recovery-code",
+            active=False,
+            created_at=now,
         )
+    )
     return [code]
