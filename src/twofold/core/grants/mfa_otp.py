@@ -8,7 +8,7 @@ wins once across concurrent requests and nodes.
 from __future__ import annotations
 
 from twofold.core.deps import Deps
-from twofold.core.errors import INVALID_OTP, InvalidGrant
+from twofold.core.errors import INVALID_OTP, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
@@ -19,12 +19,14 @@ GRANT_TYPE = GRANT_MFA_OTP
 PARAMETERS = frozenset({"mfa_token", "otp"})
 
 
-def _candidates(authenticators: list[Authenticator], confirming: bool) -> list[Authenticator]:
+def _candidates(
+    authenticators: list[Authenticator], confirming: bool, pending_only: bool
+) -> list[Authenticator]:
     active = [a for a in authenticators if a.kind == "totp" and a.active]
-    if not confirming:
-        return active
     pending = [a for a in authenticators if a.kind == "totp" and not a.active]
-    return active + pending
+    if pending_only:
+        return pending
+    return active + pending if confirming else active
 
 
 def secret_aad(authenticator_id: str) -> str:
@@ -39,11 +41,15 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
 
     authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
     # A pending enrolment may be confirmed while the user has no active factor, or by the holder
-    # of an MFA-API access token (which itself required MFA once a factor existed).
+    # of an MFA-API access token (which itself required MFA once a factor existed). That token
+    # confirms enrolments only: it must not mint itself a successor with an existing factor.
     confirming = tx.via_access_token or not has_active_factor(authenticators)
+    candidates = _candidates(authenticators, confirming, pending_only=tx.via_access_token)
+    if tx.via_access_token and not candidates:
+        raise InvalidGrant(MALFORMED_MFA_TOKEN)
     now = deps.clock.now()
     replayed = False
-    for candidate in _candidates(authenticators, confirming):
+    for candidate in candidates:
         if candidate.secret_enc is None:
             continue
         secret = deps.keyring.decrypt(candidate.secret_enc, secret_aad(candidate.id)).decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from twofold.core.deps import Deps
-from twofold.core.errors import INVALID_RECOVERY_CODE, InvalidGrant
+from twofold.core.errors import INVALID_RECOVERY_CODE, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import recovery
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
@@ -22,6 +22,9 @@ PARAMETERS = frozenset({"mfa_token", "recovery_code"})
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     mfa_token, tx, user = await mfa_common.begin(deps, req)
+    if tx.via_access_token:
+        # An MFA-API access token may confirm an enrolment, nothing else.
+        raise InvalidGrant(MALFORMED_MFA_TOKEN)
     code = req.required("recovery_code")
     attempts = mfa_common.attempts(deps)
     await attempts.check(user.user_id)
