@@ -8,6 +8,8 @@ factory uvicorn calls in each worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +34,8 @@ from twofold.web.context import Runtime
 from twofold.web.routes import make_app
 
 KEY_FILE = "encryption.keys"
+PURGE_INTERVAL_SECONDS = 300.0
+log = logging.getLogger("twofold.app")
 
 
 class ConfigurationError(RuntimeError):
@@ -66,10 +70,24 @@ class Services:
     admin: Admin
     engine: AsyncEngine
     hasher: PasswordHasher
+    state: SqlStateStore
 
     async def close(self) -> None:
         await self.engine.dispose()
         self.hasher.close()
+
+    async def purge_forever(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
+        """Expired short-lived state only ever gets overwritten when its key comes back;
+        sweep it so the table stays the size of what is live."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await self.state.purge_expired()
+            except Exception as exc:  # a failed sweep must not take the server down
+                log.warning("state purge failed: %s", type(exc).__name__)
+            else:
+                if removed:
+                    log.info("purged %d expired state entries", removed)
 
 
 async def create_services(
@@ -80,6 +98,7 @@ async def create_services(
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
+    state = SqlStateStore(engine, clock)
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -88,7 +107,7 @@ async def create_services(
     )
     deps = Deps(
         storage=SqlStorage(engine),
-        state=SqlStateStore(engine, clock),
+        state=state,
         clock=clock,
         keyring=load_keyring(settings),
         hasher=hasher,
@@ -100,7 +119,9 @@ async def create_services(
     )
     admin = Admin(deps)
     await admin.ensure_signing_key()
-    return Services(settings=settings, deps=deps, admin=admin, engine=engine, hasher=hasher)
+    return Services(
+        settings=settings, deps=deps, admin=admin, engine=engine, hasher=hasher, state=state
+    )
 
 
 def _runtime(services: Services, tls: bool) -> Runtime:
@@ -126,9 +147,13 @@ def asgi() -> Starlette:
         services = await create_services(settings, migrate_sqlite=False)
         app.state.runtime = _runtime(services, tls)
         app.state.services = services
+        sweeper = asyncio.create_task(services.purge_forever())
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await services.close()
 
     return make_app(hsts=tls, lifespan=lifespan)
