@@ -24,8 +24,8 @@ run: install
 	$(VENV)/bin/twofold serve --demo
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
 
 typecheck: install-dev
 	$(VENV)/bin/mypy
