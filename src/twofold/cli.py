@@ -356,5 +356,42 @@ def tenant_set(
     click.echo(json.dumps(_tenant_dict(updated), indent=2))
 
 
+@main.group("audit")
+def audit_group() -> None:
+    """The audit trail of MFA events (Auth0 log event type names)."""
+
+
+@audit_group.command("list")
+@click.option("--user", "user_id", help="Only this user's events.")
+@click.option("--type", "types", multiple=True, help="Event type, e.g. gd_auth_failed.")
+@click.option("--since", type=float, help="Epoch seconds.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def audit_list(
+    user_id: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    events = _run(
+        lambda s: s.deps.storage.audit.query(user_id=user_id, types=types, since=since, limit=limit)
+    )
+    rows = [
+        {
+            "type": e.type,
+            "date": datetime.fromtimestamp(e.at, UTC).isoformat(),
+            "description": e.description,
+            "user_id": e.user_id,
+            "client_id": e.client_id,
+            "ip": e.ip,
+            "details": e.details,
+        }
+        for e in events
+    ]
+    text = "\n".join(
+        f"{r['date']}  {r['type']:<24} {r['user_id'] or '-':<32} {r['ip'] or '-'}" for r in rows
+    )
+    _emit(rows, as_json, text)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

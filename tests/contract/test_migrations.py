@@ -22,6 +22,7 @@ EXPECTED_TABLES = {
     "signing_keys",
     "refresh_tokens",
     "state",
+    "audit_events",
 }
 
 

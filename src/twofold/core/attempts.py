@@ -1,9 +1,11 @@
 """Failed-attempt buckets (spec §11, decision 6), atomic on the StateStore.
 
 A generic cell rate algorithm: one number per key, the "theoretical arrival time" (TAT). Each
-failure pushes it one refill interval later; the bucket is empty when the TAT is more than
-(capacity - 1) intervals ahead of now. One compare-and-set per failure keeps it exact across
-concurrent requests and nodes without locks. Successes never touch it.
+attempt pushes it one refill interval later; the bucket is empty when the TAT is more than
+(capacity - 1) intervals ahead of now. An attempt is taken before its code is checked and given
+back when the code was good, so successes cost nothing while a concurrent burst of guesses still
+gets at most `capacity` of them checked. Compare-and-set keeps it exact across requests and nodes
+without locks.
 """
 
 from __future__ import annotations
@@ -48,37 +50,55 @@ class Attempts:
         next_refill = ahead % self._bucket.refill_seconds if ahead > 0 else 0.0
         return max(0, left), next_refill
 
-    async def check(self, subject: str) -> None:
-        """Raise 429 before any code is looked at when the bucket is empty."""
-        left, wait = await self.remaining(subject)
-        if left <= 0:
-            retry = max(1, math.ceil(wait))
-            raise TooManyAttempts(
-                headers={
-                    "Retry-After": str(retry),
-                    "X-RateLimit-Limit": str(self._bucket.capacity),
-                    "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": str(math.ceil(self._clock.now() + retry)),
-                }
-            )
+    def _exhausted(self) -> TooManyAttempts:
+        now = self._clock.now()
+        retry = max(1, math.ceil(self._bucket.refill_seconds))
+        return TooManyAttempts(
+            headers={
+                "Retry-After": str(retry),
+                "X-RateLimit-Limit": str(self._bucket.capacity),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(math.ceil(now + retry)),
+            }
+        )
 
-    async def fail(self, subject: str) -> None:
+    async def check(self, subject: str) -> None:
+        """Raise 429 when the bucket is empty, without taking anything."""
+        left, _ = await self.remaining(subject)
+        if left <= 0:
+            raise self._exhausted()
+
+    async def take(self, subject: str) -> None:
+        """Reserve one attempt before a code is looked at, or raise 429.
+
+        Taking first is what makes the limit hold under concurrency: a burst of guesses can
+        have at most `capacity` of them checked, however many arrive at once. A caller whose
+        code turns out good gives the attempt back with `refund`.
+        """
         key = self._key(subject)
         for _ in range(_CAS_RETRIES):
             now = self._clock.now()
             raw = await self._state.get(key)
-            base = max(float(raw), now) if raw else now
-            tat = base + self._bucket.refill_seconds
-            if await self._state.cas(key, raw, repr(tat), ttl=tat - now + 1):
+            tat = max(float(raw), now) if raw else now
+            if tat - now > self._bucket.tolerance:
+                raise self._exhausted()
+            new = tat + self._bucket.refill_seconds
+            if await self._state.cas(key, raw, repr(new), ttl=new - now + 1):
                 return
-        # Under extreme contention the failure is still counted once more as a plain write;
-        # losing a count would be a gift to an attacker, over-counting is not.
-        now = self._clock.now()
-        await self._state.put(
-            key,
-            repr(now + self._bucket.capacity * self._bucket.refill_seconds),
-            ttl=self._bucket.capacity * self._bucket.refill_seconds + 1,
-        )
+        # Lost every race: treat as exhausted rather than let an unchecked guess through.
+        raise self._exhausted()
+
+    async def refund(self, subject: str) -> None:
+        """Give back an attempt taken for a code that was good (or a replay of one)."""
+        key = self._key(subject)
+        for _ in range(_CAS_RETRIES):
+            now = self._clock.now()
+            raw = await self._state.get(key)
+            if raw is None:
+                return
+            new = max(now, float(raw) - self._bucket.refill_seconds)
+            if await self._state.cas(key, raw, repr(new), ttl=max(1.0, new - now + 1)):
+                return
 
 
 def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) -> Attempts:

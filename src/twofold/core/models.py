@@ -194,3 +194,17 @@ class TokenSet:
         if self.recovery_code is not None:
             out["recovery_code"] = self.recovery_code
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the audit trail, typed with Auth0's log event names (spec §14.2)."""
+
+    type: str
+    at: float
+    description: str
+    user_id: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    # Never a secret: ids, factor kinds, counts.
+    details: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 from twofold.core.models import (
     Api,
+    AuditEvent,
     Authenticator,
     Client,
     RefreshToken,
@@ -167,6 +168,21 @@ class StateStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
 
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None: ...
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        types: Sequence[str] = (),
+        since: float | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        """Newest first."""
+        ...
+
+
 class Storage(Protocol):
     """All repositories of one database, as the composition root hands them to the core."""
 
@@ -178,3 +194,4 @@ class Storage(Protocol):
     recovery_codes: RecoveryCodeRepository
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
+    audit: AuditLog

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import (
     ApiRepository,
+    AuditLog,
     AuthenticatorRepository,
     ClientRepository,
     RecoveryCodeRepository,
@@ -24,6 +25,7 @@ from twofold.storage.accounts import (
     SqlTenantRepository,
     SqlUserRepository,
 )
+from twofold.storage.audit import SqlAuditLog
 from twofold.storage.credentials import (
     SqlAuthenticatorRepository,
     SqlRecoveryCodeRepository,
@@ -60,3 +62,4 @@ class SqlStorage:
         self.recovery_codes: RecoveryCodeRepository = SqlRecoveryCodeRepository(engine)
         self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(engine)
         self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(engine)
+        self.audit: AuditLog = SqlAuditLog(engine)

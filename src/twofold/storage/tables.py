@@ -169,3 +169,16 @@ state = sa.Table(
     # Indexed for purge_expired, which sweeps by expiry.
     sa.Column("expires_at", sa.Double, nullable=False, index=True),
 )
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("at", sa.Double, nullable=False, index=True),
+    sa.Column("user_id", sa.String(255), nullable=True, index=True),
+    sa.Column("client_id", sa.String(255), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("description", sa.String(255), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from twofold.core import audit
 from twofold.core.errors import OAuthError, ServerError
 
 log = logging.getLogger("twofold.web")
@@ -37,6 +38,30 @@ def _where(exc: BaseException) -> str:
     # Frames only (file:line:function): exception messages may carry request data.
     frames = traceback.extract_tb(exc.__traceback__)[-6:]
     return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[::-1])
+
+
+class RequestContextMiddleware:
+    """Records the peer address and user agent for the audit trail of this request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        agent = next((v for k, v in scope.get("headers", []) if k == b"user-agent"), b"")
+        token = audit.request_context.set(
+            audit.RequestContext(
+                ip=client[0] if client else None,
+                user_agent=agent.decode("latin-1")[:200] or None,
+            )
+        )
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            audit.request_context.reset(token)
 
 
 class CatchAll:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
@@ -15,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import NotFound, OAuthError
 from twofold.web.endpoints import mfa, ops, token, wellknown
-from twofold.web.errors import CatchAll, error_response, oauth_error_handler
+from twofold.web.errors import (
+    CatchAll,
+    RequestContextMiddleware,
+    error_response,
+    oauth_error_handler,
+)
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
@@ -83,10 +88,11 @@ def make_app(
 ) -> Starlette:
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(CatchAll), Middleware(SecurityHeaders, hsts=hsts)],
+        middleware=[
+            Middleware(CatchAll),
+            Middleware(SecurityHeaders, hsts=hsts),
+            Middleware(RequestContextMiddleware),
+        ],
         exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
-
-
-__all__ = ["ROUTES", "AsyncIterator", "make_app"]

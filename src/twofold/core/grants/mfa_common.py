@@ -3,10 +3,10 @@ after a verified factor spend the mfa_token and mint the tokens bound at passwor
 
 from __future__ import annotations
 
-from twofold.core import audience, issuance
+from twofold.core import audience, audit, issuance
 from twofold.core.attempts import Attempts, mfa_attempts
 from twofold.core.deps import Deps
-from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant
+from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa import bearer, transaction
 from twofold.core.models import MfaTransaction, TokenSet, User
@@ -18,6 +18,27 @@ def attempts(deps: Deps) -> Attempts:
         deps.clock,
         deps.policy.failed_attempts_capacity,
         deps.policy.failed_attempts_refill_seconds,
+    )
+
+
+async def take_attempt(deps: Deps, req: GrantRequest, user: User) -> Attempts:
+    """Every MFA grant takes an attempt from the user's bucket before its code is looked at;
+    the grant refunds it when the code is good."""
+    bucket = attempts(deps)
+    try:
+        await bucket.take(user.user_id)
+    except TooManyAttempts:
+        await audit.record(
+            deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=req.client.client_id
+        )
+        raise
+    return bucket
+
+
+async def failed(deps: Deps, req: GrantRequest, user: User, event: str, factor: str) -> None:
+    # The attempt taken up front stays spent: that is the failure being counted.
+    await audit.record(
+        deps, event, user_id=user.user_id, client_id=req.client.client_id, factor=factor
     )
 
 

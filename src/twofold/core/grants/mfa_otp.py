@@ -7,6 +7,7 @@ wins once across concurrent requests and nodes.
 
 from __future__ import annotations
 
+from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import INVALID_OTP, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import totp
@@ -36,8 +37,7 @@ def secret_aad(authenticator_id: str) -> str:
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     mfa_token, tx, user = await mfa_common.begin(deps, req)
     code = req.required("otp")
-    attempts = mfa_common.attempts(deps)
-    await attempts.check(user.user_id)
+    attempts = await mfa_common.take_attempt(deps, req, user)
 
     authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
     # A pending enrolment may be confirmed while the user has no active factor, or by the holder
@@ -59,13 +59,31 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         if not await deps.storage.authenticators.claim_totp_step(candidate.id, step):
             replayed = True
             continue
+        await attempts.refund(user.user_id)
         await deps.storage.authenticators.touch(candidate.id, now)
         if not candidate.active:
             await _activate_enrolment(deps, authenticators, candidate, now)
-        return await mfa_common.finish(deps, req, mfa_token, tx, user, "mfa-otp")
+            await audit.record(
+                deps,
+                audit.ENROLLMENT_COMPLETE,
+                user_id=user.user_id,
+                client_id=req.client.client_id,
+                authenticator_id=candidate.id,
+            )
+        tokens = await mfa_common.finish(deps, req, mfa_token, tx, user, "mfa-otp")
+        await audit.record(
+            deps,
+            audit.AUTH_SUCCEED,
+            user_id=user.user_id,
+            client_id=req.client.client_id,
+            authenticator_id=candidate.id,
+        )
+        return tokens
     # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
-    if not replayed:
-        await attempts.fail(user.user_id)
+    if replayed:
+        await attempts.refund(user.user_id)
+    else:
+        await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
     raise InvalidGrant(INVALID_OTP)
 
 

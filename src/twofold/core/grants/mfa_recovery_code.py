@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import INVALID_RECOVERY_CODE, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import recovery
@@ -26,8 +27,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         # An MFA-API access token may confirm an enrolment, nothing else.
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     code = req.required("recovery_code")
-    attempts = mfa_common.attempts(deps)
-    await attempts.check(user.user_id)
+    attempts = await mfa_common.take_attempt(deps, req, user)
 
     tenant = await deps.tenant()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
@@ -41,6 +41,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         and recovery.is_well_formed(code)
         and constant_time_equal(recovery.hash_code(code), stored)
     ):
+        await attempts.refund(user.user_id)
         # Spend the mfa_token before the code: losing a race here costs a login, whereas
         # rotating first and then failing would leave the user without a recovery code.
         await mfa_common.spend(deps, mfa_token, tx)
@@ -49,8 +50,11 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             user.user_id, stored, recovery.hash_code(fresh), now
         ):
             tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
+            await audit.record(
+                deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
+            )
             return replace(tokens, recovery_code=fresh)
         # Another request spent this code a moment ago: same answer as a wrong code.
         raise InvalidGrant(INVALID_RECOVERY_CODE)
-    await attempts.fail(user.user_id)
+    await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
     raise InvalidGrant(INVALID_RECOVERY_CODE)

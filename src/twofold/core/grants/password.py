@@ -6,7 +6,7 @@ factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
 
 from __future__ import annotations
 
-from twofold.core import audience, issuance
+from twofold.core import audience, audit, issuance
 from twofold.core.deps import Deps
 from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired
 from twofold.core.grants.base import GrantRequest
@@ -18,13 +18,17 @@ GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
 PARAMETERS = frozenset({"username", "password", "realm", "audience", "scope"})
 
 
-async def check_password(deps: Deps, realm: str, login: str, password: str) -> User:
+async def check_password(deps: Deps, realm: str, login: str, password: str, client_id: str) -> User:
     user = await deps.storage.users.find_by_login(realm, login)
     if user is None:
         # Same work for an unknown user as for a wrong password: no timing oracle.
         await deps.hasher.verify_dummy(password)
+        await audit.record(deps, audit.FAILED_LOGIN_USERNAME, client_id=client_id, realm=realm)
         raise InvalidGrant(WRONG_CREDENTIALS)
     if not await deps.hasher.verify(user.password_hash, password):
+        await audit.record(
+            deps, audit.FAILED_LOGIN_PASSWORD, user_id=user.user_id, client_id=client_id
+        )
         raise InvalidGrant(WRONG_CREDENTIALS)
     if deps.hasher.needs_rehash(user.password_hash):
         await deps.storage.users.update_password_hash(
@@ -42,7 +46,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         realm = req.optional("realm") or DEFAULT_REALM
     target = await audience.resolve(deps, req.optional("audience"))
     scope = audience.grant_scopes(target, req.optional("scope"))
-    user = await check_password(deps, realm, username, password)
+    user = await check_password(deps, realm, username, password, req.client.client_id)
 
     tenant = await deps.tenant()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
@@ -59,7 +63,13 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             scope=scope,
             realm=realm,
         )
+        await audit.record(
+            deps, audit.MFA_REQUIRED, user_id=user.user_id, client_id=req.client.client_id
+        )
         raise MfaRequired(token, await requirements(deps, user.user_id))
+    await audit.record(
+        deps, audit.SUCCESS_LOGIN, user_id=user.user_id, client_id=req.client.client_id
+    )
     return await issuance.user_tokens(
         deps,
         user=user,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import ALREADY_ENROLLED, AccessDenied, InvalidRequest, missing
 from twofold.core.factors import recovery, totp
@@ -62,6 +63,13 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
         answer = await _enroll_totp(deps, user, tenant.friendly_name)
     if codes := await recovery_codes_for_first_enrolment(deps, user, authenticators):
         answer["recovery_codes"] = codes
+    await audit.record(
+        deps,
+        audit.START_ENROLL,
+        user_id=user.user_id,
+        client_id=principal.client_id or None,
+        factor=answer.get("oob_channel") or answer["authenticator_type"],
+    )
     return answer
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import InsufficientScope, NotFound
 from twofold.core.mfa.authenticators import list_view
@@ -28,6 +29,13 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
     if target.link_id:
         ids += [a.id for a in authenticators if a.link_id == target.link_id and a.id != target.id]
     await deps.storage.authenticators.delete(ids)
+    await audit.record(
+        deps,
+        audit.UNENROLL,
+        user_id=principal.user_id,
+        client_id=principal.client_id or None,
+        authenticator_ids=ids,
+    )
     remaining = [a for a in authenticators if a.id not in ids]
     if not any(a.kind != "recovery-code" for a in remaining):
         # With no factor left the recovery code has nothing to recover; a new enrolment

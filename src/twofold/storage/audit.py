@@ -1,0 +1,55 @@
+"""The audit trail on SQL: append-only rows, queried newest first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from twofold.core.models import AuditEvent
+from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.tables import audit_events
+
+
+class SqlAuditLog(SqlRepository):
+    async def record(self, event: AuditEvent) -> None:
+        await self._write(
+            sa.insert(audit_events).values(
+                type=event.type,
+                at=event.at,
+                user_id=event.user_id,
+                client_id=event.client_id,
+                ip=event.ip,
+                description=event.description,
+                details=dumps(event.details),
+            )
+        )
+
+    async def query(
+        self,
+        *,
+        user_id: str | None = None,
+        types: Sequence[str] = (),
+        since: float | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        stmt = sa.select(audit_events).order_by(audit_events.c.id.desc()).limit(limit)
+        if user_id is not None:
+            stmt = stmt.where(audit_events.c.user_id == user_id)
+        if types:
+            stmt = stmt.where(audit_events.c.type.in_(list(types)))
+        if since is not None:
+            stmt = stmt.where(audit_events.c.at >= since)
+        return [
+            AuditEvent(
+                type=row.type,
+                at=row.at,
+                user_id=row.user_id,
+                client_id=row.client_id,
+                ip=row.ip,
+                description=row.description,
+                details=json.loads(row.details),
+            )
+            for row in await self._all(stmt)
+        ]
