@@ -393,5 +393,10 @@ def audit_list(
     _emit(rows, as_json, text)
 
 
+from twofold.seeding import seed_group  # noqa: E402 - load-test data, kept in its own module
+
+main.add_command(seed_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -47,9 +47,23 @@ def _translation(alphabet: str) -> bytes:
     return bytes(ord(alphabet[b % len(alphabet)]) for b in range(256))
 
 
-_TO_BASE62 = _translation(string.digits + string.ascii_uppercase + string.ascii_lowercase)
+_BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_TO_BASE62 = _translation(_BASE62)
 _TO_BASE36 = _translation(string.digits + string.ascii_uppercase)
 _TO_BASE32 = _translation(string.ascii_uppercase + "234567")
+
+
+def _base62(n: int, width: int) -> str:
+    """Fixed-width base62 in ASCII order, so that string order is numeric order."""
+    if n >= 62**width:
+        raise ValueError("index too large for the id width")
+    out = []
+    for _ in range(width):
+        n, digit = divmod(n, 62)
+        out.append(_BASE62[digit])
+    return "".join(reversed(out))
+
+
 DEFAULT_BATCH = 20_000
 
 
@@ -59,7 +73,13 @@ class SeedError(click.ClickException):
 
 @dataclass(frozen=True, slots=True)
 class SeedSpec:
-    """How seeded user number `i` is named and what their secrets are."""
+    """How seeded user number `i` is named and what their secrets are.
+
+    Ids and emails start with the index (hex, base62 or zero-padded decimal), so consecutive
+    users sort next to each other and a bulk load appends to the right edge of every index
+    instead of dirtying random pages: a million users load several times faster. The rest of
+    each id is derived like the secrets, so ids keep the shapes the server issues.
+    """
 
     seed: str
     prefix: str = "seed"
@@ -76,16 +96,16 @@ class SeedSpec:
         return self._bytes(purpose, i, length).translate(table).decode("ascii")
 
     def user_id(self, i: int) -> str:
-        return "auth0|" + self._bytes("user", i, 12).hex()
+        return f"auth0|{i:010x}" + self._bytes("user", i, 7).hex()
 
     def email(self, i: int) -> str:
-        return f"{self.prefix}{i}@{self.email_domain}"
+        return f"{self.prefix}{i:09d}@{self.email_domain}"
 
     def totp_id(self, i: int) -> str:
-        return "totp|dev_" + self._chars("totp-id", i, _TO_BASE62, 16)
+        return "totp|dev_" + _base62(i, 6) + self._chars("totp-id", i, _TO_BASE62, 10)
 
     def recovery_id(self, i: int) -> str:
-        return "recovery-code|dev_" + self._chars("recovery-id", i, _TO_BASE62, 16)
+        return "recovery-code|dev_" + _base62(i, 6) + self._chars("recovery-id", i, _TO_BASE62, 10)
 
     def totp_secret(self, i: int) -> str:
         # 32 base32 characters = 160 bits, the size `totp.new_secret` makes.
