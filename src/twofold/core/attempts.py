@@ -103,3 +103,35 @@ class Attempts:
 
 def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) -> Attempts:
     return Attempts(state, clock, Bucket(capacity, refill), "attempts:mfa")
+
+
+# Password attempts (spec §11 "same-user login attempts": 20 per IP+user, then 10 a minute).
+# A second, per-user bucket caps what an attacker spreading guesses over many addresses gets;
+# it refills, so nothing hard-locks the account. Failures only: a good password refunds both.
+PASSWORD_PER_IP_USER = Bucket(capacity=20, refill_seconds=6.0)
+PASSWORD_PER_USER = Bucket(capacity=50, refill_seconds=60.0)
+
+
+class PasswordAttempts:
+    """Both password buckets, taken together before the password is checked."""
+
+    def __init__(self, state: StateStore, clock: Clock) -> None:
+        self.per_ip = Attempts(state, clock, PASSWORD_PER_IP_USER, "attempts:pw-ip")
+        self.per_user = Attempts(state, clock, PASSWORD_PER_USER, "attempts:pw-user")
+
+    @staticmethod
+    def _ip_subject(subject: str, ip: str | None) -> str:
+        return f"{subject}:{ip or '-'}"
+
+    async def take(self, subject: str, ip: str | None) -> None:
+        """Reserve one attempt in each bucket, or raise 429 having taken none."""
+        await self.per_ip.take(self._ip_subject(subject, ip))
+        try:
+            await self.per_user.take(subject)
+        except TooManyAttempts:
+            await self.per_ip.refund(self._ip_subject(subject, ip))
+            raise
+
+    async def refund(self, subject: str, ip: str | None) -> None:
+        await self.per_ip.refund(self._ip_subject(subject, ip))
+        await self.per_user.refund(subject)

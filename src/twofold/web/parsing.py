@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
@@ -146,9 +147,30 @@ def client_credentials(request: Request, params: dict[str, str]) -> ClientCreden
     )
 
 
+def _claimed_client_id(request: Request, params: dict[str, str]) -> str | None:
+    """The client the request says it is: body client_id, else the Basic user name.
+
+    Unverified here, but the address only reaches a grant after client authentication, which
+    refuses a Basic user or body client_id other than the client it authenticates.
+    """
+    if params.get("client_id"):
+        return params["client_id"]
+    try:
+        basic = client_credentials(request, params).basic
+    except InvalidClient:
+        return None
+    return basic[0] if basic else None
+
+
 def end_user_ip(request: Request, params: dict[str, str], trusted: frozenset[str]) -> str | None:
     """auth0-forwarded-for is believed only from clients configured as trusted."""
+    peer = request.client.host if request.client else None
     forwarded = request.headers.get("auth0-forwarded-for")
-    if forwarded and params.get("client_id") in trusted:
-        return forwarded.split(",")[0].strip()[:64]
-    return request.client.host if request.client else None
+    if not forwarded or not trusted or _claimed_client_id(request, params) not in trusted:
+        return peer
+    first = forwarded.split(",")[0].strip()
+    try:
+        # Only a well-formed address: the value keys rate limits and lands in the audit trail.
+        return str(ipaddress.ip_address(first))
+    except ValueError:
+        return peer

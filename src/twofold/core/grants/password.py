@@ -7,9 +7,11 @@ factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
 from __future__ import annotations
 
 from twofold.core import audience, audit, issuance
+from twofold.core.attempts import PasswordAttempts
 from twofold.core.deps import Deps
-from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired
+from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
+from twofold.core.ids import digest
 from twofold.core.mfa import transaction
 from twofold.core.mfa.authenticators import has_active_factor, requirements
 from twofold.core.models import DEFAULT_REALM, GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet, User
@@ -18,8 +20,38 @@ GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
 PARAMETERS = frozenset({"username", "password", "realm", "audience", "scope"})
 
 
-async def check_password(deps: Deps, realm: str, login: str, password: str, client_id: str) -> User:
+# Auth0's log type for "too many failed logins into a single account" (brute-force protection).
+BLOCKED_ACCOUNT = "limit_wc"
+
+
+def _attempt_subject(realm: str, login: str, user: User | None) -> str:
+    # An unknown login gets a bucket of its own, exactly like a known one: the 429 must not
+    # tell an attacker which usernames exist.
+    if user is not None:
+        return user.user_id
+    return "unknown:" + digest(f"{realm}\n{login.lower()}", "login-attempts")
+
+
+async def check_password(
+    deps: Deps, realm: str, login: str, password: str, client_id: str, ip: str | None = None
+) -> User:
     user = await deps.storage.users.find_by_login(realm, login)
+    # Both buckets (per user+IP and per user) are taken before the password is looked at, so a
+    # blocked attacker learns nothing from a guess and costs no hashing; a good password gives
+    # the attempt back.
+    subject = _attempt_subject(realm, login, user)
+    limits = PasswordAttempts(deps.state, deps.clock)
+    try:
+        await limits.take(subject, ip)
+    except TooManyAttempts:
+        await audit.record(
+            deps,
+            BLOCKED_ACCOUNT,
+            user_id=user.user_id if user else None,
+            client_id=client_id,
+            realm=realm,
+        )
+        raise
     if user is None:
         # Same work for an unknown user as for a wrong password: no timing oracle.
         await deps.hasher.verify_dummy(password)
@@ -30,6 +62,7 @@ async def check_password(deps: Deps, realm: str, login: str, password: str, clie
             deps, audit.FAILED_LOGIN_PASSWORD, user_id=user.user_id, client_id=client_id
         )
         raise InvalidGrant(WRONG_CREDENTIALS)
+    await limits.refund(subject, ip)
     if deps.hasher.needs_rehash(user.password_hash):
         await deps.storage.users.update_password_hash(
             user.user_id, await deps.hasher.hash(password)
@@ -46,7 +79,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         realm = req.optional("realm") or DEFAULT_REALM
     target = await audience.resolve(deps, req.optional("audience"))
     scope = audience.grant_scopes(target, req.optional("scope"))
-    user = await check_password(deps, realm, username, password, req.client.client_id)
+    user = await check_password(deps, realm, username, password, req.client.client_id, req.ip)
 
     tenant = await deps.tenant()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
