@@ -24,10 +24,13 @@ from twofold.core.admin import Admin
 from twofold.core.clock import Clock, SystemClock
 from twofold.core.crypto import KeyRing
 from twofold.core.deps import Deps, Policy
+from twofold.core.factors import oob_flows
 from twofold.core.passwords import PasswordHasher
+from twofold.delivery.factory import build_channels
 from twofold.observability.logging import configure as configure_logging
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
+from twofold.storage.devices import SqlPushDeviceRepository
 from twofold.storage.engine import make_engine
 from twofold.storage.repositories import SqlStorage
 from twofold.web.context import Runtime
@@ -97,6 +100,11 @@ async def create_services(
         # Alembic is synchronous; keep the event loop free while it runs.
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
     clock = clock or SystemClock()
+    try:
+        channels = build_channels(settings)
+    except ValueError as exc:
+        raise ConfigurationError(f"delivery: {exc} (see docs/delivery.md)") from None
+    oob_flows.install()
     engine = make_engine(settings.database_url)
     state = SqlStateStore(engine, clock)
     hasher = PasswordHasher(
@@ -115,7 +123,10 @@ async def create_services(
         policy=Policy(
             mfa_token_lifetime=settings.mfa_token_lifetime,
             trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
+            delivery_locale=settings.delivery_locale,
         ),
+        channels=channels,
+        devices=SqlPushDeviceRepository(engine),
     )
     admin = Admin(deps)
     await admin.ensure_signing_key()

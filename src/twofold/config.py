@@ -48,6 +48,25 @@ class Settings(BaseSettings):
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
     trusted_forwarding_clients: list[str] = Field(default_factory=list)
 
+    # Delivery of out-of-band codes and push notifications (docs/delivery.md). A channel left
+    # unset is inferred: email → smtp when smtp_url is set, sms/voice → twilio when a Twilio
+    # account is set, push → webhook when a webhook URL is set.
+    email_channel: Literal["smtp", "webhook", "console"] | None = None
+    sms_channel: Literal["twilio", "webhook", "console"] | None = None
+    voice_channel: Literal["twilio", "webhook", "console"] | None = None
+    push_channel: Literal["webhook", "console"] | None = None
+    smtp_url: str = ""
+    email_from: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_base_url: str = "https://api.twilio.com"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    push_webhook_url: str = ""
+    delivery_timeout: float = Field(default=10.0, gt=0, le=60)
+    delivery_locale: str = "en"
+
     @field_validator("domain")
     @classmethod
     def _bare_domain(cls, value: str) -> str:

@@ -8,13 +8,14 @@ a restart.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
 from twofold.core.models import Tenant
 from twofold.core.passwords import PasswordHasher
-from twofold.core.ports import StateStore, Storage
+from twofold.core.ports import Channel, PushDeviceRepository, StateStore, Storage
 from twofold.core.tokens import TokenSigner, generate_signing_key
 
 SIGNER_CACHE_SECONDS = 30.0
@@ -32,6 +33,9 @@ class Policy:
     failed_attempts_capacity: int = 10
     failed_attempts_refill_seconds: float = 360.0
     trusted_forwarding_clients: frozenset[str] = frozenset()
+    # Out-of-band codes (spec decision 9) and the language of the messages that carry them.
+    oob_code_lifetime: int = 300
+    delivery_locale: str = "en"
 
 
 @dataclass(slots=True)
@@ -43,6 +47,9 @@ class Deps:
     hasher: PasswordHasher
     issuer: str
     policy: Policy = field(default_factory=Policy)
+    # Delivery channels by name ("sms", "voice", "email", "push"); absent = not configured.
+    channels: Mapping[str, Channel] = field(default_factory=dict)
+    devices: PushDeviceRepository | None = None
     _signer: TokenSigner | None = None
     _signer_loaded_at: float = float("-inf")
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

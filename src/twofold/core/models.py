@@ -196,6 +196,28 @@ class TokenSet:
         return out
 
 
+DeliveryChannel = Literal["sms", "voice", "email", "push"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What the core asks a delivery channel to send; the channel renders the words.
+
+    `to` is an E.164 number, an email address or a push device's notification target; `code`
+    is the 6-digit binding code (None for push). Neither is ever logged: `repr` hides them.
+    """
+
+    channel: DeliveryChannel
+    to: str = field(repr=False)
+    purpose: Literal["enrollment", "challenge", "push"]
+    code: str | None = field(default=None, repr=False)
+    issuer: str = "Twofold"
+    locale: str = "en"
+    expires_in: int = 300
+    # Push only: transaction id, device id, server base URL (none of them secret).
+    data: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of the audit trail, typed with Auth0's log event names (spec §14.2)."""

@@ -18,6 +18,7 @@ from twofold.core.models import (
     AuditEvent,
     Authenticator,
     Client,
+    OutboundMessage,
     RefreshToken,
     SigningKey,
     Tenant,
@@ -195,3 +196,30 @@ class Storage(Protocol):
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
     audit: AuditLog
+
+
+class DeliveryError(Exception):
+    """A channel could not hand a message to its provider (refused, unreachable, timed out).
+
+    The message says what went wrong in operator terms and never contains the recipient or the
+    code; the core answers the client 502 bad_gateway and records a gd_send_*_failure event.
+    """
+
+
+class Channel(Protocol):
+    """One way out for a message (SMTP, Twilio, a webhook, the console).
+
+    `send` returns once the provider has accepted the message, or raises DeliveryError; it must
+    give up within its own timeout rather than hang the request.
+    """
+
+    async def send(self, message: OutboundMessage) -> None: ...
+
+
+class PushDeviceRepository(Protocol):
+    """The device behind a push authenticator: its public key and notification target."""
+
+    async def attach(self, authenticator_id: str, name: str, device_enc: str) -> bool:
+        """Bind a device to a push authenticator that has none yet, in one conditional write.
+        False when the authenticator is gone, is not push, or already has a device."""
+        ...

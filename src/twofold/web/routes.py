@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import NotFound, OAuthError
-from twofold.web.endpoints import mfa, ops, token, wellknown
+from twofold.web.endpoints import mfa, ops, push, token, wellknown
 from twofold.web.errors import (
     CatchAll,
     RequestContextMiddleware,
@@ -32,6 +32,9 @@ ROUTES = [
         mfa.delete_authenticator,
         methods=["DELETE"],
     ),
+    Route("/push/enroll", push.enroll, methods=["POST"]),
+    Route("/push/pending", push.pending, methods=["POST"]),
+    Route("/push/transactions/{transaction_id}/{decision}", push.decide, methods=["POST"]),
     Route("/.well-known/openid-configuration", wellknown.openid_configuration, methods=["GET"]),
     Route("/.well-known/jwks.json", wellknown.jwks, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),

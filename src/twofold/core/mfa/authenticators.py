@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from twofold.core.deps import Deps
-from twofold.core.models import Authenticator
+from twofold.core.factors.contact import mask_email
+from twofold.core.ids import BASE62, digest
+from twofold.core.models import Authenticator, User
 
 
 def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
@@ -16,7 +18,44 @@ def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
 
 
 def has_active_factor(authenticators: Sequence[Authenticator]) -> bool:
-    return bool(usable(authenticators))
+    """An active factor other than email: email is a dependent factor (spec §6.1, §16), so an
+    email-only user may still enrol with an mfa_token and gets an MFA-API token directly."""
+    return any(a.kind != "email" for a in usable(authenticators))
+
+
+def implicit_email_id(user_id: str) -> str:
+    """A stable id for the implicit authenticator of a user's verified email (never stored)."""
+    n = int(digest(user_id, "implicit-email"), 16)
+    suffix = ""
+    for _ in range(16):
+        n, r = divmod(n, 62)
+        suffix += BASE62[r]
+    return f"email|dev_{suffix}"
+
+
+def implicit_email(user: User, enabled_factors: frozenset[str]) -> Authenticator | None:
+    """Spec §7: with the email factor on, a verified email is an active authenticator."""
+    if "email" not in enabled_factors or not user.email_verified or not user.email:
+        return None
+    return Authenticator(
+        id=implicit_email_id(user.user_id),
+        user_id=user.user_id,
+        kind="email",
+        active=True,
+        created_at=user.created_at,
+        name=mask_email(user.email),
+    )
+
+
+async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
+    """The user's stored authenticators plus the implicit one for a verified email."""
+    stored = list(await deps.storage.authenticators.list_for_user(user_id))
+    tenant = await deps.tenant()
+    if "email" in tenant.enabled_factors:
+        user = await deps.storage.users.get(user_id)
+        if user is not None and (implicit := implicit_email(user, tenant.enabled_factors)):
+            stored.insert(0, implicit)
+    return stored
 
 
 def _iso(ts: float) -> str:
@@ -42,19 +81,31 @@ def view(a: Authenticator) -> dict[str, Any]:
 
 
 async def list_view(deps: Deps, user_id: str) -> list[dict[str, Any]]:
-    return [view(a) for a in await deps.storage.authenticators.list_for_user(user_id)]
+    return [view(a) for a in await for_user(deps, user_id)]
+
+
+def _enrollable(enabled: frozenset[str]) -> list[str]:
+    out = [f for f in ("otp",) if f in enabled]
+    if "sms" in enabled or "voice" in enabled:
+        out.append("phone")
+    if "push-notification" in enabled:
+        out.append("push-notification")
+    return out
 
 
 async def requirements(deps: Deps, user_id: str) -> dict[str, list[dict[str, str]]]:
     """mfa_requirements for an mfa_required answer (decision 1)."""
-    authenticators = await deps.storage.authenticators.list_for_user(user_id)
+    authenticators = await for_user(deps, user_id)
     active = [a for a in authenticators if a.active]
+    types: list[str] = []
+    for a in sorted(active, key=lambda a: a.kind == "recovery-code"):
+        if a.factor_type not in types:
+            types.append(a.factor_type)
     if has_active_factor(active):
-        types: list[str] = []
-        for a in sorted(active, key=lambda a: a.kind == "recovery-code"):
-            if a.factor_type not in types:
-                types.append(a.factor_type)
         return {"challenge": [{"type": t} for t in types]}
     tenant = await deps.tenant()
-    enrollable = [f for f in ("otp",) if f in tenant.enabled_factors]
-    return {"enroll": [{"type": t} for t in enrollable]}
+    enroll = {"enroll": [{"type": t} for t in _enrollable(tenant.enabled_factors)]}
+    if usable(active):
+        # Email alone: it can be challenged, and the user may still enrol a real factor.
+        return {"challenge": [{"type": t} for t in types if t != "recovery-code"], **enroll}
+    return enroll

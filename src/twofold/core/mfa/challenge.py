@@ -22,7 +22,7 @@ from twofold.core.errors import (
 )
 from twofold.core.grants.registry import token_endpoint_audiences
 from twofold.core.mfa import transaction
-from twofold.core.mfa.authenticators import usable
+from twofold.core.mfa.authenticators import for_user, usable
 from twofold.core.models import Authenticator, MfaTransaction
 
 CHALLENGE_TYPES = ("otp", "oob")
@@ -69,7 +69,7 @@ async def challenge(
     if channel is not None and channel not in OOB_CHANNELS:
         raise InvalidRequest(f"Invalid oob_channel: {channel}")
 
-    active = usable(await deps.storage.authenticators.list_for_user(tx.user_id))
+    active = usable(await for_user(deps, tx.user_id))
     authenticator_id = params.get("authenticator_id") or None
     if authenticator_id is not None:
         chosen = next((a for a in active if a.id == authenticator_id), None)

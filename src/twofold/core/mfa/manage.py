@@ -6,8 +6,8 @@ from typing import Any
 
 from twofold.core import audit
 from twofold.core.deps import Deps
-from twofold.core.errors import InsufficientScope, NotFound
-from twofold.core.mfa.authenticators import list_view
+from twofold.core.errors import AccessDenied, InsufficientScope, NotFound
+from twofold.core.mfa.authenticators import implicit_email_id, list_view
 from twofold.core.mfa.bearer import Principal
 
 
@@ -23,6 +23,9 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
     authenticators = await deps.storage.authenticators.list_for_user(principal.user_id)
     target = next((a for a in authenticators if a.id == authenticator_id), None)
     if target is None:
+        if authenticator_id == implicit_email_id(principal.user_id):
+            # Spec §8: the authenticator of a verified email exists as long as the email does.
+            raise AccessDenied("The authenticator of a verified email cannot be deleted")
         raise NotFound("Authenticator not found")
     # Linked pairs (sms+voice, push+its totp) go together.
     ids = [target.id]

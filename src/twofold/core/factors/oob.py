@@ -1,0 +1,195 @@
+"""Out-of-band challenges (spec §4.2, decisions 9 and 16): the state behind an `oob_code`.
+
+An `oob_code` is a random opaque string handed to the client by /mfa/associate or
+/mfa/challenge. The StateStore keeps one record per code under a hash of it, so it works alike
+on SQL and Redis. The record says whose it is (user, the mfa_token it is bound to), which
+authenticator it challenges, and for prompt channels (sms, voice, email) a MAC of the 6-digit
+binding code keyed with the oob_code itself: the code is never stored in clear, and a copy of the
+state alone (which holds only a hash of the oob_code) cannot be used to recover it by trying all
+million codes. For push the record carries the device's answer instead.
+
+A record lives until `expires_at` (5 minutes, or the mfa_token's end if sooner), then is kept a
+while longer only to answer `expired_token` rather than an unknown code. It is spent by one
+atomic `consume`, so a code is used once, also under concurrency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+from twofold.core.deps import Deps
+from twofold.core.errors import ExpiredToken, InvalidGrant, InvalidRequest, OAuthError
+from twofold.core.ids import digest, opaque_token
+from twofold.core.models import MfaTransaction
+
+OOB_EXPIRED = "oob_code is expired"
+OOB_MISMATCH = "The oob_code doesn't match the mfa_token"
+MALFORMED_OOB = "Malformed oob_code"
+PUSH_REJECTED = "MFA Authorization rejected."
+PENDING = "Authorization pending: please repeat the request in a few seconds."
+SLOW_DOWN = "You are polling faster than allowed. Try again in a few seconds."
+POLL_INTERVAL = 5.0
+CODE_DIGITS = 6
+# After expiry a record is remembered this long, to say "expired" rather than "unknown".
+_EXPIRED_MEMORY = 3600.0
+_MAX_OOB_CODE = 256
+
+Status = Literal["pending", "approved", "rejected"]
+
+
+class AuthorizationPending(OAuthError):
+    status = 400
+    error = "authorization_pending"
+    default_description = PENDING
+
+
+class SlowDown(OAuthError):
+    status = 400
+    error = "slow_down"
+    default_description = SLOW_DOWN
+
+
+class PushRejected(OAuthError):
+    """Decision 2: the observed real answer, 400 access_denied (not the documented 403)."""
+
+    status = 400
+    error = "access_denied"
+    default_description = PUSH_REJECTED
+
+
+class BadGateway(OAuthError):
+    status = 502
+    error = "bad_gateway"
+    default_description = "The message could not be delivered. Try again later."
+
+
+@dataclass(frozen=True, slots=True)
+class OobRecord:
+    user_id: str
+    client_id: str
+    # The mfa_token it belongs to (its transaction id), or "user:<id>" for an MFA-API token.
+    binding: str
+    authenticator_id: str
+    # sms, voice, email or auth0 (push).
+    channel: str
+    enrolment: bool
+    expires_at: float
+    code_mac: str | None = None
+    status: Status = "pending"
+
+
+def binding_for(tx: MfaTransaction) -> str:
+    return f"user:{tx.user_id}" if tx.via_access_token else f"tx:{tx.id}"
+
+
+def key_for(oob_code: str) -> str:
+    return f"oob:{digest(oob_code, 'oob_code')}"
+
+
+def new_binding_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def _mac(oob_code: str, binding_code: str) -> str:
+    key = oob_code.encode("utf-8", "surrogatepass")
+    return hmac.new(key, binding_code.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def _encode(record: OobRecord) -> str:
+    return json.dumps(asdict(record), separators=(",", ":"))
+
+
+def _decode(raw: str) -> OobRecord:
+    return OobRecord(**json.loads(raw))
+
+
+def _ttl(deps: Deps, record: OobRecord) -> float:
+    return max(1.0, record.expires_at - deps.clock.now()) + _EXPIRED_MEMORY
+
+
+async def issue(
+    deps: Deps,
+    *,
+    user_id: str,
+    client_id: str,
+    binding: str,
+    authenticator_id: str,
+    channel: str,
+    enrolment: bool,
+    not_after: float,
+    binding_code: str | None,
+) -> tuple[str, str]:
+    """Store a new challenge; (oob_code, state key)."""
+    oob_code = opaque_token(32)
+    now = deps.clock.now()
+    record = OobRecord(
+        user_id=user_id,
+        client_id=client_id,
+        binding=binding,
+        authenticator_id=authenticator_id,
+        channel=channel,
+        enrolment=enrolment,
+        expires_at=min(now + deps.policy.oob_code_lifetime, not_after),
+        code_mac=_mac(oob_code, binding_code) if binding_code is not None else None,
+    )
+    key = key_for(oob_code)
+    await deps.state.put(key, _encode(record), ttl=_ttl(deps, record))
+    return oob_code, key
+
+
+async def load(deps: Deps, oob_code: str, tx: MfaTransaction) -> OobRecord:
+    """The live record for `oob_code` under this transaction, or the spec's error for it."""
+    if not oob_code or len(oob_code) > _MAX_OOB_CODE:
+        raise InvalidGrant(MALFORMED_OOB)
+    raw = await deps.state.get(key_for(oob_code))
+    if raw is None:
+        raise InvalidGrant(MALFORMED_OOB)
+    record = _decode(raw)
+    if record.user_id != tx.user_id or record.binding != binding_for(tx):
+        raise InvalidRequest(OOB_MISMATCH)
+    if deps.clock.now() >= record.expires_at:
+        raise ExpiredToken(OOB_EXPIRED)
+    return record
+
+
+def code_matches(record: OobRecord, oob_code: str, binding_code: str) -> bool:
+    if record.code_mac is None:
+        return False
+    candidate = binding_code.strip()
+    # Always compute the MAC, so a malformed code takes as long as a wrong one.
+    expected = _mac(oob_code, candidate)
+    well_formed = len(candidate) == CODE_DIGITS and candidate.isascii() and candidate.isdigit()
+    return hmac.compare_digest(expected, record.code_mac) and well_formed
+
+
+async def poll(deps: Deps, oob_code: str) -> OAuthError:
+    """The answer to a poll of a challenge still waiting: pending, or slow_down when the
+    previous poll was less than POLL_INTERVAL seconds ago (decision 16)."""
+    first = await deps.state.add(f"oobpoll:{digest(oob_code, 'oob_code')}", "1", POLL_INTERVAL)
+    return AuthorizationPending() if first else SlowDown()
+
+
+async def spend(deps: Deps, oob_code: str) -> bool:
+    """Consume the record; True for exactly one caller."""
+    return await deps.state.consume(key_for(oob_code)) is not None
+
+
+async def decide(deps: Deps, key: str, status: Status) -> bool:
+    """Move a pending push (or push enrolment) to approved/rejected; False if it was not
+    pending any more (already decided, spent or expired)."""
+    for _ in range(8):
+        raw = await deps.state.get(key)
+        if raw is None:
+            return False
+        record = _decode(raw)
+        if record.status != "pending" or deps.clock.now() >= record.expires_at:
+            return False
+        updated = replace(record, status=status)
+        if await deps.state.cas(key, raw, _encode(updated), ttl=_ttl(deps, updated)):
+            return True
+    return False

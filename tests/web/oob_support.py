@@ -1,0 +1,162 @@
+"""Helpers for the out-of-band tests: a real SMTP server (aiosmtpd) in-process, a capturing
+channel, settings with delivery configured, and the mfa-oob grant call.
+
+Codes are read from what was delivered (the email body, the captured SMS text), never from the
+server's state.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+
+from .support import DOMAIN, GRANT_OOB, Creds, Harness
+
+PENDING = "Authorization pending: please repeat the request in a few seconds."
+SLOW_DOWN = "You are polling faster than allowed. Try again in a few seconds."
+INVALID_BINDING = "Invalid binding_code."
+OOB_EXPIRED = "oob_code is expired"
+OOB_MISMATCH = "The oob_code doesn't match the mfa_token"
+REJECTED = "MFA Authorization rejected."
+CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+EMAIL_ID_RE = re.compile(r"^email\|dev_[A-Za-z0-9]{16}$")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def oob_settings(tmp_path: Any, **extra: Any) -> Any:
+    from twofold.config import Settings
+
+    return Settings(
+        database_url=f"sqlite:///{tmp_path}/t.db",
+        domain=DOMAIN,
+        data_dir=tmp_path,
+        environment="test",
+        argon2_time_cost=1,
+        argon2_memory_cost=1024,
+        **extra,
+    )
+
+
+class _Handler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.sink.lock:
+            self.sink.received.append(
+                (list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
+            )
+        return "250 OK"
+
+
+@dataclass
+class SmtpSink:
+    """aiosmtpd on 127.0.0.1 in a thread; collects every message it accepts."""
+
+    port: int = field(default_factory=free_port)
+    received: list[tuple[list[str], Message]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SmtpSink:
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def messages_to(self, address: str) -> list[Message]:
+        with self.lock:
+            return [m for rcpts, m in self.received if address in rcpts]
+
+    def last_code(self, address: str) -> str:
+        messages = self.messages_to(address)
+        assert messages, f"no email for {address}"
+        return code_in(body_of(messages[-1]))
+
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+def code_in(text: str) -> str:
+    found = CODE_RE.findall(text)
+    assert len(found) >= 1, text
+    return str(found[0])
+
+
+class Capture:
+    """A Channel that keeps what it is given (and can be told to fail)."""
+
+    def __init__(self, fail: Exception | None = None, delay: float = 0.0) -> None:
+        self.sent: list[Any] = []
+        self.fail = fail
+        self.delay = delay
+
+    async def send(self, message: Any) -> None:
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message)
+
+    def last_code(self) -> str:
+        assert self.sent, "nothing sent"
+        code = self.sent[-1].code
+        assert isinstance(code, str)
+        return code
+
+
+async def oob_grant(
+    env: Harness, client: Creds, mfa_token: str, oob_code: str, binding_code: str | None = None
+) -> httpx.Response:
+    params = {"grant_type": GRANT_OOB, "mfa_token": mfa_token, "oob_code": oob_code}
+    if binding_code is not None:
+        params["binding_code"] = binding_code
+    return await env.token(params, client)
+
+
+async def associate_oob(env: Harness, bearer: str, channel: str, **extra: Any) -> httpx.Response:
+    body = {"authenticator_types": ["oob"], "oob_channels": [channel], **extra}
+    return await env.associate(bearer, body)
+
+
+def state_rows(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(db) as conn:
+        return [(str(k), str(v)) for k, v in conn.execute("SELECT key, value FROM state")]
+
+
+def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
