@@ -43,3 +43,9 @@ lock: $(UV)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var
+
+# Load benchmarks, see bench/README.md. `make bench BENCH_ARGS=--quick` for a 2-minute smoke run.
+.PHONY: bench
+bench: $(UV)
+	$(UV) sync --frozen --group bench --inexact
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)

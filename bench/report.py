@@ -1,0 +1,341 @@
+"""Turn a results JSON from bench/run.py into a markdown report and a PNG chart.
+
+.venv/bin/python bench/report.py bench/results/<file>.json    # re-render an old run
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+ORDER = ("ceiling", "jwks", "challenge", "mfa-otp", "recovery-code", "password")
+
+# Issue 6's targets, as ratios measured in the same run.
+TARGET_OTP = 0.10
+TARGET_CHALLENGE = 0.25
+TARGET_HASHING = 0.90
+TARGET_PROBE_MS = 50.0
+TARGET_SCALE = 1.2
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its password."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
+def _ceilings(cells: Iterable[dict[str, Any]]) -> dict[tuple[int, int], float]:
+    return {
+        (c["workers"], c["connections"]): c["ok_rps"] for c in cells if c["scenario"] == "ceiling"
+    }
+
+
+def _ratio(cell: dict[str, Any], ceilings: dict[tuple[int, int], float]) -> float | None:
+    ceiling = ceilings.get((cell["workers"], cell["connections"]))
+    return cell["ok_rps"] / ceiling if ceiling else None
+
+
+def _sorted(cells: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(c: dict[str, Any]) -> tuple[int, int, int]:
+        rank = ORDER.index(c["scenario"]) if c["scenario"] in ORDER else len(ORDER)
+        return rank, c["workers"], c["connections"]
+
+    return sorted(cells, key=key)
+
+
+def _errors(cell: dict[str, Any]) -> int:
+    return int(sum(cell["socket_errors"].values()))
+
+
+def cells_table(cells: list[dict[str, Any]], hashing: dict[str, Any] | None) -> list[str]:
+    ceilings = _ceilings(cells)
+    lines = [
+        "| scenario | workers | conns | rps | ok rps | ok % | p50 ms | p99 ms | not ok "
+        "| socket errors | ok rps / ceiling | server CPU ms/req | other CPU s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for c in _sorted(cells):
+        ok_share = c["ok"] / c["requests"] if c["requests"] else None
+        if c["scenario"] == "ceiling":
+            vs = "1 (ceiling)"
+        elif c["scenario"] == "password" and hashing:
+            vs = f"{_pct(c['ok_rps'] / hashing['ceiling_rps'])} of hashing"
+        else:
+            vs = _pct(_ratio(c, ceilings))
+        note = ""
+        if c.get("reused_bodies"):
+            note = f" (pool exhausted, {c['reused_bodies']} repeats)"
+        lines.append(
+            f"| {c['scenario']} | {c['workers']} | {c['connections']} | {_fmt(c['rps'])} "
+            f"| {_fmt(c['ok_rps'])} | {_pct(ok_share)} | {_fmt(c['latency_ms']['p50'], 2)} "
+            f"| {_fmt(c['latency_ms']['p99'], 2)} | {_fmt(c['rejected'])}{note} "
+            f"| {_fmt(_errors(c))} | {vs} | {_fmt(c.get('server_cpu_ms_per_request'), 2)} "
+            f"| {_fmt(c['cpu_s']['others'])} |"
+        )
+    return lines
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    cells = results.get("cells", [])
+    ceilings = _ceilings(cells)
+    hashing = results.get("hashing")
+    rows: list[tuple[str, str, str, str]] = []
+    for c in _sorted(cells):
+        if c["workers"] != 2:
+            continue
+        where = f"2 workers, {c['connections']} conns"
+        ratio = _ratio(c, ceilings)
+        if c["scenario"] == "mfa-otp" and ratio is not None:
+            rows.append(
+                (f"mfa-otp ≥ 10 % of ceiling ({where})", _pct(ratio), "", _ok(ratio >= TARGET_OTP))
+            )
+        if c["scenario"] == "challenge" and ratio is not None:
+            rows.append(
+                (
+                    f"challenge ≥ 25 % of ceiling ({where})",
+                    _pct(ratio),
+                    "",
+                    _ok(ratio >= TARGET_CHALLENGE),
+                )
+            )
+    for c in _sorted(cells):
+        if c["scenario"] != "password":
+            continue
+        where = f"{c['workers']} workers, {c['connections']} conns"
+        if hashing:
+            share = c["ok_rps"] / hashing["ceiling_rps"]
+            rows.append(
+                (
+                    f"password ≥ 90 % of hashing ceiling ({where})",
+                    _pct(share),
+                    f"{_fmt(c['ok_rps'])} of {_fmt(hashing['ceiling_rps'])} rps",
+                    _ok(share >= TARGET_HASHING),
+                )
+            )
+        probe = c.get("healthz_probe") or {}
+        if probe.get("p99_ms") is not None:
+            rows.append(
+                (
+                    f"/healthz p99 < 50 ms during password ({where})",
+                    f"{probe['p99_ms']} ms",
+                    f"{probe['samples']} probes, max {probe['max_ms']} ms",
+                    _ok(probe["p99_ms"] < TARGET_PROBE_MS and not probe["failures"]),
+                )
+            )
+    if not rows:
+        return []
+    lines = ["| target | measured | detail | met |", "|---|--:|---|:-:|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return lines
+
+
+def _ok(flag: bool) -> str:
+    return "yes" if flag else "**no**"
+
+
+def scale_table(results: dict[str, Any]) -> list[str]:
+    sizes = results["sizes"]
+    if len(sizes) < 2:
+        return []
+    small, large = sizes[0], sizes[-1]
+    by_small = {(c["scenario"], c["workers"], c["connections"]): c for c in small["cells"]}
+    lines = [
+        f"| scenario | workers | conns | ok rps {small['users']:,} | ok rps {large['users']:,} "
+        f"| p50 ms {small['users']:,} → {large['users']:,} | ratio "
+        f"| p99 ms {small['users']:,} → {large['users']:,} | ratio | within 1.2x |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
+    ]
+    for c in _sorted(large["cells"]):
+        s = by_small.get((c["scenario"], c["workers"], c["connections"]))
+        if s is None:
+            continue
+        r50 = c["latency_ms"]["p50"] / s["latency_ms"]["p50"] if s["latency_ms"]["p50"] else None
+        r99 = c["latency_ms"]["p99"] / s["latency_ms"]["p99"] if s["latency_ms"]["p99"] else None
+        met = r50 is not None and r99 is not None and max(r50, r99) <= TARGET_SCALE
+        lines.append(
+            f"| {c['scenario']} | {c['workers']} | {c['connections']} | {_fmt(s['ok_rps'])} "
+            f"| {_fmt(c['ok_rps'])} | {_fmt(s['latency_ms']['p50'], 2)} → "
+            f"{_fmt(c['latency_ms']['p50'], 2)} | {_fmt(r50, 2)} "
+            f"| {_fmt(s['latency_ms']['p99'], 2)} → {_fmt(c['latency_ms']['p99'], 2)} "
+            f"| {_fmt(r99, 2)} | {_ok(met)} |"
+        )
+    return lines
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if results["mode"] == "scale":
+        groups = [(f"{size['users']:,} users", size["cells"]) for size in results["sizes"]]
+        series: list[tuple[str, list[dict[str, Any]]]] = []
+        for label, cells in groups:
+            series.append((label, cells))
+    else:
+        cells = results["cells"]
+        combos = sorted({(c["workers"], c["connections"]) for c in cells})
+        series = [
+            (
+                f"{w} worker{'s' if w > 1 else ''}, {n} conns",
+                [c for c in cells if (c["workers"], c["connections"]) == (w, n)],
+            )
+            for w, n in combos
+        ]
+    scenarios = [s for s in ORDER if any(c["scenario"] == s for _, cells in series for c in cells)]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+    width = 0.8 / max(1, len(series))
+    for ax, metric, title in (
+        (axes[0], "ok_rps", "successful requests per second (log)"),
+        (axes[1], "p99", "p99 latency, ms (log)"),
+    ):
+        for k, (label, cells) in enumerate(series):
+            by_name = {c["scenario"]: c for c in cells}
+            xs, ys = [], []
+            for i, name in enumerate(scenarios):
+                cell = by_name.get(name)
+                if cell is None:
+                    continue
+                value = cell["ok_rps"] if metric == "ok_rps" else cell["latency_ms"]["p99"]
+                xs.append(i - 0.4 + width * (k + 0.5))
+                ys.append(max(value, 0.01))
+            ax.bar(xs, ys, width=width, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(scenarios)))
+        ax.set_xticklabels(scenarios, rotation=20)
+        ax.set_title(title)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    meta = results["meta"]
+    fig.suptitle(
+        f"Twofold vs bare-Starlette ceiling — {meta['date']} — {meta['git_commit']} — "
+        f"{meta['machine']['cores']} cores"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(results: dict[str, Any], png_name: str) -> str:
+    meta = results["meta"]
+    opts = meta["options"]
+    machine = meta["machine"]
+    out = [
+        f"# Twofold benchmark — {meta['date']}" + (" (quick)" if opts["quick"] else ""),
+        "",
+        f"- commit `{meta['git_commit']}`"
+        + (
+            f" plus uncommitted changes in {meta['src_uncommitted_files']} file(s) under src/"
+            if meta.get("src_uncommitted_files")
+            else ""
+        ),
+        f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, "
+        f"Linux {machine['kernel']}; load average at start {machine['loadavg_at_start']}",
+        f"- {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
+        f"- cells of {opts['duration_s']:g} s (password {opts['password_duration_s']:g} s), "
+        f"wrk -t{opts['wrk_threads']}, loopback only; database: {opts['database']}; "
+        f"token scope `{opts['scope']}`",
+        f"- whole run: {meta.get('total_seconds', '?')} s",
+        "",
+        "Read `bench/README.md` for what each column means. *ok rps* counts only the expected "
+        "answer (200; for the password grant the 403 `mfa_required`); *other CPU s* is CPU "
+        "used during the cell by processes that are neither the server, wrk nor the bench — "
+        "anything above a second or two means the figures of that cell are depressed by "
+        "other work on the machine.",
+        "",
+        f"![rps and p99 per scenario]({png_name})",
+        "",
+    ]
+    hashing = results.get("hashing")
+    if results["mode"] == "scale":
+        out += ["## Scaling", ""]
+        for size in results["sizes"]:
+            seed = size["seed"]
+            out.append(
+                f"- {size['users']:,} users seeded in {seed['total_seconds']} s "
+                f"({seed['users_per_second']:,} users/s)"
+            )
+        out += ["", *scale_table(results), ""]
+        for size in results["sizes"]:
+            out += [f"### {size['users']:,} users", "", *cells_table(size["cells"], hashing), ""]
+        return "\n".join(out) + "\n"
+
+    seed = results.get("seed", {})
+    out += [
+        "## Results",
+        "",
+        f"{results.get('users', 0):,} seeded users (seeded in {seed.get('total_seconds')} s); "
+        f"the ceiling answers {results.get('otp_response_bytes')} bytes, the size of an "
+        "mfa-otp token response.",
+        "",
+        *cells_table(results["cells"], hashing),
+        "",
+    ]
+    if hashing:
+        out += [
+            "## Hashing ceiling",
+            "",
+            f"argon2id {hashing['params']}: {hashing['seconds_per_verify'] * 1000:.0f} ms per "
+            f"verify on one thread, so the ceiling is {hashing['cores']} cores / "
+            f"{hashing['seconds_per_verify']:.3f} s = **{hashing['ceiling_rps']} rps**; "
+            f"{hashing['cores']} threads through Twofold's hasher measured "
+            f"{hashing['measured_parallel_rps']} rps.",
+            "",
+        ]
+    targets = targets_table(results)
+    if targets:
+        out += ["## Targets of issue 6", "", *targets, ""]
+    return "\n".join(out) + "\n"
+
+
+def render(results: dict[str, Any], base: Path) -> list[Path]:
+    png = base.with_suffix(".png")
+    md = base.with_suffix(".md")
+    chart(results, png)
+    md.write_text(markdown(results, png.name))
+    return [md, png]
+
+
+def console_summary(results: dict[str, Any]) -> str:
+    if results["mode"] == "scale":
+        return "\n".join(scale_table(results))
+    lines = cells_table(results["cells"], results.get("hashing"))
+    targets = targets_table(results)
+    return "\n".join([*lines, "", *targets])
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    results = json.loads(path.read_text())
+    for out in render(results, path.with_suffix("")):
+        print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
