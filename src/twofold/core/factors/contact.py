@@ -25,7 +25,7 @@ _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
     r"(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
-_PHONE_CHARS = re.compile(r"[0-9+() .\-]+")
+_PHONE_CHARS = re.compile(r"\+[0-9() .\-]+")
 
 
 def normalize_phone(raw: object) -> str:
@@ -35,7 +35,7 @@ def normalize_phone(raw: object) -> str:
     text = raw.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
-    if not text.startswith("+") or _PHONE_CHARS.fullmatch(text) is None:
+    if _PHONE_CHARS.fullmatch(text) is None:
         raise InvalidRequest(INVALID_PHONE)
     try:
         number = phonenumbers.parse(text, None)
