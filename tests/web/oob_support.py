@@ -42,15 +42,15 @@ def free_port() -> int:
 def oob_settings(tmp_path: Any, **extra: Any) -> Any:
     from twofold.config import Settings
 
-    return Settings(
-        database_url=f"sqlite:///{tmp_path}/t.db",
-        domain=DOMAIN,
-        data_dir=tmp_path,
-        environment="test",
-        argon2_time_cost=1,
-        argon2_memory_cost=1024,
-        **extra,
-    )
+    base: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path}/t.db",
+        "domain": DOMAIN,
+        "data_dir": tmp_path,
+        "environment": "test",
+        "argon2_time_cost": 1,
+        "argon2_memory_cost": 1024,
+    }
+    return Settings(**{**base, **extra})
 
 
 class _Handler:
