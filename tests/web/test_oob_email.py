@@ -380,3 +380,41 @@ async def test_smtp_server_down_is_a_502_with_an_audit_entry(env, smtp, caplog):
     assert len(events) == 1
     assert EMAIL not in str(events[0].details)
     assert EMAIL not in caplog.text
+
+
+# ---------------------------------------------------------- spec §12 rows shared by MFA grants
+
+
+async def test_mfa_oob_grant_common_error_rows(env, smtp, clock):
+    from .support import EXPIRED, GRANT_OOB, OTHER_CLIENT
+
+    client = await env.client()
+    mfa_token, body = await _enrol_email(env, smtp, client)
+    code = smtp.last_code("ada@mail.test")
+    oob_code = body["oob_code"]
+
+    resp = await oob_grant(env, client, "not-a-token", oob_code, code)
+    assert_error(resp, 403, "invalid_grant", MALFORMED)
+
+    other = await env.client()
+    resp = await oob_grant(env, other, mfa_token, oob_code, code)
+    assert_error(resp, 400, "invalid_request", OTHER_CLIENT)
+
+    no_oob = await env.client(grant_types=["password"])
+    resp = await oob_grant(env, no_oob, mfa_token, oob_code, code)
+    assert_error(
+        resp, 403, "unauthorized_client", f"Grant type '{GRANT_OOB}' not allowed for the client."
+    )
+
+    bad_secret = type(client)(client.client_id, "wrong", client.auth_method)
+    resp = await oob_grant(env, bad_secret, mfa_token, oob_code, code)
+    assert_error(resp, 401, "invalid_client")
+
+    clock.advance(601)
+    resp = await oob_grant(env, client, mfa_token, oob_code, code)
+    assert_error(resp, 403, "expired_token", EXPIRED)
+
+
+async def test_discovery_advertises_the_oob_grant(env, smtp):
+    doc = (await env.http.get("/.well-known/openid-configuration")).json()
+    assert "http://auth0.com/oauth/grant-type/mfa-oob" in doc["grant_types_supported"]
