@@ -91,6 +91,11 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest("The JSON body must be an object")
     if _depth(value) > MAX_JSON_DEPTH:
         raise InvalidRequest("The JSON body is nested too deeply")
+    try:
+        # "\ud800" is valid JSON but no text: it cannot be hashed, stored or compared as UTF-8.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("Malformed JSON body") from None
     return value
 
 
