@@ -1,0 +1,67 @@
+"""Phone numbers and email addresses for out-of-band factors: validation, E.164, masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from twofold.core.errors import InvalidRequest
+from twofold.core.factors import contact
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+16502530000", "+16502530000"),
+        ("+1 (650) 253-0000", "+16502530000"),
+        ("+1.650.253.0000", "+16502530000"),
+        ("0044 20 7946 0000", "+442079460000"),
+        ("  +49 151 12345678 ", "+4915112345678"),
+    ],
+)
+def test_normalize_phone(raw: str, e164: str) -> None:
+    assert contact.normalize_phone(raw) == e164
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        None,
+        42,
+        "6502530000",  # national form: region unknown
+        "+15555550100",  # not a valid number
+        "++16502530000",
+        "+1 650 253 0000 ext 1",
+        "+1650253000\uff10",  # fullwidth digit
+        "+" + "1" * 40,
+        "+1\n6502530000",
+    ],
+)
+def test_invalid_phone(raw: object) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        contact.normalize_phone(raw)
+    assert info.value.description == contact.INVALID_PHONE
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [("Ada@Example.COM", "ada@example.com"), (" a.b+c@sub.example.org ", "a.b+c@sub.example.org")],
+)
+def test_normalize_email(raw: str, normal: str) -> None:
+    assert contact.normalize_email(raw) == normal
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "plain", "a@b", "a@@b.com", "a b@c.com", "a@b..com", "a@-b.com", "x" * 300 + "@a.com", 7],
+)
+def test_invalid_email(raw: object) -> None:
+    with pytest.raises(InvalidRequest):
+        contact.normalize_email(raw)
+
+
+def test_masks() -> None:
+    assert contact.mask_phone("+16502530000") == "XXXXXXXX0000"
+    assert contact.mask_email("user@example.com") == "****@exam*******"
+    assert contact.mask_email("a@b.io") == "****@b.io"
