@@ -276,6 +276,7 @@ async def test_relay_failure_is_a_502(env, device, receiver):
     assert_error(resp, 502, "bad_gateway")
     events = await env.services.deps.storage.audit.query(types=["gd_send_pn_failure"])
     assert len(events) == 1
+    assert await device.pending() == []
 
 
 async def test_deleting_push_removes_its_totp(env, device):

@@ -290,7 +290,22 @@ async def challenge(deps: Deps, tx: MfaTransaction, authenticator: Authenticator
         "expires_at": expires_at,
     }
     await deps.state.put(_tx_key(tx_id), json.dumps(record), ttl=max(1.0, expires_at - now))
+    # Queued before the notification goes out, so a device that reacts at once finds it.
     await _enqueue(deps, authenticator.id, tx_id, expires_at)
+    try:
+        await _notify(deps, tx, device, tx_id, expires_at - now)
+    except OAuthError:
+        # The client gets no oob_code: nothing may stay for the device to answer.
+        await oob.spend(deps, oob_code)
+        await deps.state.delete(_tx_key(tx_id))
+        raise
+    return {"challenge_type": "oob", "oob_code": oob_code}
+
+
+async def _notify(
+    deps: Deps, tx: MfaTransaction, device: Device, tx_id: str, expires_in: float
+) -> None:
+    authenticator = device.authenticator
     if device.notification_target and "push" in deps.channels:
         message = OutboundMessage(
             channel="push",
@@ -298,7 +313,7 @@ async def challenge(deps: Deps, tx: MfaTransaction, authenticator: Authenticator
             purpose="push",
             issuer=(await deps.tenant()).friendly_name,
             locale=deps.policy.delivery_locale,
-            expires_in=int(expires_at - now),
+            expires_in=int(expires_in),
             data={
                 "transaction_id": tx_id,
                 "device_id": authenticator.id,
@@ -315,7 +330,6 @@ async def challenge(deps: Deps, tx: MfaTransaction, authenticator: Authenticator
     else:
         # Nothing is sent (the device polls), but the push limit still holds.
         await SendLimiter(deps.state, deps.clock).take("push", tx.user_id)
-    return {"challenge_type": "oob", "oob_code": oob_code}
 
 
 async def _enqueue(deps: Deps, device_id: str, tx_id: str, expires_at: float) -> None:
