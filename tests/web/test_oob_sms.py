@@ -185,7 +185,7 @@ async def test_twilio_error_is_a_502_and_leaves_no_enrolment(env, twilio, caplog
     await env.user()
     mfa_token = await env.mfa_token(client)
     resp = await associate_oob(env, mfa_token, "sms", phone_number=PHONE)
-    assert_error(resp, 502, "bad_gateway")
+    assert_error(resp, 502, "bad_gateway", "The message could not be delivered. Try again later.")
     assert (await env.list_authenticators(mfa_token)).json() == []
     [event] = await env.services.deps.storage.audit.query(types=["gd_send_sms_failure"])
     assert "21211" in event.details["reason"]
@@ -222,8 +222,7 @@ async def test_sms_send_limit_ten_then_one_an_hour(env, twilio, clock):
         resp = await env.challenge(client, mfa_token, challenge_type="oob", oob_channel="voice")
         assert resp.status_code == 200, resp.text
     limited = await env.challenge(client, mfa_token, challenge_type="oob")
-    body = assert_error(limited, 429, "too_many_requests")
-    assert body["error_description"]
+    assert_error(limited, 429, "too_many_requests", "Too many messages sent. Try again later.")
     assert limited.headers["x-ratelimit-limit"] == "10"
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert "x-ratelimit-reset" in limited.headers
