@@ -418,3 +418,15 @@ async def test_mfa_oob_grant_common_error_rows(env, smtp, clock):
 async def test_discovery_advertises_the_oob_grant(env, smtp):
     doc = (await env.http.get("/.well-known/openid-configuration")).json()
     assert "http://auth0.com/oauth/grant-type/mfa-oob" in doc["grant_types_supported"]
+
+
+async def test_concurrent_grants_with_the_right_code_succeed_once(env, smtp):
+    import asyncio
+
+    client = await env.client()
+    mfa_token, body = await _enrol_email(env, smtp, client)
+    code = smtp.last_code("ada@mail.test")
+    results = await asyncio.gather(
+        *(oob_grant(env, client, mfa_token, body["oob_code"], code) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in results) == [200, 403, 403, 403, 403]
