@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import NotFound, OAuthError
-from twofold.web.endpoints import mfa, ops, push, token, wellknown
+from twofold.web.endpoints import mfa, openapi, ops, push, token, wellknown
 from twofold.web.errors import (
     CatchAll,
     RequestContextMiddleware,
@@ -39,6 +39,7 @@ ROUTES = [
     Route("/.well-known/jwks.json", wellknown.jwks, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),
+    Route("/openapi.yaml", openapi.openapi, methods=["GET"]),
 ]
 
 
