@@ -1,17 +1,20 @@
 """Fixtures that run each port's contract suite against every adapter.
 
-Adding a backend is one entry in DATABASES or STATE_STORES (plus its factory), e.g.
-
-    DATABASES["postgresql"] = _postgresql        # skips when no server is reachable
-    STATE_STORES["redis"] = _redis_state
-
-Every test then runs against it unchanged.
+Adding a backend is one entry in DATABASES or STATE_STORES (plus its factory); every test then
+runs against it unchanged. PostgreSQL and Redis are part of the default run: each test gets its
+own schema or key prefix (tests/contract/_backends.py), and an unreachable server fails the test
+rather than skipping it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from pathlib import Path
 
 import anyio.to_thread
@@ -22,10 +25,13 @@ from twofold.core.clock import Clock, FrozenClock
 from twofold.core.models import DEFAULT_REALM, User
 from twofold.core.ports import StateStore
 from twofold.state.memory import MemoryStateStore
+from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
 from twofold.storage.engine import make_engine
 from twofold.storage.repositories import SqlStorage
+
+from ._backends import REDIS_URL, postgres_schema, redis_prefix
 
 
 @pytest.fixture
@@ -41,14 +47,22 @@ def clock() -> FrozenClock:
 # --- databases -------------------------------------------------------------------------------
 
 
-def _sqlite(tmp_path: Path) -> str:
+@contextmanager
+def _sqlite(tmp_path: Path) -> Iterator[str]:
     # A file, not :memory:, so that concurrent tests really use several connections.
-    return f"sqlite:///{tmp_path / 'db' / 'twofold.db'}"
+    yield f"sqlite:///{tmp_path / 'db' / 'twofold.db'}"
 
 
-# name -> factory of an empty database's plain URL (the same form operators configure).
-DATABASES: dict[str, Callable[[Path], str]] = {
+@contextmanager
+def _postgresql(_tmp_path: Path) -> Iterator[str]:
+    with postgres_schema("contract") as url:
+        yield url
+
+
+# name -> context manager yielding an empty database's plain URL (the form operators configure).
+DATABASES: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
     "sqlite": _sqlite,
+    "postgresql": _postgresql,
 }
 
 
@@ -59,8 +73,9 @@ async def _migrated_engine(url: str) -> AsyncEngine:
 
 
 @pytest.fixture(params=sorted(DATABASES))
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return DATABASES[request.param](tmp_path)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with DATABASES[request.param](tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -110,20 +125,40 @@ async def _memory_state(clock: Clock, _tmp_path: Path) -> AsyncIterator[MemorySt
     yield MemoryStateStore(clock)
 
 
+def _sql_state(database: str) -> StateFactory:
+    @asynccontextmanager
+    async def factory(clock: Clock, tmp_path: Path) -> AsyncIterator[SqlStateStore]:
+        with DATABASES[database](tmp_path) as url:
+            engine = await _migrated_engine(url)
+            try:
+                yield SqlStateStore(engine, clock)
+            finally:
+                await engine.dispose()
+
+    return factory
+
+
 @asynccontextmanager
-async def _sql_sqlite_state(clock: Clock, tmp_path: Path) -> AsyncIterator[SqlStateStore]:
-    engine = await _migrated_engine(_sqlite(tmp_path))
-    try:
-        yield SqlStateStore(engine, clock)
-    finally:
-        await engine.dispose()
+async def _redis_state(clock: Clock, _tmp_path: Path) -> AsyncIterator[RedisStateStore]:
+    async with redis_prefix("state") as prefix:
+        store = RedisStateStore.from_url(REDIS_URL, clock, prefix=prefix)
+        try:
+            yield store
+        finally:
+            await store.close()
 
 
 # name -> factory of an empty store reading time from the given clock.
 STATE_STORES: dict[str, StateFactory] = {
     "memory": _memory_state,
-    "sql-sqlite": _sql_sqlite_state,
+    "sql-sqlite": _sql_state("sqlite"),
+    "sql-postgresql": _sql_state("postgresql"),
+    "redis": _redis_state,
 }
+
+
+# Stores that keep expired entries until a sweep (Redis expires its keys itself).
+SWEEPING_STATE_STORES = ("memory", "sql-postgresql", "sql-sqlite")
 
 
 @pytest.fixture(params=sorted(STATE_STORES))
@@ -131,4 +166,18 @@ async def state_store(
     request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path
 ) -> AsyncIterator[StateStore]:
     async with STATE_STORES[request.param](clock, tmp_path) as store:
+        yield store
+
+
+@pytest.fixture(params=SWEEPING_STATE_STORES)
+async def sweeping_state_store(
+    request: pytest.FixtureRequest, clock: FrozenClock, tmp_path: Path
+) -> AsyncIterator[StateStore]:
+    async with STATE_STORES[request.param](clock, tmp_path) as store:
+        yield store
+
+
+@pytest.fixture
+async def redis_state_store(clock: FrozenClock, tmp_path: Path) -> AsyncIterator[RedisStateStore]:
+    async with _redis_state(clock, tmp_path) as store:
         yield store

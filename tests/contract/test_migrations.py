@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import anyio.to_thread
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from twofold.storage import migrate
-from twofold.storage.engine import make_sync_engine
+from twofold.storage.engine import make_engine, make_sync_engine
 from twofold.storage.tables import metadata
 
 EXPECTED_TABLES = {
@@ -80,3 +84,37 @@ def test_upgrade_creates_the_sqlite_parent_directory(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a' / 'b' / 'twofold.db'}"
     migrate.upgrade(url)
     assert (tmp_path / "a" / "b" / "twofold.db").is_file()
+
+
+def test_concurrent_upgrades_serialise(database_url: str) -> None:
+    # Three deploy scripts running `twofold migrate` at once: all finish, the schema is whole.
+    code = "import sys; from twofold.storage import migrate; migrate.upgrade(sys.argv[1])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, database_url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    failures = []
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode != 0:
+            failures.append(err[-2000:])
+    assert failures == []
+    assert migrate.current_revision(database_url) == migrate.head_revision()
+    assert _tables(database_url) == EXPECTED_TABLES
+
+
+@pytest.mark.anyio
+async def test_database_revision_of_a_running_engine(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert await migrate.database_revision(engine) is None
+        await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+        assert await migrate.database_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()

@@ -1,16 +1,20 @@
-"""The engine factory: URL mapping and the SQLite settings every pooled connection gets."""
+"""The engine factory: URL mapping, pool settings, and what every pooled connection gets."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from twofold.storage import migrate
 from twofold.storage.engine import async_url, make_engine, sync_url, writer
+
+from ._backends import postgres_schema
 
 
 @pytest.mark.parametrize(
@@ -97,5 +101,50 @@ async def test_writers_take_the_write_lock_at_begin_and_readers_do_not(tmp_path:
             await conn.execute(text("SELECT count(*) FROM state"))
             assert not _try_write_lock(path)
         assert _try_write_lock(path)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_pool_size_overflow_and_timeout_are_honoured(database_url: str) -> None:
+    engine = make_engine(database_url, pool_size=2, max_overflow=1, pool_timeout=0.2)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(3):  # pool_size + max_overflow
+                conn = await stack.enter_async_context(engine.connect())
+                await conn.execute(text("SELECT 1"))
+            # A fourth checkout finds none free and gives up after pool_timeout.
+            with pytest.raises(sa_exc.TimeoutError):
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        async with engine.connect() as conn:  # returned connections are reused
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_postgresql_sessions_are_named_and_bounded() -> None:
+    with postgres_schema("engine") as url:
+        engine = make_engine(url, connect_timeout=3)
+        try:
+            async with engine.connect() as conn:
+                name = (await conn.execute(text("SHOW application_name"))).scalar_one()
+                schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+            assert name == "twofold"
+            assert schema.startswith("twofold_engine_")
+            assert engine.dialect.name == "postgresql"
+        finally:
+            await engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_postgresql_fails_within_the_connect_timeout() -> None:
+    # Nothing listens on port 1: refused at once, never a hang.
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/test", connect_timeout=2)
+    try:
+        with pytest.raises(sa_exc.OperationalError):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
     finally:
         await engine.dispose()

@@ -1,4 +1,4 @@
-"""Contract: StateStore, on every adapter (memory, SQL on SQLite; later PostgreSQL and Redis)."""
+"""Contract: StateStore, on every adapter (memory; SQL on SQLite and PostgreSQL; Redis)."""
 
 from __future__ import annotations
 
@@ -101,14 +101,15 @@ async def test_incr_counts_in_a_fixed_window(state_store: StateStore, clock: Fro
     assert await state_store.incr("bucket", 60) == 2
 
 
-async def test_purge_expired(state_store: PurgingStore, clock: FrozenClock) -> None:
-    await state_store.put("a", "1", 10)
-    await state_store.put("b", "1", 20)
-    await state_store.put("c", "1", 30)
+async def test_purge_expired(sweeping_state_store: PurgingStore, clock: FrozenClock) -> None:
+    store = sweeping_state_store
+    await store.put("a", "1", 10)
+    await store.put("b", "1", 20)
+    await store.put("c", "1", 30)
     clock.advance(20)
-    assert await state_store.purge_expired() == 2
-    assert await state_store.get("c") == "1"
-    assert await state_store.purge_expired() == 0
+    assert await store.purge_expired() == 2
+    assert await store.get("c") == "1"
+    assert await store.purge_expired() == 0
 
 
 # --- concurrency: exactly one winner ---------------------------------------------------------

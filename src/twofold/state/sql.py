@@ -42,14 +42,16 @@ class SqlStateStore:
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
         now = self._clock.now()
-        stmt = self._insert(state).values(key=key, value=value, expires_at=now + ttl)
-        # A live row makes the DO UPDATE's WHERE false: nothing changes and the count is 0.
-        stmt = stmt.on_conflict_do_update(
+        insert = self._insert(state).values(key=key, value=value, expires_at=now + ttl)
+        # A live row makes the DO UPDATE's WHERE false: nothing changes and no row comes back.
+        # RETURNING, not the row count: drivers differ on counting INSERTs (psycopg says -1).
+        stmt = insert.on_conflict_do_update(
             index_elements=[_c.key],
             set_={"value": value, "expires_at": now + ttl},
             where=_c.expires_at <= now,
-        )
-        return await self._rowcount(stmt) == 1
+        ).returning(_c.key)
+        async with self._writer.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
 
     async def consume(self, key: str) -> str | None:
         now = self._clock.now()

@@ -11,10 +11,16 @@ needs per-connection settings to be a good server database:
 - Writes start with BEGIN IMMEDIATE: taking the write lock up front means a transaction never
   has to upgrade a read lock, which is where SQLite gives up with "database is locked" without
   honouring busy_timeout. sqlite3's own implicit BEGIN is switched off so that we control it.
+
+PostgreSQL needs no per-connection settings: at READ COMMITTED, each single-use write is one
+conditional statement (UPDATE … WHERE, INSERT … ON CONFLICT, DELETE … RETURNING) that re-checks
+its condition after waiting for a concurrent writer's row lock, so exactly one of them wins. To
+keep the tables in a dedicated schema, put it in the URL: `…/db?options=-csearch_path%3Dtwofold`.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -105,21 +111,50 @@ def _install_sqlite_hooks(engine: Engine, pragmas: tuple[str, ...]) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An AsyncEngine for a plain `sqlite:///…` or `postgresql://…` URL."""
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+) -> AsyncEngine:
+    """An AsyncEngine for a plain `sqlite:///…` or `postgresql://…` URL.
+
+    The pool is per process (each uvicorn worker has its own): at most `pool_size` idle plus
+    `max_overflow` extra connections; a request that finds none free waits `pool_timeout`
+    seconds, then fails. On PostgreSQL, `connect_timeout` bounds opening a connection and every
+    checkout is pre-pinged, so connections the server (or a failover) closed are replaced instead
+    of failing a request.
+    """
     parsed = async_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         _ensure_parent_dir(parsed)
         if _sqlite_file(parsed) is not None:
-            kwargs["pool_size"] = pool_size
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
     else:
-        kwargs["pool_size"] = pool_size
-        kwargs["pool_pre_ping"] = True
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            pool_pre_ping=True,
+            connect_args=_postgresql_connect_args(parsed, connect_timeout),
+        )
     engine = create_async_engine(parsed, **kwargs)
     if is_sqlite(engine):
         _install_sqlite_hooks(engine.sync_engine, _SQLITE_PRAGMAS)
     return engine
+
+
+def _postgresql_connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
+    # Settings in the URL's query (…?connect_timeout=3&application_name=x) win over ours.
+    args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = max(1, math.ceil(connect_timeout))  # libpq: whole seconds
+    if "application_name" not in parsed.query:
+        args["application_name"] = "twofold"  # names our sessions in pg_stat_activity
+    return args
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:

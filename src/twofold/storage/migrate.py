@@ -5,16 +5,25 @@ this module, and the connection comes from `make_sync_engine`, i.e. the blocking
 for SQLite with the same pragmas and BEGIN IMMEDIATE as the server, so a migration is one
 transaction that either fully applies or leaves the schema untouched. Upgrading an up-to-date
 database is a no-op.
+
+On SQLite `twofold serve` migrates by itself; on PostgreSQL migrating is a separate step
+(`twofold migrate`, once per release, before the nodes start) and the server refuses to start
+on a schema that is not at this build's head.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage.engine import make_sync_engine
 
@@ -27,30 +36,45 @@ def _config() -> Config:
     return config
 
 
+# Any constant will do, as long as every Twofold migration uses the same one.
+_PG_MIGRATION_LOCK = 0x7477_6F66_6F6C_64  # "twofold"
+
+
+def _lock_out_other_migrations(connection: Connection) -> None:
+    """On PostgreSQL, two `twofold migrate` started at once (say, by two nodes' deploy scripts)
+    queue on an advisory lock held until commit instead of racing through the same DDL. SQLite's
+    BEGIN IMMEDIATE already serialises them."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
+
+
+# Alembic's `op` and `context` are process-wide proxies: two migrations in one process (threads)
+# would drive each other's connections, so they take turns.
+_IN_PROCESS = threading.Lock()
+
+
+def _run(url: str, action: Callable[[Config], None]) -> None:
+    with _IN_PROCESS:
+        engine = make_sync_engine(url)
+        try:
+            with engine.connect() as connection:
+                _lock_out_other_migrations(connection)
+                config = _config()
+                config.attributes["connection"] = connection
+                action(config)
+                connection.commit()
+        finally:
+            engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (the latest by default)."""
-    engine = make_sync_engine(url)
-    try:
-        with engine.connect() as connection:
-            config = _config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-            connection.commit()
-    finally:
-        engine.dispose()
+    _run(url, lambda config: command.upgrade(config, revision))
 
 
 def downgrade(url: str, revision: str = "base") -> None:
     """Step the database at `url` back to `revision` ("base" drops every table)."""
-    engine = make_sync_engine(url)
-    try:
-        with engine.connect() as connection:
-            config = _config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-            connection.commit()
-    finally:
-        engine.dispose()
+    _run(url, lambda config: command.downgrade(config, revision))
 
 
 def current_revision(url: str) -> str | None:
@@ -66,3 +90,13 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str | None:
     """The newest revision this build ships; readiness checks compare it with the database's."""
     return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+async def database_revision(engine: AsyncEngine) -> str | None:
+    """The revision of the database behind a running engine (None: never migrated)."""
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)

@@ -1,0 +1,169 @@
+"""StateStore on Redis: short-lived state shared by every node of a scale-out deployment.
+
+Semantics are the SQL store's exactly (the contract suite runs both): time is the core's Clock,
+not Redis's, so an entry expires when `clock.now() >= expires_at`, frozen clocks work in tests and
+every node judges expiry the same way as on SQL. Each key holds `"<expires_at>|<value>"`; the
+Redis TTL set next to it is only garbage collection (the clock's remaining lifetime plus a grace
+second), so an expired entry never lingers in memory and no sweeper is needed.
+
+Every operation is one Redis command or one Lua script, and Redis runs each of those atomically:
+
+- get: GET; put: SET … PX; delete: DEL
+- consume: GETDEL, so exactly one of many concurrent callers gets the value
+- add (and cas from None): a script doing the SET only when there is no live entry; a plain
+  SET NX would refuse a key whose clock expiry has passed but whose grace second has not
+- cas, incr: scripts; incr keeps the expiry of the window's first hit (KEEPTTL)
+
+Keys are the core's keys behind a configurable prefix, so several deployments (or test runs) can
+share one Redis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from twofold.core.clock import Clock
+
+# Garbage collection lags the clock by this much; reads never see an entry past its expiry.
+GRACE_MS = 1_000
+_SEP = "|"
+
+# KEYS[1] key; ARGV[1] now. Returns the live value or false. (Shared by the scripts below.)
+_LIVE = """
+local function live(raw, now)
+  if not raw then return nil end
+  local sep = string.find(raw, '|', 1, true)
+  if not sep then return nil end
+  local expires_at = tonumber(string.sub(raw, 1, sep - 1))
+  if not expires_at or expires_at <= now then return nil end
+  return string.sub(raw, sep + 1)
+end
+"""
+
+# ARGV: now, encoded entry, px. 1 when written.
+_ADD = (
+    _LIVE
+    + """
+if live(redis.call('GET', KEYS[1]), tonumber(ARGV[1])) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+)
+
+# ARGV: now, expected value, encoded entry, px. 1 when written.
+_CAS = (
+    _LIVE
+    + """
+if live(redis.call('GET', KEYS[1]), tonumber(ARGV[1])) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+)
+
+# ARGV: now, expires_at of a new window, px of a new window. The new count.
+_INCR = (
+    _LIVE
+    + """
+local raw = redis.call('GET', KEYS[1])
+local current = live(raw, tonumber(ARGV[1]))
+if current then
+  local count = tonumber(current) + 1
+  local sep = string.find(raw, '|', 1, true)
+  redis.call('SET', KEYS[1], string.sub(raw, 1, sep) .. string.format('%d', count), 'KEEPTTL')
+  return count
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '|1', 'PX', ARGV[3])
+return 1
+"""
+)
+
+
+def _px(ttl: float) -> int:
+    """Redis TTL in milliseconds for an entry that lives `ttl` seconds by the clock."""
+    return max(1, math.ceil(ttl * 1000)) + GRACE_MS
+
+
+class RedisStateStore:
+    def __init__(self, client: aioredis.Redis, clock: Clock, *, prefix: str = "twofold:") -> None:
+        self._redis = client
+        self._clock = clock
+        self._prefix = prefix
+        self._add = client.register_script(_ADD)
+        self._cas = client.register_script(_CAS)
+        self._incr = client.register_script(_INCR)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        clock: Clock,
+        *,
+        prefix: str = "twofold:",
+        timeout: float = 5.0,
+        max_connections: int = 50,
+    ) -> RedisStateStore:
+        """A store on its own connection pool; `close()` releases it."""
+        client = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            max_connections=max_connections,
+            health_check_interval=30,
+        )
+        return cls(client, clock, prefix=prefix)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    def _decode(self, raw: Any) -> str | None:
+        if raw is None:
+            return None
+        expires_at, sep, value = str(raw).partition(_SEP)
+        try:
+            live = bool(sep) and float(expires_at) > self._clock.now()
+        except ValueError:  # not ours (or damaged): absent, like an expired entry
+            return None
+        return value if live else None
+
+    async def get(self, key: str) -> str | None:
+        return self._decode(await self._redis.get(self._key(key)))
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        expires_at = self._clock.now() + ttl
+        await self._redis.set(self._key(key), f"{expires_at!r}{_SEP}{value}", px=_px(ttl))
+
+    async def add(self, key: str, value: str, ttl: float) -> bool:
+        now = self._clock.now()
+        entry = f"{now + ttl!r}{_SEP}{value}"
+        return bool(await self._add(keys=[self._key(key)], args=[repr(now), entry, _px(ttl)]))
+
+    async def consume(self, key: str) -> str | None:
+        # GETDEL removes an expired entry too, which is what its grace second would do anyway.
+        return self._decode(await self._redis.getdel(self._key(key)))
+
+    async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
+        if expected is None:
+            return await self.add(key, value, ttl)
+        now = self._clock.now()
+        entry = f"{now + ttl!r}{_SEP}{value}"
+        args: list[str | int] = [repr(now), expected, entry, _px(ttl)]
+        return bool(await self._cas(keys=[self._key(key)], args=args))
+
+    async def incr(self, key: str, ttl: float) -> int:
+        now = self._clock.now()
+        args: list[str | int] = [repr(now), repr(now + ttl), _px(ttl)]
+        return int(await self._incr(keys=[self._key(key)], args=args))
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self._key(key))
+
+    async def ping(self) -> bool:
+        """Whether Redis answers; for readiness checks."""
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
