@@ -19,6 +19,8 @@ TARGET_CHALLENGE = 0.25
 TARGET_HASHING = 0.90
 TARGET_PROBE_MS = 50.0
 TARGET_SCALE = 1.2
+# A cell during which other processes used more than this share of the machine is flagged.
+BUSY_SHARE = 0.10
 
 
 def redact_url(url: str) -> str:
@@ -84,6 +86,8 @@ def cells_table(cells: list[dict[str, Any]], hashing: dict[str, Any] | None) -> 
         else:
             vs = _pct(_ratio(c, ceilings))
         note = ""
+        if _others_share(c) > BUSY_SHARE:
+            vs += " ⚠"
         if c.get("reused_bodies"):
             note = f" (pool exhausted, {c['reused_bodies']} repeats)"
         lines.append(
@@ -222,6 +226,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
                 xs.append(i - 0.4 + width * (k + 0.5))
                 ys.append(max(value, 0.01))
             ax.bar(xs, ys, width=width, label=label)
+        if metric == "ok_rps" and results.get("hashing") and "password" in scenarios:
+            x = scenarios.index("password")
+            ceiling = results["hashing"]["ceiling_rps"]
+            ax.hlines(ceiling, x - 0.45, x + 0.45, colors="black", linestyles="dashed")
+            ax.annotate("hashing ceiling", (x, ceiling), ha="center", va="bottom", fontsize=7)
         ax.set_yscale("log")
         ax.set_xticks(range(len(scenarios)))
         ax.set_xticklabels(scenarios, rotation=20)
@@ -265,6 +274,7 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         "anything above a second or two means the figures of that cell are depressed by "
         "other work on the machine.",
         "",
+        *_noise_note(results),
         f"![rps and p99 per scenario]({png_name})",
         "",
     ]
@@ -310,12 +320,60 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _others_share(cell: dict[str, Any]) -> float:
+    """Share of the machine's CPU other processes used during the cell."""
+    if "others_share" in cell:
+        return float(cell["others_share"])
+    cores = cell.get("cores", 2)  # results written before the field existed: the 2-core box
+    return float(cell["cpu_s"]["others"]) / (cell["duration_s"] * cores)
+
+
+def _all_cells(results: dict[str, Any]) -> list[dict[str, Any]]:
+    if results["mode"] == "scale":
+        return [c for size in results["sizes"] for c in size["cells"]]
+    return list(results["cells"])
+
+
+def _noise_note(results: dict[str, Any]) -> list[str]:
+    cells = _all_cells(results)
+    busy = [c for c in cells if _others_share(c) > BUSY_SHARE]
+    if not busy:
+        return ["Other processes stayed under 10 % of the machine during every cell.", ""]
+    worst = max(_others_share(c) for c in busy)
+    return [
+        f"**Shared machine:** during {len(busy)} of {len(cells)} cells (marked ⚠) other "
+        f"processes used more than {BUSY_SHARE:.0%} of the CPUs (up to {worst:.0%}); those "
+        "cells understate what Twofold does on a quiet machine. Compare ratios within one "
+        "run, and prefer *server CPU ms/req*, which load from others hardly changes.",
+        "",
+    ]
+
+
 def render(results: dict[str, Any], base: Path) -> list[Path]:
     png = base.with_suffix(".png")
     md = base.with_suffix(".md")
-    chart(results, png)
+    try:
+        chart(results, png)
+    except ImportError as exc:
+        # The venv is shared: a plain `uv sync` elsewhere removes the bench group.
+        print(f"no chart ({exc}); `make bench` reinstalls matplotlib", file=sys.stderr)
+        md.write_text(
+            markdown(results, png.name).replace(
+                f"![rps and p99 per scenario]({png.name})", "(no chart: matplotlib was missing)"
+            )
+        )
+        return [md]
     md.write_text(markdown(results, png.name))
     return [md, png]
+
+
+def preload() -> None:
+    """Import the plotting stack now, so a run that lasts minutes does not find it gone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.backends.backend_agg
+    import matplotlib.pyplot
 
 
 def console_summary(results: dict[str, Any]) -> str:
