@@ -238,9 +238,13 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ax.grid(axis="y", which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     meta = results["meta"]
+    what = (
+        "Twofold at each database size"
+        if results["mode"] == "scale"
+        else "Twofold vs bare-Starlette ceiling"
+    )
     fig.suptitle(
-        f"Twofold vs bare-Starlette ceiling — {meta['date']} — {meta['git_commit']} — "
-        f"{meta['machine']['cores']} cores"
+        f"{what} — {meta['date']} — {meta['git_commit']} — {meta['machine']['cores']} cores"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
