@@ -3,6 +3,10 @@
 `create_services(settings)` opens the database (migrating SQLite), loads the encryption keys and
 builds the core's dependencies; `build_app(services)` wraps them in the ASGI app. `asgi()` is the
 factory uvicorn calls in each worker.
+
+Scale-out (docs/deploy.md): on PostgreSQL the schema must already be at this build's head
+(`twofold migrate` is a separate step) or start-up is refused; with TWOFOLD_REDIS_URL the
+short-lived state lives in Redis instead of the database.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +32,25 @@ from twofold.core.factors import oob_flows
 from twofold.core.passwords import PasswordHasher
 from twofold.delivery.factory import build_channels
 from twofold.observability.logging import configure as configure_logging
+from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
 from twofold.storage.devices import SqlPushDeviceRepository
 from twofold.storage.engine import make_engine
+from twofold.storage.engine import ping as ping_database
+from twofold.storage.locks import exclusive
 from twofold.storage.repositories import SqlStorage
 from twofold.web.context import Runtime
 from twofold.web.routes import make_app
 
 KEY_FILE = "encryption.keys"
 PURGE_INTERVAL_SECONDS = 300.0
+# A readiness probe that takes longer than this counts as a failure (load balancers time out too).
+READINESS_TIMEOUT_SECONDS = 3.0
 log = logging.getLogger("twofold.app")
+
+
+StateStoreAdapter = SqlStateStore | RedisStateStore
 
 
 class ConfigurationError(RuntimeError):
@@ -73,15 +85,27 @@ class Services:
     admin: Admin
     engine: AsyncEngine
     hasher: PasswordHasher
-    state: SqlStateStore
+    state: StateStoreAdapter
 
     async def close(self) -> None:
+        if isinstance(self.state, RedisStateStore):
+            await self.state.close()
         await self.engine.dispose()
         self.hasher.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether each backend this node needs answers now: the database, and Redis if used."""
+        probes: dict[str, Awaitable[object]] = {"database": ping_database(self.engine)}
+        if isinstance(self.state, RedisStateStore):
+            probes["redis"] = self.state.ping()
+        results = await asyncio.gather(*(_probe(name, p) for name, p in probes.items()))
+        return dict(zip(probes, results, strict=True))
 
     async def purge_forever(self, interval: float = PURGE_INTERVAL_SECONDS) -> None:
         """Expired short-lived state only ever gets overwritten when its key comes back;
         sweep it so the table stays the size of what is live."""
+        if isinstance(self.state, RedisStateStore):
+            return  # Redis expires its keys itself
         while True:
             await asyncio.sleep(interval)
             try:
@@ -91,6 +115,46 @@ class Services:
             else:
                 if removed:
                     log.info("purged %d expired state entries", removed)
+
+
+async def _probe(name: str, check: Awaitable[object]) -> bool:
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await check
+    except Exception as exc:  # unreachable, refused, timed out: all mean "not ready"
+        log.warning("readiness: %s unavailable (%s)", name, type(exc).__name__)
+        return False
+    return True
+
+
+async def _require_current_schema(engine: AsyncEngine) -> None:
+    """Outside SQLite, migrating is the operator's separate step: refuse a schema that is not
+    exactly the one this build was written for."""
+    head = migrate.head_revision()
+    try:
+        current = await migrate.database_revision(engine)
+    except Exception as exc:
+        # The driver's message names host and port, never the password.
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:300]
+        raise ConfigurationError(f"cannot reach the database: {reason}") from None
+    if current != head:
+        found = f"at revision {current}" if current else "empty (no Twofold schema)"
+        raise ConfigurationError(
+            f"the database schema is {found}, this version of Twofold needs revision {head}:"
+            " run `twofold migrate` first (once, before starting the nodes; see docs/deploy.md)"
+        )
+
+
+def _state_store(settings: Settings, engine: AsyncEngine, clock: Clock) -> StateStoreAdapter:
+    if settings.redis_url:
+        return RedisStateStore.from_url(
+            settings.redis_url,
+            clock,
+            prefix=settings.redis_prefix,
+            timeout=settings.redis_timeout,
+            max_connections=settings.redis_max_connections,
+        )
+    return SqlStateStore(engine, clock)
 
 
 async def create_services(
@@ -105,8 +169,20 @@ async def create_services(
     except ValueError as exc:
         raise ConfigurationError(f"delivery: {exc} (see docs/delivery.md)") from None
     oob_flows.install()
-    engine = make_engine(settings.database_url)
-    state = SqlStateStore(engine, clock)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        connect_timeout=settings.db_connect_timeout,
+    )
+    if not settings.is_sqlite:
+        try:
+            await _require_current_schema(engine)
+        except ConfigurationError:
+            await engine.dispose()
+            raise
+    state = _state_store(settings, engine, clock)
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -124,12 +200,16 @@ async def create_services(
             mfa_token_lifetime=settings.mfa_token_lifetime,
             trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
             delivery_locale=settings.delivery_locale,
+            signing_key_cache_seconds=settings.signing_key_cache_seconds,
         ),
         channels=channels,
         devices=SqlPushDeviceRepository(engine),
     )
     admin = Admin(deps)
-    await admin.ensure_signing_key()
+    # Nodes starting together on an empty database: one creates the first key, the others
+    # wait and then find it (without the lock each would make its own, one after the other).
+    async with exclusive(engine, "twofold:first-signing-key"):
+        await admin.ensure_signing_key()
     return Services(
         settings=settings, deps=deps, admin=admin, engine=engine, hasher=hasher, state=state
     )
@@ -143,6 +223,7 @@ def build_app(services: Services, *, tls: bool = False) -> Starlette:
     app = make_app(hsts=tls)
     app.state.runtime = _runtime(services, tls)
     app.state.services = services
+    app.state.readiness = services.readiness
     return app
 
 
@@ -158,6 +239,7 @@ def asgi() -> Starlette:
         services = await create_services(settings, migrate_sqlite=False)
         app.state.runtime = _runtime(services, tls)
         app.state.services = services
+        app.state.readiness = services.readiness
         sweeper = asyncio.create_task(services.purge_forever())
         try:
             yield

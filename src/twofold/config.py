@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
     trusted_forwarding_clients: list[str] = Field(default_factory=list)
 
+    # Scale-out (docs/deploy.md). Database pool per worker process: pool_size connections kept,
+    # up to max_overflow more under load, pool_timeout seconds to wait for one.
+    db_pool_size: int = Field(default=5, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    db_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    # Redis for short-lived state (mfa_tokens, challenges, attempt buckets); empty: the database.
+    redis_url: str = ""
+    redis_prefix: str = "twofold:"
+    redis_timeout: float = Field(default=5.0, gt=0, le=300)
+    redis_max_connections: int = Field(default=50, ge=1, le=10_000)
+    # Seconds a node keeps its signing keys before reading them again: a `twofold keys rotate`
+    # reaches every node within this time.
+    signing_key_cache_seconds: float = Field(default=30.0, ge=1, le=3600)
+
     # Delivery of out-of-band codes and push notifications (docs/delivery.md). A channel left
     # unset is inferred: email → smtp when smtp_url is set, sms/voice → twilio when a Twilio
     # account is set, push → webhook when a webhook URL is set.
@@ -74,6 +89,15 @@ class Settings(BaseSettings):
         for prefix in ("https://", "http://"):
             value = value.removeprefix(prefix)
         return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            # Not echoed back: a Redis URL may carry a password.
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
 
     @property
     def issuer(self) -> str:

@@ -36,6 +36,8 @@ class Policy:
     # Out-of-band codes (spec decision 9) and the language of the messages that carry them.
     oob_code_lifetime: int = 300
     delivery_locale: str = "en"
+    # How long signing keys are cached: a rotation on another node is seen within this time.
+    signing_key_cache_seconds: float = SIGNER_CACHE_SECONDS
 
 
 @dataclass(slots=True)
@@ -80,10 +82,11 @@ class Deps:
 
     async def signer(self) -> TokenSigner:
         now = self.clock.now()
-        if self._signer is not None and now - self._signer_loaded_at < SIGNER_CACHE_SECONDS:
+        ttl = self.policy.signing_key_cache_seconds
+        if self._signer is not None and now - self._signer_loaded_at < ttl:
             return self._signer
         async with self._signer_lock:
-            if self._signer is None or now - self._signer_loaded_at >= SIGNER_CACHE_SECONDS:
+            if self._signer is None or now - self._signer_loaded_at >= ttl:
                 keys = await self.storage.signing_keys.list()
                 if not keys:
                     await self.storage.signing_keys.add_current(

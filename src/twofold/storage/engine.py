@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -172,3 +172,9 @@ def make_sync_engine(url: str) -> Engine:
     if is_sqlite(engine):
         _install_sqlite_hooks(engine, _SQLITE_MIGRATION_PRAGMAS)
     return engine
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip to the database (a pooled connection and `SELECT 1`); raises if it fails."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
