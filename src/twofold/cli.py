@@ -298,6 +298,44 @@ def keys_rotate() -> None:
     click.echo(f"new current key: {key.kid}")
 
 
+@keys.command("rotate-encryption")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--dry-run", is_flag=True, help="Only count what is sealed under other keys.")
+@click.option("--json", "as_json", is_flag=True)
+def keys_rotate_encryption(batch: int, dry_run: bool, as_json: bool) -> None:
+    """Re-encrypt every secret at rest under the current encryption key (the first of
+    TWOFOLD_ENCRYPTION_KEYS), in batches, while servers keep running. When it reports
+    complete, the other keys can be removed."""
+    from twofold.core.encryption_rotation import rotate
+    from twofold.storage.reencrypt import SqlEncryptedColumns
+
+    report = _run(
+        lambda s: rotate(
+            SqlEncryptedColumns(s.engine), s.deps.keyring, batch=batch, dry_run=dry_run
+        )
+    )
+    data = {
+        "current_kid": report.current,
+        "reencrypted": report.reencrypted,
+        "already_current": report.already_current,
+        "remaining": report.remaining,
+        "unreadable": report.unreadable,
+        "cells_by_kid_before": report.by_kid,
+        "complete": report.complete,
+    }
+    text = (
+        f"current key {report.current}: {report.reencrypted} re-encrypted, "
+        f"{report.already_current} already current, {report.remaining} remaining, "
+        f"{len(report.unreadable)} unreadable"
+    )
+    _emit(data, as_json, text)
+    if not report.complete:
+        raise click.ClickException(
+            "not every secret is under the current key yet: keep the old keys"
+            + (" (dry run)" if dry_run else "")
+        )
+
+
 @main.group()
 def tenant() -> None:
     """Tenant-wide settings."""

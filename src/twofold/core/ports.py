@@ -223,3 +223,20 @@ class PushDeviceRepository(Protocol):
         """Bind a device to a push authenticator that has none yet, in one conditional write.
         False when the authenticator is gone, is not push, or already has a device."""
         ...
+
+
+class EncryptedColumns(Protocol):
+    """Every encrypted cell at rest, paged for `twofold keys rotate-encryption`.
+
+    `column` is "<table>.<column>"; cells come in primary-key order after `after` (None: from the
+    start), at most `limit` of them, as (primary key, envelope) pairs, NULLs skipped.
+    """
+
+    async def page(
+        self, column: str, after: str | None, limit: int
+    ) -> Sequence[tuple[str, str]]: ...
+
+    async def replace(self, column: str, changes: Sequence[tuple[str, str, str]]) -> int:
+        """Apply (primary key, old envelope, new envelope) changes in one short transaction,
+        each only where the cell still holds the old envelope; the number applied."""
+        ...
