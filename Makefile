@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The CLI and test servers start many short processes; compiled bytecode saves seconds each.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install install-dev run test lint typecheck layers lock clean
+.PHONY: install install-dev run test lint typecheck layers lock clean audit
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -37,6 +37,12 @@ layers: install-dev
 
 test: install-dev lint typecheck layers
 	$(VENV)/bin/pytest
+
+# Known vulnerabilities in the locked dependencies. pip-audit asks PyPI's JSON API (or OSV) over
+# the network; where that service cannot be reached it cannot audit anything, so this is not part
+# of `make test`. --strict makes an unaudited dependency a failure rather than a silent pass.
+audit: install-dev
+	$(VENV)/bin/pip-audit --strict --skip-editable --progress-spinner off
 
 lock: $(UV)
 	$(UV) lock
