@@ -137,3 +137,21 @@ async def test_ping(nodes: list[RedisStateStore], clock: FrozenClock, tmp_path: 
             await down.ping()
     finally:
         await down.close()
+
+
+async def test_more_commands_than_connections_wait_for_a_free_one(
+    clock: FrozenClock, prefix: str
+) -> None:
+    store = RedisStateStore.from_url(REDIS_URL, clock, prefix=prefix, max_connections=2)
+    counts: list[int] = []
+
+    async def incr() -> None:
+        counts.append(await store.incr("bucket", 60))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for _ in range(40):
+                tg.start_soon(incr)
+    finally:
+        await store.close()
+    assert sorted(counts) == list(range(1, 41))

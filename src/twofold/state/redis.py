@@ -105,16 +105,21 @@ class RedisStateStore:
         timeout: float = 5.0,
         max_connections: int = 50,
     ) -> RedisStateStore:
-        """A store on its own connection pool; `close()` releases it."""
-        client = aioredis.Redis.from_url(
+        """A store on its own connection pool; `close()` releases it.
+
+        The pool blocks: with `max_connections` commands in flight, the next one waits up to
+        `timeout` seconds for a free connection instead of failing at once.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             max_connections=max_connections,
+            timeout=timeout,
             health_check_interval=30,
         )
-        return cls(client, clock, prefix=prefix)
+        return cls(aioredis.Redis.from_pool(pool), clock, prefix=prefix)
 
     def _key(self, key: str) -> str:
         return self._prefix + key
