@@ -45,6 +45,8 @@ def _environment(workdir: Path) -> None:
     )
     os.environ.pop("TWOFOLD_ENCRYPTION_KEYS", None)
     os.environ.pop("TWOFOLD_CONFIG_FILE", None)
+    # mfa_tokens are written to the SQL state table: the app must use SQL state too.
+    os.environ.pop("TWOFOLD_REDIS_URL", None)
 
 
 class StatementCounter:

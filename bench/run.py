@@ -347,6 +347,8 @@ class Bench:
         )
         os.environ.pop("TWOFOLD_ENCRYPTION_KEYS", None)
         os.environ.pop("TWOFOLD_CONFIG_FILE", None)
+        # mfa_tokens are written to the SQL state table: the server must use SQL state too.
+        os.environ.pop("TWOFOLD_REDIS_URL", None)
 
     def settings(self) -> Any:
         from twofold.config import Settings

@@ -354,6 +354,8 @@ def issue_mfa_tokens(
     from twofold.storage import tables as t
 
     _refuse_production(settings)
+    if settings.redis_url:
+        raise SeedError("mfa_tokens are seeded into the SQL state table; unset TWOFOLD_REDIS_URL")
     now = time.time()
     state = _CollectingState(now)
     deps: Any = SimpleNamespace(
