@@ -62,7 +62,7 @@ def postgres_schema(label: str = "t") -> Iterator[str]:
 
 
 async def _delete_prefixed(client: aioredis.Redis, prefix: str) -> None:
-    batch: list[str] = []
+    batch: list[bytes] = []
     async for key in client.scan_iter(match=f"{prefix}*", count=500):
         batch.append(key)
         if len(batch) >= 500:
@@ -76,9 +76,8 @@ async def _delete_prefixed(client: aioredis.Redis, prefix: str) -> None:
 async def redis_prefix(label: str = "t") -> AsyncIterator[str]:
     """A key prefix no other test uses; every key under it is deleted afterwards."""
     prefix = f"twofold-test:{label}:{secrets.token_hex(6)}:"
-    client = aioredis.Redis.from_url(
-        REDIS_URL, decode_responses=True, socket_connect_timeout=CONNECT_TIMEOUT
-    )
+    # Bytes, not str: keys need not be valid UTF-8 (a lone surrogate passes through as such).
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=CONNECT_TIMEOUT)
     try:
         try:
             await client.ping()

@@ -182,3 +182,22 @@ async def test_concurrent_incr_loses_no_update(state_store: StateStore) -> None:
             tg.start_soon(incr)
     assert sorted(counts) == list(range(1, N + 1))
     assert await state_store.get("bucket") == str(N)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["nul\x00key", "k" * 2000, "ünïcødé:🔑", "lone\ud800surrogate", "sha256:" + "0" * 64],
+    ids=["nul", "long", "unicode", "surrogate", "digest-like"],
+)
+async def test_any_string_is_a_key(state_store: StateStore, clock: FrozenClock, key: str) -> None:
+    # Keys are the core's business; whatever it passes must behave like any other key.
+    assert await state_store.get(key) is None
+    assert await state_store.add(key, "v1", 10) is True
+    assert await state_store.get(key) == "v1"
+    assert await state_store.get(key[:-1]) is None
+    assert await state_store.cas(key, "v1", "v2", 10) is True
+    assert await state_store.incr(key + ":n", 10) == 1
+    assert await state_store.consume(key) == "v2"
+    await state_store.put(key, "v3", 10)
+    await state_store.delete(key)
+    assert await state_store.get(key) is None

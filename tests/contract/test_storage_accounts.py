@@ -238,3 +238,20 @@ async def test_deleting_a_user_cascades(storage: SqlStorage, make_user: MakeUser
         await conn.execute(text("DELETE FROM users WHERE user_id = 'auth0|1'"))
     assert await storage.authenticators.get("totp|dev_1") is None
     assert await storage.recovery_codes.get_hash("auth0|1") is None
+
+
+async def test_lookups_with_unstorable_values_find_nothing(
+    storage: SqlStorage, make_user: MakeUser
+) -> None:
+    # A NUL character (from a Basic header or a URL path) can be in no row; PostgreSQL refuses
+    # to compare with it, SQLite finds nothing: both must answer "not found", not raise.
+    await make_user("auth0|u1")
+    odd = "auth0|u1\x00"
+    assert await storage.clients.get(odd) is None
+    assert await storage.apis.get(odd) is None
+    assert await storage.users.get(odd) is None
+    assert await storage.users.find_by_login(DEFAULT_REALM, odd) is None
+    assert await storage.authenticators.get(odd) is None
+    assert await storage.authenticators.list_for_user(odd) == []
+    assert await storage.recovery_codes.get_hash(odd) is None
+    assert await storage.refresh_tokens.get(odd) is None

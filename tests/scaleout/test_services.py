@@ -3,6 +3,7 @@ what /readyz reports, and nodes that start together on an empty database."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,30 @@ async def test_nodes_starting_together_share_one_first_signing_key(
     finally:
         for services in started:
             await services.close()
+
+
+async def test_hostile_lookups_are_4xx_on_postgresql(
+    tmp_path: Path, database: str, prefix: str
+) -> None:
+    # PostgreSQL refuses NUL characters that SQLite takes; the answer must not change with it.
+    services = await create_services(
+        _settings(tmp_path, database, redis_url=REDIS_URL, redis_prefix=prefix)
+    )
+    transport = httpx.ASGITransport(app=build_app(services), raise_app_exceptions=False)
+    basic = base64.b64encode(b"client\x00id:secret").decode()
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+            response = await http.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials", "audience": "https://api"},
+                headers={"Authorization": f"Basic {basic}"},
+            )
+            assert response.status_code == 401, response.text
+            assert response.json()["error"] == "invalid_client"
+            response = await http.post(
+                "/oauth/token",
+                data={"grant_type": "password", "username": "a\x00", "password": "pw"},
+            )
+            assert 400 <= response.status_code < 500, response.text
+    finally:
+        await services.close()

@@ -121,8 +121,9 @@ class RedisStateStore:
         )
         return cls(aioredis.Redis.from_pool(pool), clock, prefix=prefix)
 
-    def _key(self, key: str) -> str:
-        return self._prefix + key
+    def _key(self, key: str) -> bytes:
+        # Redis keys are bytes; "surrogatepass" keeps even a lone surrogate a distinct key.
+        return (self._prefix + key).encode("utf-8", "surrogatepass")
 
     def _decode(self, raw: Any) -> str | None:
         if raw is None:

@@ -9,6 +9,8 @@ rows are overwritten in place by add/put/cas/incr and swept by `purge_expired`.
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +20,21 @@ from twofold.storage.tables import state
 from twofold.storage.upsert import insert_for
 
 _c = state.c
+# The key column holds 512 characters, PostgreSQL stores no NUL character and no driver sends a
+# lone surrogate; such keys are stored by their digest, so any key works as in memory or Redis.
+_MAX_PLAIN_KEY = 256
+_DIGEST = "sha256:"
+
+
+def _k(key: str) -> str:
+    if len(key) <= _MAX_PLAIN_KEY and "\x00" not in key and not key.startswith(_DIGEST):
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            return key
+    return _DIGEST + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SqlStateStore:
@@ -28,13 +45,13 @@ class SqlStateStore:
         self._insert = insert_for(engine)
 
     async def get(self, key: str) -> str | None:
-        stmt = sa.select(_c.value).where(_c.key == key, _c.expires_at > self._clock.now())
+        stmt = sa.select(_c.value).where(_c.key == _k(key), _c.expires_at > self._clock.now())
         async with self._engine.connect() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         expires_at = self._clock.now() + ttl
-        stmt = self._insert(state).values(key=key, value=value, expires_at=expires_at)
+        stmt = self._insert(state).values(key=_k(key), value=value, expires_at=expires_at)
         stmt = stmt.on_conflict_do_update(
             index_elements=[_c.key], set_={"value": value, "expires_at": expires_at}
         )
@@ -42,7 +59,7 @@ class SqlStateStore:
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
         now = self._clock.now()
-        insert = self._insert(state).values(key=key, value=value, expires_at=now + ttl)
+        insert = self._insert(state).values(key=_k(key), value=value, expires_at=now + ttl)
         # A live row makes the DO UPDATE's WHERE false: nothing changes and no row comes back.
         # RETURNING, not the row count: drivers differ on counting INSERTs (psycopg says -1).
         stmt = insert.on_conflict_do_update(
@@ -57,7 +74,7 @@ class SqlStateStore:
         now = self._clock.now()
         # DELETE … RETURNING is the atomic get-and-delete: whichever statement deletes the row
         # gets the value, every other one sees no row.
-        stmt = sa.delete(state).where(_c.key == key, _c.expires_at > now).returning(_c.value)
+        stmt = sa.delete(state).where(_c.key == _k(key), _c.expires_at > now).returning(_c.value)
         async with self._writer.begin() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 
@@ -67,7 +84,7 @@ class SqlStateStore:
         now = self._clock.now()
         stmt = (
             sa.update(state)
-            .where(_c.key == key, _c.value == expected, _c.expires_at > now)
+            .where(_c.key == _k(key), _c.value == expected, _c.expires_at > now)
             .values(value=value, expires_at=now + ttl)
         )
         return await self._rowcount(stmt) == 1
@@ -75,7 +92,7 @@ class SqlStateStore:
     async def incr(self, key: str, ttl: float) -> int:
         now = self._clock.now()
         expired = _c.expires_at <= now
-        insert = self._insert(state).values(key=key, value="1", expires_at=now + ttl)
+        insert = self._insert(state).values(key=_k(key), value="1", expires_at=now + ttl)
         # An expired counter restarts at 1 with a fresh TTL; a live one keeps its expiry, so a
         # window is fixed from its first hit and steady traffic cannot extend it forever.
         stmt = insert.on_conflict_do_update(
@@ -92,7 +109,7 @@ class SqlStateStore:
             return int((await conn.execute(stmt)).scalar_one())
 
     async def delete(self, key: str) -> None:
-        await self._rowcount(sa.delete(state).where(_c.key == key))
+        await self._rowcount(sa.delete(state).where(_c.key == _k(key)))
 
     async def purge_expired(self) -> int:
         """Delete expired rows; how many went. Run it periodically to keep the table small."""

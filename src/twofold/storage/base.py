@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import Conflict
@@ -36,15 +36,25 @@ class SqlRepository:
         except IntegrityError as exc:
             raise Conflict(what) from exc
 
+    # Reads: PostgreSQL refuses to even compare with a value no row could hold (a string with a
+    # NUL character, from a Basic header or a URL path, say) where SQLite simply finds nothing.
+    # Such a read finds nothing on both, so hostile input is a 4xx everywhere, never a 500.
+
     async def _one(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
-        async with self._engine.connect() as conn:
-            row: sa.Row[Any] | None = (await conn.execute(stmt)).first()
-            return row
+        try:
+            async with self._engine.connect() as conn:
+                row: sa.Row[Any] | None = (await conn.execute(stmt)).first()
+                return row
+        except DataError:
+            return None
 
     async def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
-        async with self._engine.connect() as conn:
-            rows: Sequence[sa.Row[Any]] = (await conn.execute(stmt)).all()
-            return rows
+        try:
+            async with self._engine.connect() as conn:
+                rows: Sequence[sa.Row[Any]] = (await conn.execute(stmt)).all()
+                return rows
+        except DataError:
+            return []
 
 
 def dumps(value: Any) -> str:
