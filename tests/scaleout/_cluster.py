@@ -1,7 +1,8 @@
 """Three Twofold nodes on one PostgreSQL schema and one Redis prefix, behind nginx.
 
 Nothing here imports Twofold: nodes are `twofold serve` processes configured through the
-environment, set up with `twofold …` CLI commands, and reached over HTTP(S) like an operator's.
+environment, administered with `twofold …` CLI commands, and reached over HTTP(S) like an
+operator's.
 nginx runs as our own subprocess (its own prefix, pid and log files under the test's temp dir),
 never as the system service; its server block is the one documented in docs/deploy.md.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import os
 import re
 import shlex
@@ -21,7 +21,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -280,6 +279,7 @@ class Cluster:
     redis_prefix: str
     tls: Tls
     pycache_dir: Path
+    extra_settings: dict[str, str] = field(default_factory=dict)
     nodes: list[Node] = field(default_factory=list)
     nginx: Nginx | None = None
     cli_log: list[str] = field(default_factory=list)
@@ -302,36 +302,39 @@ class Cluster:
     def base_url(self) -> str:
         return f"https://{self.domain}"
 
+    def settings(self) -> dict[str, str]:
+        """Every node's Twofold settings (TWOFOLD_* without the prefix, lower case)."""
+        return {
+            "environment": "production",
+            "domain": self.domain,
+            "database_url": self.database_url,
+            "redis_url": self.redis_url,
+            "redis_prefix": self.redis_prefix,
+            "encryption_keys": self.encryption_keys,
+            "data_dir": str(self.workdir / "data"),
+            "signing_key_cache_seconds": str(SIGNING_KEY_CACHE_SECONDS),
+            "argon2_time_cost": "1",
+            "argon2_memory_cost": "1024",
+            "log_format": "json",
+            **self.extra_settings,
+        }
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env.update(
-            {
-                "TWOFOLD_ENVIRONMENT": "production",
-                "TWOFOLD_DOMAIN": self.domain,
-                "TWOFOLD_DATABASE_URL": self.database_url,
-                "TWOFOLD_REDIS_URL": self.redis_url,
-                "TWOFOLD_REDIS_PREFIX": self.redis_prefix,
-                "TWOFOLD_ENCRYPTION_KEYS": self.encryption_keys,
-                "TWOFOLD_DATA_DIR": str(self.workdir / "data"),
-                "TWOFOLD_SIGNING_KEY_CACHE_SECONDS": str(SIGNING_KEY_CACHE_SECONDS),
-                "TWOFOLD_ARGON2_TIME_COST": "1",
-                "TWOFOLD_ARGON2_MEMORY_COST": "1024",
-                "TWOFOLD_LOG_FORMAT": "json",
-                "PYTHONUNBUFFERED": "1",
-                # Each CLI call is a fresh interpreter: cache bytecode in the run's temp dir.
-                "PYTHONPYCACHEPREFIX": str(self.pycache_dir),
-            }
-        )
+        env.update({f"TWOFOLD_{k.upper()}": v for k, v in self.settings().items()})
+        env["PYTHONUNBUFFERED"] = "1"
+        # Each CLI call is a fresh interpreter: cache bytecode in the run's temp dir.
+        env["PYTHONPYCACHEPREFIX"] = str(self.pycache_dir)
         return env
 
     # ---- CLI ---------------------------------------------------------------------------------
 
-    def cli(self, *args: str, env: dict[str, str] | None = None) -> str:
+    def cli(self, *args: str) -> str:
         cmd = [*twofold_command(), *args]
         done = subprocess.run(
             cmd,
-            env={**self.env(), **(env or {})},
+            env=self.env(),
             cwd=self.workdir,
             capture_output=True,
             text=True,
@@ -345,34 +348,6 @@ class Cluster:
                 f"`twofold {shlex.join(args)}` exited {done.returncode}\n{done.stdout}{done.stderr}"
             )
         return done.stdout
-
-    def cli_json(self, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-        out = self.cli(*args, env=env)
-        for line in [out, *reversed(out.splitlines())]:
-            with contextlib.suppress(ValueError):
-                value = json.loads(line)
-                if isinstance(value, dict):
-                    return value
-        raise ClusterError(f"`twofold {shlex.join(args)}` printed no JSON object")
-
-    def create_client(self, name: str, *extra: str) -> Client:
-        data = self.cli_json("clients", "create", "--name", name, *extra, "--json")
-        return Client(str(data["client_id"]), str(data["client_secret"]))
-
-    def create_user(self, label: str) -> User:
-        email = f"{label}-{os.urandom(4).hex()}@scaleout.twofold.test"
-        password = f"pw-{label}-{base64.urlsafe_b64encode(os.urandom(12)).decode()}"
-        # The password goes through the environment, never the command line (or its log).
-        data = self.cli_json(
-            "users",
-            "create",
-            "--email",
-            email,
-            "--email-verified",
-            "--json",
-            env={"TWOFOLD_USER_PASSWORD": password},
-        )
-        return User(email=email, password=password, user_id=str(data["user_id"]))
 
     # ---- processes ---------------------------------------------------------------------------
 

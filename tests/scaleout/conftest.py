@@ -8,15 +8,16 @@ never skipped.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from contract._backends import REDIS_URL, delete_redis_prefix_sync, postgres_schema
+from e2e._oob import SmtpSink
 from e2e._server import Tls
 
 from ._cluster import Client, Cluster, User, ensure_nginx
@@ -57,8 +58,18 @@ def nginx_binary() -> str:
 
 
 @pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    """Where every node sends its email (aiosmtpd on 127.0.0.1)."""
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture(scope="module")
 def cluster(
-    tmp_path_factory: pytest.TempPathFactory, tls: Tls, nginx_binary: str
+    tmp_path_factory: pytest.TempPathFactory, tls: Tls, nginx_binary: str, smtp: SmtpSink
 ) -> Iterator[Cluster]:
     prefix = f"twofold-test:scaleout:{secrets.token_hex(6)}:"
     with postgres_schema("scaleout") as database_url:
@@ -69,6 +80,10 @@ def cluster(
             redis_prefix=prefix,
             tls=tls,
             pycache_dir=tmp_path_factory.getbasetemp() / "pycache",
+            extra_settings={
+                "smtp_url": smtp.url,
+                "email_from": "Twofold <no-reply@scaleout.twofold.test>",
+            },
         )
         try:
             cluster.cli("migrate")  # the separate step: serve does not migrate PostgreSQL
@@ -79,28 +94,48 @@ def cluster(
             delete_redis_prefix_sync(prefix)
 
 
+async def _seed(cluster: Cluster, api: str, labels: tuple[str, ...]) -> Tenant:
+    """An API, two clients, users and the tenant's factors, written to the shared database by
+    the code the CLI runs (`Admin`), in this process: as seven `twofold …` processes this took
+    ~15 s on two cores. (`twofold migrate` and `twofold keys rotate` stay real CLI calls.)"""
+    from twofold.app import create_services
+    from twofold.config import Settings
+
+    settings = Settings.model_validate(cluster.settings())
+    services = await create_services(settings)
+    try:
+        admin = services.admin
+        # No node has read the tenant yet (start-up and /readyz do not): nothing to wait for.
+        await admin.update_tenant(enabled_factors=frozenset({"otp", "email", "recovery-code"}))
+        created_api = await admin.create_api(api, scopes=["read:things"])
+        client, secret = await admin.create_client("scale-out app")
+        m2m, m2m_secret = await admin.create_client(
+            "scale-out service",
+            grant_types=["client_credentials"],
+            api_grants={api: created_api.scopes},
+        )
+        assert secret is not None
+        assert m2m_secret is not None
+        users = {}
+        for label in labels:
+            email = f"{label}-{secrets.token_hex(4)}@scaleout.twofold.test"
+            password = f"pw-{label}-{secrets.token_urlsafe(12)}"
+            user = await admin.create_user(email, password, email_verified=True)
+            users[label] = User(email=email, password=password, user_id=user.user_id)
+    finally:
+        await services.close()
+    return Tenant(
+        client=Client(client.client_id, secret),
+        m2m=Client(m2m.client_id, m2m_secret),
+        api=api,
+        users=users,
+    )
+
+
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster) -> Tenant:
-    api = "https://api.scaleout.twofold.test/"
-    cluster.cli("apis", "create", "--identifier", api, "--scope", "read:things")
-    labels = ("flow", "racer", "guesser")
-    with ThreadPoolExecutor(len(labels) + 2) as pool:  # independent CLI processes
-        client = pool.submit(cluster.create_client, "scale-out app")
-        m2m = pool.submit(
-            cluster.create_client,
-            "scale-out service",
-            "--grant-types",
-            "client_credentials",
-            "--audience",
-            api,
-        )
-        users = {label: pool.submit(cluster.create_user, label) for label in labels}
-        return Tenant(
-            client=client.result(),
-            m2m=m2m.result(),
-            api=api,
-            users={label: future.result() for label, future in users.items()},
-        )
+    labels = ("flow", "racer", "guesser", "mailer", "viewer")
+    return asyncio.run(_seed(cluster, "https://api.scaleout.twofold.test/", labels))
 
 
 @pytest.hookimpl(hookwrapper=True)

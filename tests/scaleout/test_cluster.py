@@ -5,8 +5,10 @@
   accepted on one node refused on each of the others;
 - 50 simultaneous mfa-otp grants with one valid code, spread over the nodes: exactly one 200;
 - the failed-attempt bucket is shared: 10 wrong codes over the nodes, then 429 on every node;
+- an email challenge made on one node is granted on a second and refused as spent on the third;
 - `twofold keys rotate` against the shared database: every node signs with and publishes the new
   key within the signing-key cache time, and tokens verify against every node's JWKS;
+- `twofold tenant set`: every node uses the new settings within the tenant cache time;
 - a node stopped with SIGTERM under traffic shuts down gracefully while nginx keeps every
   request answered, and comes back.
 """
@@ -22,12 +24,14 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import jwt
 import pytest
 
 from contract._backends import postgres_schema
+from e2e._oob import SmtpSink
 from e2e._otp import code_for_step, current_step, step_with_time_left, wrong_code
 from e2e._server import free_port, twofold_command
 
@@ -41,11 +45,13 @@ LOGIN_SCOPE = "openid profile email offline_access"
 GRANT_PASSWORD = "password"
 GRANT_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
+GRANT_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 INVALID_OTP = (403, {"error": "invalid_grant", "error_description": "Invalid otp_code."})
 RACERS = 50
 FAILURE_BUCKET = 10
 CONFIRM_MARGIN = 5.0  # seconds left in the TOTP step when the previous step's code is sent
 ROTATION_DEADLINE = SIGNING_KEY_CACHE_SECONDS + 20.0
+TENANT_DEADLINE = 5.0 + 20.0  # core/deps.py caches tenant settings for 5 s
 
 
 # ---- helpers ------------------------------------------------------------------------------------
@@ -233,8 +239,9 @@ def test_full_flow_hops_between_nodes(cluster: Cluster, tenant: Tenant) -> None:
             "GET", "/mfa/authenticators", headers={"Authorization": f"Bearer {replay_token}"}
         )
         assert listed.status_code == 200, _body(listed)
-        kinds = sorted(a["authenticator_type"] for a in listed.json())
-        assert kinds == ["otp", "recovery-code"], listed.json()
+        # (The tenant has email enabled: a verified email is an implicit authenticator too.)
+        kinds = {a["authenticator_type"] for a in listed.json() if a["active"]}
+        assert kinds >= {"otp", "recovery-code"}, listed.json()
         recovered = route.send(
             "POST",
             "/oauth/token",
@@ -385,6 +392,69 @@ def test_the_failure_bucket_is_shared_by_all_nodes(cluster: Cluster, tenant: Ten
         assert _is_too_many(_outcome(right)), _body(right)
 
 
+def test_an_email_challenge_made_on_one_node_is_granted_on_another(
+    cluster: Cluster, tenant: Tenant, smtp: SmtpSink
+) -> None:
+    user = tenant.users["mailer"]
+    with Route(cluster, tenant) as route:
+        # Enrol the email: the code is sent by one node, confirmed on the next.
+        mfa_token = route.login("mailer")
+        associated = route.send(
+            "POST",
+            "/mfa/associate",
+            headers={"Authorization": f"Bearer {mfa_token}"},
+            json={"authenticator_types": ["oob"], "oob_channels": ["email"], "email": user.email},
+        )
+        assert associated.status_code == 200, _body(associated)
+        confirmed = route.send(
+            "POST",
+            "/oauth/token",
+            data={
+                "grant_type": GRANT_OOB,
+                "mfa_token": mfa_token,
+                "oob_code": associated.json()["oob_code"],
+                "binding_code": smtp.wait_code(user.email, 1),
+                **route.client_params(),
+            },
+        )
+        assert confirmed.status_code == 200, _body(confirmed)
+
+        # Next login: the challenge on one node...
+        mfa_token = route.login("mailer")
+        listed = route.send(
+            "GET", "/mfa/authenticators", headers={"Authorization": f"Bearer {mfa_token}"}
+        )
+        emails = [a for a in listed.json() if a.get("oob_channel") == "email" and a["active"]]
+        assert emails, listed.json()
+        challenged = route.send(
+            "POST",
+            "/mfa/challenge",
+            json={
+                "mfa_token": mfa_token,
+                "challenge_type": "oob",
+                "authenticator_id": emails[0]["id"],
+                **route.client_params(),
+            },
+        )
+        assert challenged.status_code == 200, _body(challenged)
+        challenged_on = route.upstreams[-1]
+        grant = {
+            "grant_type": GRANT_OOB,
+            "mfa_token": mfa_token,
+            "oob_code": challenged.json()["oob_code"],
+            "binding_code": smtp.wait_code(user.email, 2),
+            **route.client_params(),
+        }
+
+    # ...granted on another, addressed directly; then spent on the third.
+    others = [n for n in cluster.nodes if n.address != challenged_on]
+    granted = httpx.post(f"{others[0].base_url}/oauth/token", data=grant, timeout=10.0)
+    assert granted.status_code == 200, (others[0].name, _body(granted))
+    replayed = httpx.post(f"{others[1].base_url}/oauth/token", data=grant, timeout=10.0)
+    assert replayed.status_code == 403, (others[1].name, _body(replayed))
+    assert replayed.json()["error"] == "invalid_grant"
+
+
 def test_a_rotated_key_reaches_every_node_within_the_cache_time(
     cluster: Cluster, tenant: Tenant
 ) -> None:
@@ -420,6 +490,45 @@ def test_a_rotated_key_reaches_every_node_within_the_cache_time(
         assert {k["kid"] for k in jwks["keys"]} >= {new_kid, *old_kids}, name
         for token in [*before.values(), *after.values()]:
             _verify(token, jwks, issuer=cluster.issuer, audience=tenant.api)
+
+
+def test_tenant_settings_reach_every_node_within_the_cache_time(
+    cluster: Cluster, tenant: Tenant
+) -> None:
+    """`twofold tenant set` on the shared database: each node's next enrolment shows the new
+    friendly name (the issuer in the otpauth URI) within the tenant cache time (5 s)."""
+    name = f"Scale-out {time.monotonic_ns()}"
+    cluster.cli("tenant", "set", "--friendly-name", name)
+    user, client = tenant.users["viewer"], tenant.client
+    creds = {"client_id": client.client_id, "client_secret": client.client_secret}
+    deadline = time.monotonic() + TENANT_DEADLINE
+    pending = {node.name: node for node in cluster.nodes}
+    while pending:
+        assert time.monotonic() < deadline, f"{sorted(pending)} still show the old name"
+        for node in list(pending.values()):
+            login = httpx.post(
+                f"{node.base_url}/oauth/token",
+                data={
+                    "grant_type": GRANT_PASSWORD,
+                    "username": user.email,
+                    "password": user.password,
+                    **creds,
+                },
+                timeout=10.0,
+            )
+            assert login.status_code == 403, _body(login)
+            # The user never confirms, so every associate is a fresh, pending enrolment.
+            associated = httpx.post(
+                f"{node.base_url}/mfa/associate",
+                headers={"Authorization": f"Bearer {login.json()['mfa_token']}"},
+                json={"authenticator_types": ["otp"]},
+                timeout=10.0,
+            )
+            assert associated.status_code == 200, _body(associated)
+            uri = associated.json()["barcode_uri"]
+            if f"issuer={quote(name)}" in uri:
+                del pending[node.name]
+        time.sleep(0.3)
 
 
 def test_sigterm_drains_a_node_while_nginx_keeps_answering(
