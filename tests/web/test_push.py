@@ -372,3 +372,23 @@ async def test_another_users_device_cannot_answer(env, device, tmp_path, clock):
         await mallory.decide(
             pending["transaction_id"], approve=True, device_id=mallory.select().device_id
         )
+
+
+async def test_otp_enrolment_leaves_a_pending_push_companion_alone(env, device):
+    # Starting and confirming an OTP enrolment while a push enrolment is pending must neither
+    # replace nor sweep away the push enrolment's companion TOTP (it goes with its push).
+    client = await env.client()
+    mfa_token, _ = await _associate(env, client)
+    listed = (await env.list_authenticators(mfa_token)).json()
+    companion = next(a["id"] for a in listed if a["authenticator_type"] == "otp")
+
+    otp = await env.associate_otp(mfa_token)
+    ids = {a["id"] for a in (await env.list_authenticators(mfa_token)).json()}
+    assert companion in ids
+    assert_tokens(await env.otp_grant(client, mfa_token, env.code(otp["secret"])))
+
+    listed = (await env.list_authenticators(await env.mfa_token(client))).json()
+    by_id = {a["id"]: a for a in listed}
+    assert companion in by_id, listed
+    assert by_id[companion]["active"] is False
+    assert sum(1 for a in listed if a["authenticator_type"] == "otp" and a["active"]) == 1

@@ -34,6 +34,9 @@ SEND_SMS_FAILURE = "gd_send_sms_failure"
 SEND_VOICE = "gd_send_voice"
 SEND_VOICE_FAILURE = "gd_send_voice_failure"
 SEND_EMAIL = "gd_send_email"
+SEND_EMAIL_FAILURE = "gd_send_email_failure"
+UPDATE_DEVICE_ACCOUNT = "gd_update_device_account"
+BLOCKED_ACCOUNT = "limit_wc"
 SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
 
@@ -56,6 +59,9 @@ DESCRIPTIONS = {
     SEND_VOICE: "Voice call placed",
     SEND_VOICE_FAILURE: "Voice call failed",
     SEND_EMAIL: "Email sent",
+    SEND_EMAIL_FAILURE: "Email delivery failed",
+    UPDATE_DEVICE_ACCOUNT: "Push device account updated",
+    BLOCKED_ACCOUNT: "Too many failed login attempts",
     SEND_PUSH: "Push notification sent",
     SEND_PUSH_FAILURE: "Push notification failed",
 }

@@ -99,6 +99,10 @@ async def _activate_enrolment(
     ]
     await deps.storage.authenticators.activate(ids, now)
     # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one.
-    others = [a.id for a in authenticators if a.kind == "totp" and not a.active and a.id not in ids]
+    others = [
+        a.id
+        for a in authenticators
+        if a.kind == "totp" and not a.active and a.id not in ids and a.link_id is None
+    ]
     if others:
         await deps.storage.authenticators.delete(others)

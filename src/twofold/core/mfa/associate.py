@@ -75,7 +75,15 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
 
 async def _enroll_totp(deps: Deps, user: User, issuer: str) -> dict[str, Any]:
     now = deps.clock.now()
-    await deps.storage.authenticators.delete_inactive(user.user_id, ["totp"])
+    # Replace the user's pending OTP enrolment, but never a pending push enrolment's companion
+    # TOTP (it has a link_id): that one belongs to the push enrolment and goes with it.
+    stale = [
+        a.id
+        for a in await deps.storage.authenticators.list_for_user(user.user_id)
+        if a.kind == "totp" and not a.active and a.link_id is None
+    ]
+    if stale:
+        await deps.storage.authenticators.delete(stale)
     secret = totp.new_secret()
     new_id = authenticator_id("totp")
     await deps.storage.authenticators.add(
