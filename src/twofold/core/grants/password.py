@@ -20,10 +20,6 @@ GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
 PARAMETERS = frozenset({"username", "password", "realm", "audience", "scope"})
 
 
-# Auth0's log type for "too many failed logins into a single account" (brute-force protection).
-BLOCKED_ACCOUNT = "limit_wc"
-
-
 def _attempt_subject(realm: str, login: str, user: User | None) -> str:
     # An unknown login gets a bucket of its own, exactly like a known one: the 429 must not
     # tell an attacker which usernames exist.
@@ -46,7 +42,7 @@ async def check_password(
     except TooManyAttempts:
         await audit.record(
             deps,
-            BLOCKED_ACCOUNT,
+            audit.BLOCKED_ACCOUNT,
             user_id=user.user_id if user else None,
             client_id=client_id,
             realm=realm,
