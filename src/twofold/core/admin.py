@@ -160,6 +160,7 @@ async def ensure_demo(admin: Admin, deps: Deps) -> tuple[Client, str, User, str]
     if existing:
         client = replace(existing[0], secret_hash=secret_hash(secret))
         await deps.storage.clients.update(client)
+        deps.forget_client(client.client_id)
     else:
         client, created = await admin.create_client(DEMO_CLIENT_NAME)
         assert created is not None

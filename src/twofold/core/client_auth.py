@@ -71,7 +71,7 @@ async def authenticate(deps: Deps, creds: ClientCredentials, *, audiences: Seque
 
     if not client_id:
         raise missing("client_id")
-    client = await deps.storage.clients.get(client_id)
+    client = await deps.client(client_id)
     if client is None:
         raise InvalidClient(debug="unknown client")
     if client.auth_method == "none":
@@ -98,7 +98,7 @@ async def _authenticate_assertion(
     subject = _assertion_subject(assertion)
     if subject is None or (client_id is not None and subject != client_id):
         raise InvalidClient(debug="assertion subject missing or not the client_id")
-    client = await deps.storage.clients.get(subject)
+    client = await deps.client(subject)
     if client is None or client.auth_method != "private_key_jwt" or not client.jwks:
         raise InvalidClient(debug="client not registered for private_key_jwt")
     now = deps.clock.now()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
-from twofold.core.models import Tenant
+from twofold.core.models import Client, Tenant
 from twofold.core.passwords import PasswordHasher
 from twofold.core.ports import Channel, PushDeviceRepository, StateStore, Storage
 from twofold.core.tokens import TokenSigner, generate_signing_key
@@ -22,6 +22,10 @@ SIGNER_CACHE_SECONDS = 30.0
 # Tenant settings change rarely and are read several times per request; other nodes see a
 # change within this many seconds, this node at once (Admin invalidates).
 TENANT_CACHE_SECONDS = 5.0
+# Clients are read by every token and challenge request. Same freshness as the tenant; only
+# found clients are cached, so a client created on another node works there at once.
+CLIENT_CACHE_SECONDS = 5.0
+CLIENT_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Deps:
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tenant: Tenant | None = None
     _tenant_loaded_at: float = float("-inf")
+    _clients: dict[str, tuple[float, Client]] = field(default_factory=dict)
 
     @property
     def mfa_audience(self) -> str:
@@ -79,6 +84,23 @@ class Deps:
 
     def forget_tenant(self) -> None:
         self._tenant = None
+
+    async def client(self, client_id: str) -> Client | None:
+        now = self.clock.now()
+        cached = self._clients.get(client_id)
+        if cached is not None and now - cached[0] < CLIENT_CACHE_SECONDS:
+            return cached[1]
+        client = await self.storage.clients.get(client_id)
+        if client is not None:
+            if len(self._clients) >= CLIENT_CACHE_MAX:
+                self._clients.clear()
+            self._clients[client_id] = (now, client)
+        else:
+            self._clients.pop(client_id, None)
+        return client
+
+    def forget_client(self, client_id: str) -> None:
+        self._clients.pop(client_id, None)
 
     async def signer(self) -> TokenSigner:
         now = self.clock.now()

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.clock import Clock
-from twofold.storage.engine import writer
+from twofold.storage.engine import write_transaction
 from twofold.storage.tables import state
 from twofold.storage.upsert import insert_for
 
@@ -40,7 +40,6 @@ def _k(key: str) -> str:
 class SqlStateStore:
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
-        self._writer = writer(engine)
         self._clock = clock
         self._insert = insert_for(engine)
 
@@ -67,7 +66,7 @@ class SqlStateStore:
             set_={"value": value, "expires_at": now + ttl},
             where=_c.expires_at <= now,
         ).returning(_c.key)
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def consume(self, key: str) -> str | None:
@@ -75,7 +74,7 @@ class SqlStateStore:
         # DELETE … RETURNING is the atomic get-and-delete: whichever statement deletes the row
         # gets the value, every other one sees no row.
         stmt = sa.delete(state).where(_c.key == _k(key), _c.expires_at > now).returning(_c.value)
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 
     async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
@@ -105,7 +104,7 @@ class SqlStateStore:
                 "expires_at": sa.case((expired, now + ttl), else_=_c.expires_at),
             },
         ).returning(_c.value)
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             return int((await conn.execute(stmt)).scalar_one())
 
     async def delete(self, key: str) -> None:
@@ -116,5 +115,5 @@ class SqlStateStore:
         return await self._rowcount(sa.delete(state).where(_c.expires_at <= self._clock.now()))
 
     async def _rowcount(self, stmt: sa.Executable) -> int:
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             return (await conn.execute(stmt)).rowcount

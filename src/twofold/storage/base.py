@@ -16,17 +16,16 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import Conflict
-from twofold.storage.engine import writer
+from twofold.storage.engine import write_transaction
 
 
 class SqlRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._writer = writer(engine)
 
     async def _write(self, stmt: sa.Executable) -> int:
         """Run one write statement in its own transaction; the affected row count."""
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             result = await conn.execute(stmt)
             return result.rowcount
 

@@ -17,6 +17,7 @@ from twofold.core.models import Authenticator, AuthenticatorKind, RefreshToken, 
 from twofold.core.ports import Conflict, RefreshUse
 from twofold.storage import tables as t
 from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.engine import write_transaction
 from twofold.storage.upsert import insert_for
 
 
@@ -181,7 +182,7 @@ class SqlSigningKeyRepository(SqlRepository):
     async def add_current(self, key: SigningKey) -> None:
         status = self._t.c.status
         try:
-            async with self._writer.begin() as conn:
+            async with write_transaction(self._engine) as conn:
                 # Order matters: retire the old previous before demoting the current one.
                 await conn.execute(
                     sa.update(self._t).where(status == "previous").values(status="retired")

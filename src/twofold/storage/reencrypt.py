@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import tables as t
-from twofold.storage.engine import writer
+from twofold.storage.engine import write_transaction
 
 # "<table>.<column>" -> (table, primary key column, encrypted column)
 COLUMNS: dict[str, tuple[sa.Table, str, str]] = {
@@ -23,7 +23,6 @@ COLUMNS: dict[str, tuple[sa.Table, str, str]] = {
 class SqlEncryptedColumns:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._writer = writer(engine)
 
     async def page(self, column: str, after: str | None, limit: int) -> Sequence[tuple[str, str]]:
         table, pk, col = COLUMNS[column]
@@ -39,7 +38,7 @@ class SqlEncryptedColumns:
         table, pk, col = COLUMNS[column]
         key, value = table.c[pk], table.c[col]
         applied = 0
-        async with self._writer.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             for row_key, old, new in changes:
                 result = await conn.execute(
                     sa.update(table).where(key == row_key, value == old).values({col: new})
