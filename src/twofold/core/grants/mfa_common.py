@@ -9,7 +9,7 @@ from twofold.core.deps import Deps
 from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa import bearer, transaction
-from twofold.core.models import MfaTransaction, TokenSet, User
+from twofold.core.models import Authenticator, MfaTransaction, TokenSet, User
 
 
 def attempts(deps: Deps) -> Attempts:
@@ -77,3 +77,53 @@ async def finish(
 ) -> TokenSet:
     await spend(deps, mfa_token, tx)
     return await mint(deps, req, tx, user, grant)
+
+
+async def activate_enrolment(
+    deps: Deps,
+    req: GrantRequest,
+    user: User,
+    authenticators: list[Authenticator],
+    confirmed: Authenticator,
+    now: float,
+) -> list[str]:
+    """Confirm an enrolment: the authenticator, its linked sibling (sms+voice, push+totp) and
+    the user's pending recovery code become active together. Returns the activated ids."""
+    ids = [confirmed.id]
+    ids += [
+        a.id
+        for a in authenticators
+        if not a.active
+        and a.id != confirmed.id
+        and (a.kind == "recovery-code" or (a.link_id and a.link_id == confirmed.link_id))
+    ]
+    await deps.storage.authenticators.activate(ids, now)
+    await audit.record(
+        deps,
+        audit.ENROLLMENT_COMPLETE,
+        user_id=user.user_id,
+        client_id=req.client.client_id,
+        authenticator_id=confirmed.id,
+    )
+    return ids
+
+
+async def succeed(
+    deps: Deps,
+    req: GrantRequest,
+    mfa_token: str,
+    tx: MfaTransaction,
+    user: User,
+    grant: str,
+    authenticator_id: str,
+) -> TokenSet:
+    """A verified second factor: spend the mfa_token, mint the tokens, record the success."""
+    tokens = await finish(deps, req, mfa_token, tx, user, grant)
+    await audit.record(
+        deps,
+        audit.AUTH_SUCCEED,
+        user_id=user.user_id,
+        client_id=req.client.client_id,
+        authenticator_id=authenticator_id,
+    )
+    return tokens

@@ -30,7 +30,7 @@ from twofold.core.factors import oob
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa.authenticators import has_active_factor, implicit_email_id
-from twofold.core.models import GRANT_MFA_OOB, Authenticator, TokenSet
+from twofold.core.models import GRANT_MFA_OOB, TokenSet
 
 GRANT_TYPE = GRANT_MFA_OOB
 PARAMETERS = frozenset({"mfa_token", "oob_code", "binding_code"})
@@ -78,36 +78,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         others = [a for a in authenticators if a.id not in linked]
         if not tx.via_access_token and has_active_factor(others):
             raise AccessDenied(ALREADY_ENROLLED)
-        await _activate(deps, authenticators, target, now)
-        await audit.record(
-            deps,
-            audit.ENROLLMENT_COMPLETE,
-            user_id=user.user_id,
-            client_id=req.client.client_id,
-            authenticator_id=target.id,
-        )
+        await mfa_common.activate_enrolment(deps, req, user, authenticators, target, now)
     if target is not None:
         await deps.storage.authenticators.touch(target.id, now)
-    tokens = await mfa_common.finish(deps, req, mfa_token, tx, user, "mfa-oob")
-    await audit.record(
-        deps,
-        audit.AUTH_SUCCEED,
-        user_id=user.user_id,
-        client_id=req.client.client_id,
-        authenticator_id=record.authenticator_id,
+    return await mfa_common.succeed(
+        deps, req, mfa_token, tx, user, "mfa-oob", record.authenticator_id
     )
-    return tokens
-
-
-async def _activate(
-    deps: Deps, authenticators: list[Authenticator], confirmed: Authenticator, now: float
-) -> None:
-    ids = [confirmed.id]
-    ids += [
-        a.id
-        for a in authenticators
-        if not a.active
-        and a.id != confirmed.id
-        and (a.kind == "recovery-code" or (a.link_id and a.link_id == confirmed.link_id))
-    ]
-    await deps.storage.authenticators.activate(ids, now)

@@ -14,7 +14,7 @@ from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa.authenticators import has_active_factor
-from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
 
 GRANT_TYPE = GRANT_MFA_OTP
 PARAMETERS = frozenset({"mfa_token", "otp"})
@@ -62,23 +62,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         await attempts.refund(user.user_id)
         await deps.storage.authenticators.touch(candidate.id, now)
         if not candidate.active:
-            await _activate_enrolment(deps, authenticators, candidate, now)
-            await audit.record(
-                deps,
-                audit.ENROLLMENT_COMPLETE,
-                user_id=user.user_id,
-                client_id=req.client.client_id,
-                authenticator_id=candidate.id,
-            )
-        tokens = await mfa_common.finish(deps, req, mfa_token, tx, user, "mfa-otp")
-        await audit.record(
-            deps,
-            audit.AUTH_SUCCEED,
-            user_id=user.user_id,
-            client_id=req.client.client_id,
-            authenticator_id=candidate.id,
-        )
-        return tokens
+            await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
+        return await mfa_common.succeed(deps, req, mfa_token, tx, user, "mfa-otp", candidate.id)
     # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
     if replayed:
         await attempts.refund(user.user_id)
@@ -87,18 +72,17 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     raise InvalidGrant(INVALID_OTP)
 
 
-async def _activate_enrolment(
-    deps: Deps, authenticators: list[Authenticator], confirmed: Authenticator, now: float
+async def _confirm_enrolment(
+    deps: Deps,
+    req: GrantRequest,
+    user: User,
+    authenticators: list[Authenticator],
+    confirmed: Authenticator,
+    now: float,
 ) -> None:
-    ids = [confirmed.id]
-    ids += [
-        a.id
-        for a in authenticators
-        if not a.active
-        and (a.kind == "recovery-code" or (a.link_id and a.link_id == confirmed.link_id))
-    ]
-    await deps.storage.authenticators.activate(ids, now)
-    # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one.
+    ids = await mfa_common.activate_enrolment(deps, req, user, authenticators, confirmed, now)
+    # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one (but never a
+    # push enrolment's companion TOTP, which goes with its push).
     others = [
         a.id
         for a in authenticators
