@@ -64,6 +64,8 @@ class _Handler:
 
 @dataclass
 class SmtpSink:
+    """aiosmtpd on 127.0.0.1 in a thread; collects every message it accepts."""
+
     port: int = field(default_factory=free_port)
     received: list[tuple[list[str], Message]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,17 +85,33 @@ class SmtpSink:
             self.controller.stop()
             self.controller = None
 
+    def messages_to(self, address: str) -> list[Message]:
+        with self.lock:
+            return [m for rcpts, m in self.received if address in rcpts]
+
+    def last_code(self, address: str) -> str:
+        messages = self.messages_to(address)
+        assert messages, f"no email for {address}"
+        return code_in(body_of(messages[-1]))
+
     def wait_code(self, address: str, count: int, timeout: float = 10.0) -> str:
         """The code in the `count`-th message to `address`, waiting for it to arrive."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self.lock:
-                mine = [m for rcpts, m in self.received if address in rcpts]
+            mine = self.messages_to(address)
             if len(mine) >= count:
-                payload = mine[count - 1].get_payload(decode=True)
-                assert isinstance(payload, bytes)
-                found = CODE.findall(payload.decode())
-                assert found, payload
-                return str(found[0])
+                return code_in(body_of(mine[count - 1]))
             time.sleep(0.05)
         raise AssertionError(f"no email #{count} for {address} within {timeout} s")
+
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(message.get_content_charset() or "utf-8")
+
+
+def code_in(text: str) -> str:
+    found = CODE.findall(text)
+    assert found, text
+    return str(found[0])

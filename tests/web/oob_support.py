@@ -7,19 +7,19 @@ server's state.
 
 from __future__ import annotations
 
-import email
 import re
 import socket
 import sqlite3
-import threading
 import time
-from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiosmtpd.controller import Controller
+
+# One SMTP sink for every suite (re-exported for the in-process tests).
+from e2e._oob import SmtpSink as SmtpSink
+from e2e._oob import body_of as body_of
+from e2e._oob import code_in as code_in
 
 from .support import DOMAIN, GRANT_OOB, Creds, Harness
 
@@ -29,7 +29,6 @@ INVALID_BINDING = "Invalid binding_code."
 OOB_EXPIRED = "oob_code is expired"
 OOB_MISMATCH = "The oob_code doesn't match the mfa_token"
 REJECTED = "MFA Authorization rejected."
-CODE_RE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 EMAIL_ID_RE = re.compile(r"^email\|dev_[A-Za-z0-9]{16}$")
 
 
@@ -51,63 +50,6 @@ def oob_settings(tmp_path: Any, **extra: Any) -> Any:
         "argon2_memory_cost": 1024,
     }
     return Settings(**{**base, **extra})
-
-
-class _Handler:
-    def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.sink.lock:
-            self.sink.received.append(
-                (list(envelope.rcpt_tos), email.message_from_bytes(envelope.content))
-            )
-        return "250 OK"
-
-
-@dataclass
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1 in a thread; collects every message it accepts."""
-
-    port: int = field(default_factory=free_port)
-    received: list[tuple[list[str], Message]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    controller: Controller | None = None
-
-    @property
-    def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
-
-    def start(self) -> SmtpSink:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def messages_to(self, address: str) -> list[Message]:
-        with self.lock:
-            return [m for rcpts, m in self.received if address in rcpts]
-
-    def last_code(self, address: str) -> str:
-        messages = self.messages_to(address)
-        assert messages, f"no email for {address}"
-        return code_in(body_of(messages[-1]))
-
-
-def body_of(message: Message) -> str:
-    payload = message.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode(message.get_content_charset() or "utf-8")
-
-
-def code_in(text: str) -> str:
-    found = CODE_RE.findall(text)
-    assert len(found) >= 1, text
-    return str(found[0])
 
 
 class Capture:
