@@ -59,43 +59,25 @@ class StatementCounter:
     def attach(self, engine: Any) -> None:
         from sqlalchemy import event
 
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
+        from twofold.storage.engine import blocking_engine
 
-        @event.listens_for(engine.sync_engine.pool, "checkout")
-        def _checkout(*args: Any) -> None:
-            self.checkouts += 1
+        # On a SQLite file the statements go through the blocking twin; BEGIN IMMEDIATE is sent
+        # on the driver connection, so it is counted as part of each write checkout.
+        for target in (engine.sync_engine, blocking_engine(engine)):
+            if target is None:
+                continue
+
+            @event.listens_for(target, "before_cursor_execute")
+            def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+                self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
+
+            @event.listens_for(target.pool, "checkout")
+            def _checkout(*args: Any) -> None:
+                self.checkouts += 1
 
     def reset(self) -> None:
         self.counts.clear()
         self.checkouts = 0
-
-
-def serialize_writes() -> None:
-    """Experiment, patched in for this process only: every write transaction of an engine
-    waits on one asyncio.Lock, so a worker's own requests queue in the event loop instead of
-    contending for SQLite's write lock (whose busy handler sleeps in steps of up to 100 ms)."""
-    from contextlib import asynccontextmanager
-
-    import twofold.state.sql
-    import twofold.storage.base
-    from twofold.storage.engine import writer as original
-
-    locks: dict[int, asyncio.Lock] = {}
-
-    class SerializedWriter:
-        def __init__(self, engine: Any) -> None:
-            self._writer = original(engine)
-            self._lock = locks.setdefault(id(engine), asyncio.Lock())
-
-        @asynccontextmanager
-        async def begin(self) -> Any:
-            async with self._lock, self._writer.begin() as conn:
-                yield conn
-
-    twofold.storage.base.writer = SerializedWriter  # type: ignore[assignment]
-    twofold.state.sql.writer = SerializedWriter  # type: ignore[assignment]
 
 
 def _bodies(
@@ -207,8 +189,6 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             lat = sorted(latencies)
             p50, p99 = lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
             mode = "timing only" if args.timing else "under pyinstrument"
-            if args.serialize_writes:
-                mode += ", writes serialized per process (experiment)"
             header = [
                 f"# {scenario}: {n} requests, concurrency {args.concurrency}, in-process "
                 f"(httpx ASGITransport, no sockets), {mode}",
@@ -246,11 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timing", action="store_true", help="no profiler: latency, CPU and SQL counts only"
     )
-    parser.add_argument(
-        "--serialize-writes",
-        action="store_true",
-        help="experiment: one write transaction at a time per process (patched in, not in src)",
-    )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
@@ -261,8 +236,6 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="twofold-profile-"))
     try:
         _environment(workdir)
-        if args.serialize_writes:
-            serialize_writes()
         written = asyncio.run(_profile(args, workdir, args.output_dir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

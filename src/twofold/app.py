@@ -36,6 +36,7 @@ from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
 from twofold.storage.devices import SqlPushDeviceRepository
+from twofold.storage.engine import dispose as dispose_engine
 from twofold.storage.engine import make_engine
 from twofold.storage.engine import ping as ping_database
 from twofold.storage.locks import exclusive
@@ -90,7 +91,7 @@ class Services:
     async def close(self) -> None:
         if isinstance(self.state, RedisStateStore):
             await self.state.close()
-        await self.engine.dispose()
+        await dispose_engine(self.engine)
         self.hasher.close()
 
     async def readiness(self) -> dict[str, bool]:
@@ -180,7 +181,7 @@ async def create_services(
         try:
             await _require_current_schema(engine)
         except ConfigurationError:
-            await engine.dispose()
+            await dispose_engine(engine)
             raise
     state = _state_store(settings, engine, clock)
     hasher = PasswordHasher(

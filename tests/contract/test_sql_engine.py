@@ -11,8 +11,18 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
+from twofold.storage import engine as engine_module
 from twofold.storage import migrate
-from twofold.storage.engine import async_url, make_engine, sync_url, writer
+from twofold.storage.engine import (
+    async_url,
+    blocking_engine,
+    dispose,
+    make_engine,
+    read_connection,
+    sync_url,
+    write_transaction,
+    writer,
+)
 
 from ._backends import postgres_schema
 
@@ -148,3 +158,99 @@ async def test_an_unreachable_postgresql_fails_within_the_connect_timeout() -> N
                 await conn.execute(text("SELECT 1"))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_sqlite_file_statements_run_on_the_blocking_twin(tmp_path: Path) -> None:
+    # The serving path on a SQLite file: reads take no lock, a write transaction holds the write
+    # lock from its BEGIN to its end, and both go through the blocking driver, not aiosqlite.
+    path = tmp_path / "twofold.db"
+    url = f"sqlite:///{path}"
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    engine = make_engine(url)
+    try:
+        twin = blocking_engine(engine)
+        assert twin is not None
+        assert twin.dialect.driver == "pysqlite"
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
+            assert _try_write_lock(path)
+        async with write_transaction(engine) as conn:
+            await conn.execute(text("INSERT INTO state VALUES ('k', 'v', 1e12)"))
+            assert not _try_write_lock(path)
+        assert _try_write_lock(path)
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(text("SELECT value FROM state"))).scalar_one() == "v"
+        with contextlib.suppress(RuntimeError):
+            async with write_transaction(engine) as conn:
+                await conn.execute(text("DELETE FROM state"))
+                raise RuntimeError("rolled back")
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 1
+    finally:
+        await dispose(engine)
+    assert blocking_engine(engine) is None
+
+
+@pytest.mark.anyio
+async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    # Another process holding SQLite's write lock must not stall this process's event loop:
+    # the writer retries in asyncio sleeps, so other tasks keep running meanwhile.
+    path = tmp_path / "twofold.db"
+    url = f"sqlite:///{path}"
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    engine = make_engine(url)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+        written = anyio.Event()
+
+        async def write() -> None:
+            async with write_transaction(engine) as conn:
+                await conn.execute(text("INSERT INTO state VALUES ('k', 'v', 1e12)"))
+            written.set()
+
+        async def tick() -> None:
+            nonlocal ticks
+            while not written.is_set():
+                ticks += 1
+                await anyio.sleep(0.005)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write)
+            tg.start_soon(tick)
+            await anyio.sleep(0.2)
+            assert not written.is_set()
+            progressed = ticks
+            other.execute("COMMIT")
+        assert progressed >= 10  # the loop ran other tasks while the writer waited
+        assert other.execute("SELECT value FROM state WHERE key = 'k'").fetchone() == ("v",)
+    finally:
+        other.close()
+        await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_sqlite_writer_gives_up_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "twofold.db"
+    url = f"sqlite:///{path}"
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 100)
+    engine = make_engine(url)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sa_exc.OperationalError, match="locked"):
+            async with write_transaction(engine) as conn:
+                await conn.execute(text("DELETE FROM state"))
+        other.execute("ROLLBACK")
+        async with write_transaction(engine) as conn:  # the connection went back to the pool
+            await conn.execute(text("DELETE FROM state"))
+    finally:
+        other.close()
+        await dispose(engine)

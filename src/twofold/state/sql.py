@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.clock import Clock
-from twofold.storage.engine import write_transaction
+from twofold.storage.engine import read_connection, write_transaction
 from twofold.storage.tables import state
 from twofold.storage.upsert import insert_for
 
@@ -45,7 +45,7 @@ class SqlStateStore:
 
     async def get(self, key: str) -> str | None:
         stmt = sa.select(_c.value).where(_c.key == _k(key), _c.expires_at > self._clock.now())
-        async with self._engine.connect() as conn:
+        async with read_connection(self._engine) as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 
     async def put(self, key: str, value: str, ttl: float) -> None:
@@ -106,6 +106,43 @@ class SqlStateStore:
         ).returning(_c.value)
         async with write_transaction(self._engine) as conn:
             return int((await conn.execute(stmt)).scalar_one())
+
+    def _tat(self, now: float) -> sa.ColumnElement[float]:
+        # The stored TAT, or now when it is in the past or the entry has expired.
+        stored = sa.cast(_c.value, sa.Double)
+        return sa.case((sa.and_(_c.expires_at > now, stored > now), stored), else_=sa.literal(now))
+
+    async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
+        # One upsert: the DO UPDATE's WHERE is the "bucket not empty" test, evaluated on the row
+        # as it is after any concurrent writer (SQLite's write lock; PostgreSQL's row lock).
+        now = self._clock.now()
+        tat = self._tat(now)
+        new = tat + interval
+        insert = self._insert(state).values(
+            key=_k(key), value=repr(now + interval), expires_at=now + interval + 1
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=[_c.key],
+            set_={"value": sa.cast(new, sa.Text), "expires_at": new + 1},
+            where=tat - now <= tolerance,
+        ).returning(_c.key)
+        async with write_transaction(self._engine) as conn:
+            if (await conn.execute(stmt)).first() is not None:
+                return None
+        # Refused (rare): read the TAT for the caller's Retry-After.
+        raw = await self.get(key)
+        return max(float(raw), now) if raw else now
+
+    async def gcra_refund(self, key: str, interval: float) -> None:
+        now = self._clock.now()
+        earlier = self._tat(now) - interval
+        new = sa.case((earlier > now, earlier), else_=sa.literal(now))
+        stmt = (
+            sa.update(state)
+            .where(_c.key == _k(key), _c.expires_at > now)
+            .values(value=sa.cast(new, sa.Text), expires_at=new + 1)
+        )
+        await self._rowcount(stmt)
 
     async def delete(self, key: str) -> None:
         await self._rowcount(sa.delete(state).where(_c.key == _k(key)))

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import Conflict
-from twofold.storage.engine import write_transaction
+from twofold.storage.engine import read_connection, write_transaction
 
 
 class SqlRepository:
@@ -41,7 +41,7 @@ class SqlRepository:
 
     async def _one(self, stmt: sa.Select[Any]) -> sa.Row[Any] | None:
         try:
-            async with self._engine.connect() as conn:
+            async with read_connection(self._engine) as conn:
                 row: sa.Row[Any] | None = (await conn.execute(stmt)).first()
                 return row
         except DataError:
@@ -49,7 +49,7 @@ class SqlRepository:
 
     async def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
         try:
-            async with self._engine.connect() as conn:
+            async with read_connection(self._engine) as conn:
                 rows: Sequence[sa.Row[Any]] = (await conn.execute(stmt)).all()
                 return rows
         except DataError:

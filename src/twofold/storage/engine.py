@@ -14,7 +14,16 @@ needs per-connection settings to be a good server database:
 - Within a process, write transactions take turns on an asyncio lock (`write_transaction`).
   SQLite has one writer anyway; letting a dozen pooled connections race for its lock only makes
   the losers sleep in busy_timeout's back-off steps (up to 100 ms each), which is where
-  multi-second tail latencies came from. Across processes busy_timeout still arbitrates.
+  multi-second tail latencies came from.
+- Statements on a SQLite file run on the event loop's own thread, through the blocking sqlite3
+  driver (`read_connection`, `write_transaction`). An indexed statement costs SQLite microseconds;
+  handing it to aiosqlite's thread and back costs about ten times that, in four hops per statement,
+  and that was most of a grant's CPU. The loop is never held waiting for a lock: a write
+  transaction takes SQLite's write lock without blocking (busy_timeout 0 at BEGIN) and, while
+  another process holds it, retries after short asyncio sleeps. Once a transaction has the lock
+  it runs to its end without yielding to the loop, so no other task of this process waits behind it
+  and another process waits at most that long. The AsyncEngine (aiosqlite) stays for code that
+  needs one (migrations' revision check, tests) and for in-memory databases.
 
 PostgreSQL needs no per-connection settings: at READ COMMITTED, each single-use write is one
 conditional statement (UPDATE … WHERE, INSERT … ON CONFLICT, DELETE … RETURNING) that re-checks
@@ -26,16 +35,20 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sqlite3
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.base import Executable
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -154,7 +167,42 @@ def make_engine(
     engine = create_async_engine(parsed, **kwargs)
     if is_sqlite(engine):
         _install_sqlite_hooks(engine.sync_engine, _SQLITE_PRAGMAS)
+        if _sqlite_file(parsed) is not None:
+            _blocking_twins[engine.sync_engine.pool] = _blocking_twin(
+                parsed, pool_size, max_overflow, pool_timeout
+            )
     return engine
+
+
+# The blocking sqlite3 engine on the same file as an AsyncEngine, found by the async one's pool
+# (shared by its `execution_options` copies, such as `writer(engine)`).
+_blocking_twins: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
+
+
+def _blocking_twin(parsed: URL, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
+    twin = create_engine(
+        parsed.set(drivername="sqlite"),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+        # Used from whichever thread runs the loop; the CLI and tests run loops in several.
+        connect_args={"check_same_thread": False},
+    )
+    _install_sqlite_hooks(twin, _SQLITE_PRAGMAS)
+    return twin
+
+
+def blocking_engine(engine: AsyncEngine) -> Engine | None:
+    """The blocking sqlite3 engine behind a SQLite-file AsyncEngine (None for any other)."""
+    return _blocking_twins.get(engine.sync_engine.pool)
+
+
+async def dispose(engine: AsyncEngine) -> None:
+    """Close every pooled connection of the engine, its blocking twin's included."""
+    twin = _blocking_twins.pop(engine.sync_engine.pool, None)
+    await engine.dispose()
+    if twin is not None:
+        twin.dispose()
 
 
 def _postgresql_connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
@@ -191,8 +239,46 @@ def _write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
     return entry[1]
 
 
+class Conn(Protocol):
+    """What repositories need of a connection: run a statement, get its result."""
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]: ...
+
+
+class _AsyncConn:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        return await self._conn.execute(statement)
+
+
+class _BlockingConn:
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, statement: Executable) -> CursorResult[Any]:
+        return self._conn.execute(statement)
+
+
 @asynccontextmanager
-async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
+    """A connection for reads (no transaction on SQLite: see `_on_begin`)."""
+    twin = blocking_engine(engine)
+    if twin is None:
+        async with engine.connect() as conn:
+            yield _AsyncConn(conn)
+        return
+    with twin.connect() as blocking:
+        yield _BlockingConn(blocking)
+
+
+@asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
     """A write transaction; on SQLite one at a time per process (see the module docstring).
 
     Never open a second one inside the first in the same task: the lock is not re-entrant.
@@ -200,10 +286,47 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
     lock = _write_lock(engine)
     if lock is None:
         async with writer(engine).begin() as conn:
-            yield conn
+            yield _AsyncConn(conn)
         return
-    async with lock, writer(engine).begin() as conn:
-        yield conn
+    twin = blocking_engine(engine)
+    if twin is None:
+        async with lock, writer(engine).begin() as conn:
+            yield _AsyncConn(conn)
+        return
+    async with lock:
+        with twin.connect() as blocking:
+            await _begin_immediate(blocking)
+            with blocking.begin():
+                yield _BlockingConn(blocking)
+
+
+_RETRY_FIRST_S = 0.0005
+_RETRY_MAX_S = 0.02
+
+
+async def _begin_immediate(conn: Connection) -> None:
+    """BEGIN IMMEDIATE on a blocking connection, waiting for another process's lock by sleeping.
+
+    busy_timeout would wait inside sqlite3, on the loop's thread, stalling every request of the
+    process; so it is 0 for this one statement and the wait happens here, in asyncio sleeps.
+    """
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = _RETRY_FIRST_S
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_MAX_S)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def make_sync_engine(url: str) -> Engine:
@@ -220,5 +343,5 @@ def make_sync_engine(url: str) -> Engine:
 
 async def ping(engine: AsyncEngine) -> None:
     """One round trip to the database (a pooled connection and `SELECT 1`); raises if it fails."""
-    async with engine.connect() as conn:
+    async with read_connection(engine) as conn:
         await conn.execute(text("SELECT 1"))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import tables as t
-from twofold.storage.engine import write_transaction
+from twofold.storage.engine import read_connection, write_transaction
 
 # "<table>.<column>" -> (table, primary key column, encrypted column)
 COLUMNS: dict[str, tuple[sa.Table, str, str]] = {
@@ -30,7 +30,7 @@ class SqlEncryptedColumns:
         stmt = sa.select(key, value).where(value.is_not(None)).order_by(key).limit(limit)
         if after is not None:
             stmt = stmt.where(key > after)
-        async with self._engine.connect() as conn:
+        async with read_connection(self._engine) as conn:
             rows = (await conn.execute(stmt)).all()
         return [(str(r[0]), str(r[1])) for r in rows]
 
