@@ -201,3 +201,61 @@ async def test_any_string_is_a_key(state_store: StateStore, clock: FrozenClock, 
     await state_store.put(key, "v3", 10)
     await state_store.delete(key)
     assert await state_store.get(key) is None
+
+
+async def test_gcra_take_fills_and_refills(state_store: StateStore, clock: FrozenClock) -> None:
+    # capacity 3 with one cell refilled every 10 s: tolerance (3 - 1) * 10.
+    for _ in range(3):
+        assert await state_store.gcra_take("b", 10, 20) is None
+    refused = await state_store.gcra_take("b", 10, 20)
+    assert refused == pytest.approx(clock.now() + 30)  # the TAT: three cells ahead
+    assert await state_store.get("b") is not None
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 30)
+    clock.advance(9.9)
+    assert await state_store.gcra_take("b", 10, 20) is not None  # not refilled yet
+    clock.advance(0.1)
+    assert await state_store.gcra_take("b", 10, 20) is None  # one cell back after 10 s
+    assert await state_store.gcra_take("b", 10, 20) is not None
+
+
+async def test_gcra_entry_expires_a_second_after_its_tat(
+    state_store: StateStore, clock: FrozenClock
+) -> None:
+    assert await state_store.gcra_take("b", 10, 0) is None
+    clock.advance(10.999)
+    assert await state_store.get("b") is not None
+    clock.advance(0.001)
+    assert await state_store.get("b") is None
+    assert await state_store.gcra_take("b", 10, 0) is None  # an expired bucket is full again
+
+
+async def test_gcra_refund(state_store: StateStore, clock: FrozenClock) -> None:
+    await state_store.gcra_refund("absent", 10)
+    assert await state_store.get("absent") is None  # nothing to give back: stays absent
+    for _ in range(2):
+        assert await state_store.gcra_take("b", 10, 10) is None
+    assert await state_store.gcra_take("b", 10, 10) is not None
+    await state_store.gcra_refund("b", 10)
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 10)
+    assert await state_store.gcra_take("b", 10, 10) is None
+    await state_store.gcra_refund("b", 10)
+    await state_store.gcra_refund("b", 10)
+    await state_store.gcra_refund("b", 10)  # never earlier than now
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now())
+    for _ in range(2):
+        assert await state_store.gcra_take("b", 10, 10) is None
+    assert await state_store.gcra_take("b", 10, 10) is not None
+
+
+async def test_concurrent_gcra_take_never_exceeds_capacity(state_store: StateStore) -> None:
+    taken = 0
+
+    async def take() -> None:
+        nonlocal taken
+        if await state_store.gcra_take("b", 60, 4 * 60) is None:
+            taken += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(take)
+    assert taken == 5

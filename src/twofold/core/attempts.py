@@ -4,8 +4,8 @@ A generic cell rate algorithm: one number per key, the "theoretical arrival time
 attempt pushes it one refill interval later; the bucket is empty when the TAT is more than
 (capacity - 1) intervals ahead of now. An attempt is taken before its code is checked and given
 back when the code was good, so successes cost nothing while a concurrent burst of guesses still
-gets at most `capacity` of them checked. Compare-and-set keeps it exact across requests and nodes
-without locks.
+gets at most `capacity` of them checked. The StateStore moves the TAT in one atomic operation
+(`gcra_take`, `gcra_refund`), which keeps it exact across requests and nodes without locks.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from twofold.core.clock import Clock
 from twofold.core.errors import TooManyAttempts
 from twofold.core.ports import StateStore
-
-_CAS_RETRIES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,30 +73,16 @@ class Attempts:
         have at most `capacity` of them checked, however many arrive at once. A caller whose
         code turns out good gives the attempt back with `refund`.
         """
-        key = self._key(subject)
-        for _ in range(_CAS_RETRIES):
-            now = self._clock.now()
-            raw = await self._state.get(key)
-            tat = max(float(raw), now) if raw else now
-            if tat - now > self._bucket.tolerance:
-                raise self._exhausted()
-            new = tat + self._bucket.refill_seconds
-            if await self._state.cas(key, raw, repr(new), ttl=new - now + 1):
-                return
-        # Lost every race: treat as exhausted rather than let an unchecked guess through.
-        raise self._exhausted()
+        bucket = self._bucket
+        refused = await self._state.gcra_take(
+            self._key(subject), bucket.refill_seconds, bucket.tolerance
+        )
+        if refused is not None:
+            raise self._exhausted()
 
     async def refund(self, subject: str) -> None:
         """Give back an attempt taken for a code that was good (or a replay of one)."""
-        key = self._key(subject)
-        for _ in range(_CAS_RETRIES):
-            now = self._clock.now()
-            raw = await self._state.get(key)
-            if raw is None:
-                return
-            new = max(now, float(raw) - self._bucket.refill_seconds)
-            if await self._state.cas(key, raw, repr(new), ttl=max(1.0, new - now + 1)):
-                return
+        await self._state.gcra_refund(self._key(subject), self._bucket.refill_seconds)
 
 
 def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) -> Attempts:

@@ -8,7 +8,8 @@
 
 SMS and voice share one bucket (the factor page's "10 SMS or voice messages per hour"). Each
 bucket is a generic cell rate algorithm on the StateStore (like `attempts.py`): one number per
-user, moved by compare-and-set so it holds across requests and nodes. A send takes from the
+user, moved atomically by the store (`gcra_take`, `gcra_refund`) so it holds across requests and
+nodes. A send takes from the
 bucket before the message goes out; a provider failure gives it back.
 """
 
@@ -20,8 +21,6 @@ from dataclasses import dataclass
 from twofold.core.clock import Clock
 from twofold.core.errors import OAuthError
 from twofold.core.ports import StateStore
-
-_CAS_RETRIES = 32
 
 
 class TooManyRequests(OAuthError):
@@ -69,27 +68,11 @@ class SendLimiter:
         limit = LIMITS[channel]
         key = self._key(limit, user_id)
         tolerance = (limit.capacity - 1) * limit.refill_seconds
-        tat = now = self._clock.now()
-        for _ in range(_CAS_RETRIES):
-            now = self._clock.now()
-            raw = await self._state.get(key)
-            tat = max(float(raw), now) if raw else now
-            if tat - now > tolerance:
-                raise self._exhausted(limit, tat, now)
-            new = tat + limit.refill_seconds
-            if await self._state.cas(key, raw, repr(new), ttl=new - now + 1):
-                return
-        raise self._exhausted(limit, tat + tolerance + 1, now)
+        refused = await self._state.gcra_take(key, limit.refill_seconds, tolerance)
+        if refused is not None:
+            raise self._exhausted(limit, refused, self._clock.now())
 
     async def refund(self, channel: str, user_id: str) -> None:
         """Give a send back (the provider refused it, so the user got nothing)."""
         limit = LIMITS[channel]
-        key = self._key(limit, user_id)
-        for _ in range(_CAS_RETRIES):
-            now = self._clock.now()
-            raw = await self._state.get(key)
-            if raw is None:
-                return
-            new = max(now, float(raw) - limit.refill_seconds)
-            if await self._state.cas(key, raw, repr(new), ttl=max(1.0, new - now + 1)):
-                return
+        await self._state.gcra_refund(self._key(limit, user_id), limit.refill_seconds)

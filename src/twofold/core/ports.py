@@ -168,6 +168,21 @@ class StateStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
+        """One cell of a generic cell rate algorithm, atomically.
+
+        The entry holds a time, the bucket's "theoretical arrival time" (TAT); absent or in the
+        past counts as now. When TAT - now exceeds `tolerance` the bucket is empty: nothing
+        changes and the TAT is returned. Otherwise TAT + `interval` is stored, living until one
+        second past itself, and None is returned.
+        """
+        ...
+
+    async def gcra_refund(self, key: str, interval: float) -> None:
+        """Give one cell back: a live entry moves `interval` earlier, never before now. An absent
+        entry stays absent."""
+        ...
+
 
 class AuditLog(Protocol):
     async def record(self, event: AuditEvent) -> None: ...

@@ -72,6 +72,26 @@ class MemoryStateStore:
             self._entries[key] = (str(count), self._entries[key][1])
             return count
 
+    async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
+        async with self._lock:
+            now = self._clock.now()
+            current = self._live(key, now)
+            tat = max(float(current), now) if current else now
+            if tat - now > tolerance:
+                return tat
+            new = tat + interval
+            self._entries[key] = (repr(new), new + 1)
+            return None
+
+    async def gcra_refund(self, key: str, interval: float) -> None:
+        async with self._lock:
+            now = self._clock.now()
+            current = self._live(key, now)
+            if current is None:
+                return
+            new = max(now, float(current) - interval)
+            self._entries[key] = (repr(new), new + 1)
+
     async def delete(self, key: str) -> None:
         async with self._lock:
             self._entries.pop(key, None)

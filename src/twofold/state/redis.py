@@ -13,6 +13,7 @@ Every operation is one Redis command or one Lua script, and Redis runs each of t
 - add (and cas from None): a script doing the SET only when there is no live entry; a plain
   SET NX would refuse a key whose clock expiry has passed but whose grace second has not
 - cas, incr: scripts; incr keeps the expiry of the window's first hit (KEEPTTL)
+- gcra_take, gcra_refund: scripts doing the bucket arithmetic where the entry lives
 
 Keys are the core's keys behind a configurable prefix, so several deployments (or test runs) can
 share one Redis.
@@ -81,6 +82,37 @@ return 1
 )
 
 
+# ARGV: now, interval, tolerance, grace ms. false when taken, else the TAT that refused it.
+_GCRA_TAKE = (
+    _LIVE
+    + """
+local now = tonumber(ARGV[1])
+local tat = tonumber(live(redis.call('GET', KEYS[1]), now) or '') or now
+if tat < now then tat = now end
+if tat - now > tonumber(ARGV[3]) then return tostring(tat) end
+local new = tat + tonumber(ARGV[2])
+local px = math.ceil((new + 1 - now) * 1000) + tonumber(ARGV[4])
+redis.call('SET', KEYS[1], string.format('%.17g|%.17g', new + 1, new), 'PX', px)
+return false
+"""
+)
+
+# ARGV: now, interval, grace ms.
+_GCRA_REFUND = (
+    _LIVE
+    + """
+local now = tonumber(ARGV[1])
+local current = live(redis.call('GET', KEYS[1]), now)
+if not current then return 0 end
+local new = (tonumber(current) or now) - tonumber(ARGV[2])
+if new < now then new = now end
+local px = math.ceil((new + 1 - now) * 1000) + tonumber(ARGV[3])
+redis.call('SET', KEYS[1], string.format('%.17g|%.17g', new + 1, new), 'PX', px)
+return 1
+"""
+)
+
+
 def _px(ttl: float) -> int:
     """Redis TTL in milliseconds for an entry that lives `ttl` seconds by the clock."""
     return max(1, math.ceil(ttl * 1000)) + GRACE_MS
@@ -94,6 +126,8 @@ class RedisStateStore:
         self._add = client.register_script(_ADD)
         self._cas = client.register_script(_CAS)
         self._incr = client.register_script(_INCR)
+        self._gcra_take = client.register_script(_GCRA_TAKE)
+        self._gcra_refund = client.register_script(_GCRA_REFUND)
 
     @classmethod
     def from_url(
@@ -163,6 +197,15 @@ class RedisStateStore:
         now = self._clock.now()
         args: list[str | int] = [repr(now), repr(now + ttl), _px(ttl)]
         return int(await self._incr(keys=[self._key(key)], args=args))
+
+    async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
+        args: list[str | int] = [repr(self._clock.now()), repr(interval), repr(tolerance), GRACE_MS]
+        refused = await self._gcra_take(keys=[self._key(key)], args=args)
+        return None if refused is None else float(refused)
+
+    async def gcra_refund(self, key: str, interval: float) -> None:
+        args: list[str | int] = [repr(self._clock.now()), repr(interval), GRACE_MS]
+        await self._gcra_refund(keys=[self._key(key)], args=args)
 
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._key(key))
