@@ -10,6 +10,8 @@ Rules kept here:
   a verifier.
 - Headers that change how a token is read (`crit`, RFC 7797 `b64`) are refused.
 - Time is always passed in (`now`), never read from the system clock.
+- Our own keys are RS256 (the default), ES256 (P-256) or EdDSA (Ed25519 only, RFC 8037); a
+  tenant picks the algorithm of its next key (`Tenant.signing_alg`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, cast
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from joserfc import jws, jwt
-from joserfc.jwk import ECKey, JWKRegistry, Key, RSAKey
+from joserfc.errors import InvalidKeyTypeError
+from joserfc.jwa import EdDSAAlgorithm
+from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 from joserfc.jws import CompactSignature, JWSRegistry
 from joserfc.util import urlsafe_b64decode
 
 from twofold.core.crypto import KeyRing
 from twofold.core.models import SigningKey
 
-SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256")
+SIGNING_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA")
 CLIENT_ASSERTION_ALGS = ("RS256", "RS384", "PS256", "ES256")
 RSA_KEY_BITS = 2048
 # Our own tokens are a few hundred bytes; the cap only stops absurd input early.
@@ -39,14 +44,43 @@ MAX_CLIENT_KEYS = 10
 _MIN_CLIENT_RSA_BITS = 2048
 _MAX_CLIENT_RSA_BITS = 8192
 
+
+class _Ed25519Only(EdDSAAlgorithm):
+    """JOSE "EdDSA" restricted to Ed25519 keys, without joserfc's per-call warning.
+
+    joserfc warns on every use of "EdDSA" because RFC 9864 deprecates the name in favour of the
+    fully specified "Ed25519": "EdDSA" alone does not say which curve. Here the curve is fixed
+    (Ed448 keys are refused below and never generated), and "EdDSA" is the name PyJWT and the
+    Auth0 ecosystem understand, so we publish it and drop the warning (which pytest turns into an
+    error and which would cost a warnings lookup per token).
+    """
+
+    security_warning: str | None = None  # type: ignore[assignment]  # joserfc's model allows None
+
+    def sign(self, msg: bytes, key: OKPKey) -> bytes:
+        if not isinstance(key.get_op_key("sign"), Ed25519PrivateKey):
+            raise InvalidKeyTypeError("EdDSA here means Ed25519")
+        return super().sign(msg, key)
+
+    def verify(self, msg: bytes, sig: bytes, key: OKPKey) -> bool:
+        if not isinstance(key.get_op_key("verify"), Ed25519PublicKey):
+            raise InvalidKeyTypeError("EdDSA here means Ed25519")
+        return super().verify(msg, sig, key)
+
+
+class _OwnJWSRegistry(JWSRegistry):
+    # A subclass with its own table, so joserfc's process-wide registry stays untouched.
+    algorithms = {**JWSRegistry.algorithms, "EdDSA": _Ed25519Only()}
+
+
 # One registry per algorithm, each allowing only that algorithm. Strict header checking for our
 # own tokens (we know every header we write); RFC 7515 says unknown headers from clients are
 # to be ignored, so client assertions get a lenient header check (`crit` is refused separately).
-_OWN_REGISTRIES = {alg: JWSRegistry(algorithms=[alg]) for alg in SIGNING_ALGS}
+_OWN_REGISTRIES = {alg: _OwnJWSRegistry(algorithms=[alg]) for alg in SIGNING_ALGS}
 _CLIENT_REGISTRIES = {
     alg: JWSRegistry(algorithms=[alg], strict_check_header=False) for alg in CLIENT_ASSERTION_ALGS
 }
-_PARSE_OWN = JWSRegistry(algorithms=list(SIGNING_ALGS))
+_PARSE_OWN = _OwnJWSRegistry(algorithms=list(SIGNING_ALGS))
 _PARSE_CLIENT = JWSRegistry(algorithms=list(CLIENT_ASSERTION_ALGS), strict_check_header=False)
 
 
@@ -61,6 +95,8 @@ def generate_signing_key(keyring: KeyRing, now: float, alg: str = "RS256") -> Si
         key = RSAKey.generate_key(RSA_KEY_BITS)
     elif alg == "ES256":
         key = ECKey.generate_key("P-256")
+    elif alg == "EdDSA":
+        key = OKPKey.generate_key("Ed25519")
     else:
         raise ValueError(f"unsupported signing algorithm {alg!r}")
     kid = key.thumbprint()
@@ -111,6 +147,8 @@ class TokenSigner:
             if record.kid in self._verifiers:
                 raise ValueError(f"duplicate signing key id {record.kid!r}")
             public = JWKRegistry.import_key(_public_part(record.public_jwk), _key_type(record.alg))
+            if record.alg == "EdDSA" and record.public_jwk.get("crv") != "Ed25519":
+                raise ValueError(f"signing key {record.kid!r} is not an Ed25519 key")
             if public.thumbprint() != record.kid:
                 # A stored public key that does not hash to its kid was altered or mixed up.
                 raise ValueError(f"signing key {record.kid!r} does not match its kid")
@@ -140,6 +178,11 @@ class TokenSigner:
     @property
     def alg(self) -> str:
         return self._alg
+
+    @property
+    def algs(self) -> tuple[str, ...]:
+        """The algorithms of the published keys, the current key's first, each once."""
+        return tuple(dict.fromkeys(k["alg"] for k in self._jwks))
 
     def sign(self, claims: Mapping[str, Any]) -> str:
         header = {"alg": self._alg, "kid": self._kid, "typ": "JWT"}
@@ -222,11 +265,17 @@ def _private_key_aad(kid: str) -> str:
     return f"signing_key:{kid}"
 
 
-def _key_type(alg: str) -> Literal["RSA", "EC"]:
+def _key_type(alg: str) -> Literal["RSA", "EC", "OKP"]:
+    if alg == "EdDSA":
+        return "OKP"
     return "EC" if alg.startswith("ES") else "RSA"
 
 
-_PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y")}
+_PUBLIC_MEMBERS = {
+    "RSA": ("kty", "n", "e"),
+    "EC": ("kty", "crv", "x", "y"),
+    "OKP": ("kty", "crv", "x"),
+}
 
 
 def _public_part(jwk: Mapping[str, Any]) -> dict[str, str | list[str]]:
