@@ -291,11 +291,27 @@ def keys_list(as_json: bool) -> None:
     _emit(rows, as_json, "\n".join(f"{r['kid']}  {r['alg']}  {r['status']}" for r in rows))
 
 
+SIGNING_ALG_CHOICE = click.Choice(["RS256", "ES256", "EdDSA"])
+# Printed when a tenant moves off RS256 (see docs/configuration.md#signing-algorithm).
+_NON_RSA_NOTE = (
+    "note: auth0-python's TokenVerifier and auth0-server-python verify RS256 only, and "
+    "auth0-python cannot read a JWKS holding any non-RSA key; apps using them need RS256."
+)
+
+
 @keys.command("rotate")
-def keys_rotate() -> None:
+@click.option(
+    "--alg",
+    type=SIGNING_ALG_CHOICE,
+    help="Sign with a new key of this algorithm and keep it as the tenant's signing_alg "
+    "(default: the tenant's signing_alg, RS256 unless set).",
+)
+def keys_rotate(alg: str | None) -> None:
     """Sign with a new key; the old one stays in the JWKS until the next rotation."""
-    key = _run(lambda s: s.admin.rotate_signing_key())
-    click.echo(f"new current key: {key.kid}")
+    key = _run(lambda s: s.admin.rotate_signing_key(alg))
+    click.echo(f"new current key: {key.kid} ({key.alg})")
+    if key.alg != "RS256":
+        click.echo(_NON_RSA_NOTE, err=True)
 
 
 @keys.command("rotate-encryption")
@@ -351,6 +367,7 @@ def _tenant_dict(t: Any) -> dict[str, Any]:
         "access_token_lifetime": t.access_token_lifetime,
         "id_token_lifetime": t.id_token_lifetime,
         "refresh_token_lifetime": t.refresh_token_lifetime,
+        "signing_alg": t.signing_alg,
     }
 
 
@@ -370,12 +387,19 @@ def tenant_show() -> None:
 )
 @click.option("--recovery-codes/--no-recovery-codes", default=None)
 @click.option("--default-audience")
+@click.option(
+    "--signing-alg",
+    type=SIGNING_ALG_CHOICE,
+    help="Algorithm of the next signing key; takes effect at the next `twofold keys rotate` "
+    "(or use `twofold keys rotate --alg` to set and rotate in one step).",
+)
 def tenant_set(
     friendly_name: str | None,
     mfa_policy: str | None,
     factors: tuple[str, ...],
     recovery_codes: bool | None,
     default_audience: str | None,
+    signing_alg: str | None,
 ) -> None:
     changes: dict[str, Any] = {}
     if friendly_name is not None:
@@ -388,10 +412,26 @@ def tenant_set(
         changes["recovery_codes_enabled"] = recovery_codes
     if default_audience is not None:
         changes["default_audience"] = default_audience or None
+    if signing_alg is not None:
+        changes["signing_alg"] = signing_alg
     if not changes:
         raise click.UsageError("nothing to set")
-    updated = _run(lambda s: s.admin.update_tenant(**changes))
+
+    async def action(s: Any) -> tuple[Any, str | None]:
+        updated = await s.admin.update_tenant(**changes)
+        current = next((k.alg for k in await s.admin.signing_keys() if k.status == "current"), None)
+        return updated, current
+
+    updated, current_alg = _run(action)
     click.echo(json.dumps(_tenant_dict(updated), indent=2))
+    if signing_alg is not None and current_alg not in (None, signing_alg):
+        click.echo(
+            f"the current key still signs with {current_alg}; run `twofold keys rotate` "
+            f"to sign with {signing_alg} from now on",
+            err=True,
+        )
+    if signing_alg is not None and signing_alg != "RS256":
+        click.echo(_NON_RSA_NOTE, err=True)
 
 
 @main.group("audit")

@@ -15,6 +15,7 @@ from twofold.core.models import (
     FIRST_PARTY_GRANTS,
     GRANT_CLIENT_CREDENTIALS,
     MFA_GRANTS,
+    TENANT_SIGNING_ALGS,
     Api,
     AuthMethod,
     Client,
@@ -126,6 +127,8 @@ class Admin:
             raise AdminError(f"unknown tenant settings: {', '.join(sorted(unknown))}")
         if "mfa_policy" in changes and changes["mfa_policy"] not in ("never", "always"):
             raise AdminError("mfa_policy must be 'never' or 'always'")
+        if "signing_alg" in changes and changes["signing_alg"] not in TENANT_SIGNING_ALGS:
+            raise AdminError(f"signing_alg must be one of {', '.join(TENANT_SIGNING_ALGS)}")
         if "enabled_factors" in changes:
             changes["enabled_factors"] = frozenset(changes["enabled_factors"])
         tenant = replace(await self._deps.tenant(), **changes)
@@ -136,8 +139,17 @@ class Admin:
     async def signing_keys(self) -> Sequence[SigningKey]:
         return await self._deps.storage.signing_keys.list()
 
-    async def rotate_signing_key(self) -> SigningKey:
-        key = generate_signing_key(self._deps.keyring, self._deps.clock.now())
+    async def rotate_signing_key(self, alg: str | None = None) -> SigningKey:
+        """A new current key with the tenant's `signing_alg`; with `alg`, that algorithm is saved
+        as the tenant's setting first, so later rotations keep it. The previous key stays
+        published, so tokens it signed (whatever their algorithm) keep verifying."""
+        if alg is not None:
+            # Saved before rotating: should the rotation fail, running the same command again
+            # rotates once, instead of rotating twice (which would retire the old key early).
+            tenant = await self.update_tenant(signing_alg=alg)
+        else:
+            tenant = await self._deps.tenant()
+        key = generate_signing_key(self._deps.keyring, self._deps.clock.now(), tenant.signing_alg)
         await self._deps.storage.signing_keys.add_current(key)
         self._deps.forget_signer()
         return key

@@ -111,8 +111,10 @@ class Deps:
             if self._signer is None or now - self._signer_loaded_at >= ttl:
                 keys = await self.storage.signing_keys.list()
                 if not keys:
+                    # The first key: the tenant's chosen algorithm (RS256 unless set).
+                    alg = (await self.tenant()).signing_alg
                     await self.storage.signing_keys.add_current(
-                        generate_signing_key(self.keyring, now)
+                        generate_signing_key(self.keyring, now, alg)
                     )
                     keys = await self.storage.signing_keys.list()
                 live = [k for k in keys if k.status != "retired"]

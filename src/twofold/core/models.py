@@ -28,6 +28,12 @@ AUTH_METHODS: tuple[AuthMethod, ...] = (
 
 MfaPolicy = Literal["never", "always"]
 
+# The algorithms a tenant may sign its tokens with. RS256 is the default because the Auth0 Python
+# SDKs verify ID tokens with RS256 only. EdDSA means Ed25519 under RFC 8037's name, which PyJWT
+# understands; RFC 9864's newer name "Ed25519" is neither published nor accepted.
+SigningAlg = Literal["RS256", "ES256", "EdDSA"]
+TENANT_SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS256", "ES256", "EdDSA")
+
 # Authenticator kinds as they appear in ids (`totp|dev_…`) and the factor they belong to.
 AuthenticatorKind = Literal["totp", "sms", "voice", "email", "push", "recovery-code"]
 FACTORS = ("otp", "sms", "voice", "email", "push-notification", "recovery-code")
@@ -47,6 +53,9 @@ class Tenant:
     id_token_lifetime: int = 36_000
     refresh_token_lifetime: int = 2_592_000
     default_audience: str | None = None
+    # The algorithm of the next signing key (the first one, and each `twofold keys rotate`).
+    # Changing it does not touch the current key: tokens already issued keep verifying.
+    signing_alg: SigningAlg = "RS256"
 
 
 @dataclass(frozen=True, slots=True)

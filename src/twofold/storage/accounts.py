@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from twofold.core.models import Api, AuthMethod, Client, MfaPolicy, Tenant, User
+from twofold.core.models import Api, AuthMethod, Client, MfaPolicy, SigningAlg, Tenant, User
 from twofold.storage import tables as t
 from twofold.storage.base import SqlRepository, dumps
 from twofold.storage.upsert import insert_for
@@ -28,6 +28,7 @@ class SqlTenantRepository(SqlRepository):
             id_token_lifetime=row.id_token_lifetime,
             refresh_token_lifetime=row.refresh_token_lifetime,
             default_audience=row.default_audience,
+            signing_alg=cast(SigningAlg, row.signing_alg),
         )
 
     async def save(self, tenant: Tenant) -> None:
@@ -40,6 +41,7 @@ class SqlTenantRepository(SqlRepository):
             "id_token_lifetime": tenant.id_token_lifetime,
             "refresh_token_lifetime": tenant.refresh_token_lifetime,
             "default_audience": tenant.default_audience,
+            "signing_alg": tenant.signing_alg,
         }
         insert = insert_for(self._engine)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
         await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))

@@ -42,6 +42,8 @@ tenant = sa.Table(
     sa.Column("id_token_lifetime", sa.Integer, nullable=False),
     sa.Column("refresh_token_lifetime", sa.Integer, nullable=False),
     sa.Column("default_audience", sa.String(1024), nullable=True),
+    # Algorithm of the next signing key: RS256, ES256 or EdDSA (migration 0003).
+    sa.Column("signing_alg", sa.String(16), nullable=False, server_default="RS256"),
     sa.CheckConstraint(f"id = {TENANT_ROW_ID}", name="single_row"),
 )
 

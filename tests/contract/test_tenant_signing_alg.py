@@ -1,0 +1,50 @@
+"""Migration 0003 and the tenant's signing_alg on SQLite and PostgreSQL: an existing tenant row
+becomes RS256 (what every key was before), and the setting round-trips."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+import pytest
+import sqlalchemy as sa
+
+from twofold.core.models import TENANT_SIGNING_ALGS, Tenant
+from twofold.storage import migrate
+from twofold.storage.engine import make_engine, make_sync_engine
+from twofold.storage.repositories import SqlStorage
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_existing_tenant_becomes_rs256(database_url: str) -> None:
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url, "0002")
+    sync = make_sync_engine(database_url)
+    try:
+        with sync.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO tenant (id, friendly_name, mfa_policy, enabled_factors,"
+                    " recovery_codes_enabled, access_token_lifetime, id_token_lifetime,"
+                    " refresh_token_lifetime) VALUES (1, 'Acme', 'never', '[\"otp\"]', true,"
+                    " 600, 300, 3600)"
+                )
+            )
+    finally:
+        sync.dispose()
+
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+
+    engine = make_engine(database_url)
+    try:
+        tenant = await SqlStorage(engine).tenant.get()
+    finally:
+        await engine.dispose()
+    assert tenant.friendly_name == "Acme"
+    assert tenant.signing_alg == "RS256"
+
+
+@pytest.mark.parametrize("alg", TENANT_SIGNING_ALGS)
+async def test_signing_alg_round_trips(storage: SqlStorage, alg: str) -> None:
+    await storage.tenant.save(Tenant(friendly_name="Acme", signing_alg=alg))  # type: ignore[arg-type]
+    assert (await storage.tenant.get()).signing_alg == alg
+    await storage.tenant.save(Tenant())
+    assert (await storage.tenant.get()).signing_alg == "RS256"
