@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from twofold.core.models import (
@@ -16,7 +17,13 @@ from twofold.core.models import (
 )
 
 
-def document(issuer: str, *, oob_enabled: bool = False) -> dict[str, Any]:
+def document(
+    issuer: str, *, signing_algs: Sequence[str], oob_enabled: bool = False
+) -> dict[str, Any]:
+    """The discovery document. `signing_algs` are the algorithms of the published signing keys
+    (`TokenSigner.algs`: the current key's first, then those of older keys still in the JWKS),
+    so a relying party never sees an algorithm we do not sign with, nor misses one a still-valid
+    token carries."""
     grants = [
         GRANT_PASSWORD,
         GRANT_PASSWORD_REALM,
@@ -35,7 +42,7 @@ def document(issuer: str, *, oob_enabled: bool = False) -> dict[str, Any]:
         "grant_types_supported": grants,
         "response_types_supported": ["token", "id_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": list(signing_algs),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",

@@ -16,7 +16,10 @@ _CACHE = {"Cache-Control": "public, max-age=60"}
 
 async def openid_configuration(request: Request) -> Response:
     rt = runtime(request)
-    doc = discovery.document(rt.deps.issuer, oob_enabled=GRANT_MFA_OOB in GRANTS)
+    signer = await rt.deps.signer()
+    doc = discovery.document(
+        rt.deps.issuer, signing_algs=signer.algs, oob_enabled=GRANT_MFA_OOB in GRANTS
+    )
     return JSONResponse(doc, headers=_CACHE)
 
 
