@@ -10,6 +10,7 @@ rows are overwritten in place by add/put/cas/incr and swept by `purge_expired`.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,120 +38,149 @@ def _k(key: str) -> str:
     return _DIGEST + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _p(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=sa.Double if name in _FLOATS else sa.Text)
+
+
+_FLOATS = frozenset({"now", "exp", "interval", "tolerance"})
+
+
+def _later(a: sa.ColumnElement[float], b: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    return sa.case((a > b, a), else_=b)
+
+
 class SqlStateStore:
+    """Every statement is built once, here, and run with bound values: building a statement per
+    call cost more CPU than running it."""
+
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
-        self._insert = insert_for(engine)
+        insert = insert_for(engine)
+        key, value, now, expires_at = _p("k"), _p("v"), _p("now"), _p("exp")
+        live = _c.expires_at > now
+        new_row = insert(state).values(key=key, value=value, expires_at=expires_at)
+
+        self._get = sa.select(_c.value).where(_c.key == key, live)
+        self._put = new_row.on_conflict_do_update(
+            index_elements=[_c.key], set_={"value": value, "expires_at": expires_at}
+        )
+        # A live row makes the DO UPDATE's WHERE false: nothing changes and no row comes back.
+        # RETURNING, not the row count: drivers differ on counting INSERTs (psycopg says -1).
+        self._add = new_row.on_conflict_do_update(
+            index_elements=[_c.key],
+            set_={"value": value, "expires_at": expires_at},
+            where=_c.expires_at <= now,
+        ).returning(_c.key)
+        # DELETE … RETURNING is the atomic get-and-delete: whichever statement deletes the row
+        # gets the value, every other one sees no row.
+        self._consume = sa.delete(state).where(_c.key == key, live).returning(_c.value)
+        self._cas = (
+            sa.update(state)
+            .where(_c.key == key, _c.value == _p("expected"), live)
+            .values(value=value, expires_at=expires_at)
+        )
+        # An expired counter restarts at 1 with a fresh TTL; a live one keeps its expiry, so a
+        # window is fixed from its first hit and steady traffic cannot extend it forever.
+        expired = _c.expires_at <= now
+        self._incr = (
+            insert(state)
+            .values(key=key, value="1", expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=[_c.key],
+                set_={
+                    "value": sa.case(
+                        (expired, "1"),
+                        else_=sa.cast(sa.cast(_c.value, sa.Integer) + 1, sa.Text),
+                    ),
+                    "expires_at": sa.case((expired, expires_at), else_=_c.expires_at),
+                },
+            )
+            .returning(_c.value)
+        )
+        # GCRA: the stored TAT, or now when it is in the past or the entry has expired. The DO
+        # UPDATE's WHERE is the "bucket not empty" test, evaluated on the row as it is after any
+        # concurrent writer (SQLite's write lock; PostgreSQL's row lock).
+        stored = sa.cast(_c.value, sa.Double)
+        tat = sa.case((sa.and_(live, stored > now), stored), else_=now)
+        interval = _p("interval")
+        taken = tat + interval
+        self._gcra_take = new_row.on_conflict_do_update(
+            index_elements=[_c.key],
+            set_={"value": sa.cast(taken, sa.Text), "expires_at": taken + 1},
+            where=tat - now <= _p("tolerance"),
+        ).returning(_c.key)
+        refunded = _later(tat - interval, now)
+        self._gcra_refund = (
+            sa.update(state)
+            .where(_c.key == key, live)
+            .values(value=sa.cast(refunded, sa.Text), expires_at=refunded + 1)
+        )
+        self._delete = sa.delete(state).where(_c.key == key)
+        self._purge = sa.delete(state).where(_c.expires_at <= now)
 
     async def get(self, key: str) -> str | None:
-        stmt = sa.select(_c.value).where(_c.key == _k(key), _c.expires_at > self._clock.now())
         async with read_connection(self._engine) as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
+            result = await conn.execute(self._get, {"k": _k(key), "now": self._clock.now()})
+            return result.scalar_one_or_none()
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         expires_at = self._clock.now() + ttl
-        stmt = self._insert(state).values(key=_k(key), value=value, expires_at=expires_at)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_c.key], set_={"value": value, "expires_at": expires_at}
-        )
-        await self._rowcount(stmt)
+        await self._run(self._put, k=_k(key), v=value, exp=expires_at)
 
     async def add(self, key: str, value: str, ttl: float) -> bool:
         now = self._clock.now()
-        insert = self._insert(state).values(key=_k(key), value=value, expires_at=now + ttl)
-        # A live row makes the DO UPDATE's WHERE false: nothing changes and no row comes back.
-        # RETURNING, not the row count: drivers differ on counting INSERTs (psycopg says -1).
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_c.key],
-            set_={"value": value, "expires_at": now + ttl},
-            where=_c.expires_at <= now,
-        ).returning(_c.key)
+        params = {"k": _k(key), "v": value, "now": now, "exp": now + ttl}
         async with write_transaction(self._engine) as conn:
-            return (await conn.execute(stmt)).first() is not None
+            return (await conn.execute(self._add, params)).first() is not None
 
     async def consume(self, key: str) -> str | None:
-        now = self._clock.now()
-        # DELETE … RETURNING is the atomic get-and-delete: whichever statement deletes the row
-        # gets the value, every other one sees no row.
-        stmt = sa.delete(state).where(_c.key == _k(key), _c.expires_at > now).returning(_c.value)
+        params = {"k": _k(key), "now": self._clock.now()}
         async with write_transaction(self._engine) as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
+            return (await conn.execute(self._consume, params)).scalar_one_or_none()
 
     async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
         if expected is None:
             return await self.add(key, value, ttl)
         now = self._clock.now()
-        stmt = (
-            sa.update(state)
-            .where(_c.key == _k(key), _c.value == expected, _c.expires_at > now)
-            .values(value=value, expires_at=now + ttl)
+        written = await self._run(
+            self._cas, k=_k(key), expected=expected, v=value, now=now, exp=now + ttl
         )
-        return await self._rowcount(stmt) == 1
+        return written == 1
 
     async def incr(self, key: str, ttl: float) -> int:
         now = self._clock.now()
-        expired = _c.expires_at <= now
-        insert = self._insert(state).values(key=_k(key), value="1", expires_at=now + ttl)
-        # An expired counter restarts at 1 with a fresh TTL; a live one keeps its expiry, so a
-        # window is fixed from its first hit and steady traffic cannot extend it forever.
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_c.key],
-            set_={
-                "value": sa.case(
-                    (expired, "1"),
-                    else_=sa.cast(sa.cast(_c.value, sa.Integer) + 1, sa.Text),
-                ),
-                "expires_at": sa.case((expired, now + ttl), else_=_c.expires_at),
-            },
-        ).returning(_c.value)
+        params = {"k": _k(key), "now": now, "exp": now + ttl}
         async with write_transaction(self._engine) as conn:
-            return int((await conn.execute(stmt)).scalar_one())
-
-    def _tat(self, now: float) -> sa.ColumnElement[float]:
-        # The stored TAT, or now when it is in the past or the entry has expired.
-        stored = sa.cast(_c.value, sa.Double)
-        return sa.case((sa.and_(_c.expires_at > now, stored > now), stored), else_=sa.literal(now))
+            return int((await conn.execute(self._incr, params)).scalar_one())
 
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
-        # One upsert: the DO UPDATE's WHERE is the "bucket not empty" test, evaluated on the row
-        # as it is after any concurrent writer (SQLite's write lock; PostgreSQL's row lock).
         now = self._clock.now()
-        tat = self._tat(now)
-        new = tat + interval
-        insert = self._insert(state).values(
-            key=_k(key), value=repr(now + interval), expires_at=now + interval + 1
-        )
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_c.key],
-            set_={"value": sa.cast(new, sa.Text), "expires_at": new + 1},
-            where=tat - now <= tolerance,
-        ).returning(_c.key)
+        params = {
+            "k": _k(key),
+            "v": repr(now + interval),
+            "exp": now + interval + 1,
+            "now": now,
+            "interval": interval,
+            "tolerance": tolerance,
+        }
         async with write_transaction(self._engine) as conn:
-            if (await conn.execute(stmt)).first() is not None:
+            if (await conn.execute(self._gcra_take, params)).first() is not None:
                 return None
         # Refused (rare): read the TAT for the caller's Retry-After.
         raw = await self.get(key)
         return max(float(raw), now) if raw else now
 
     async def gcra_refund(self, key: str, interval: float) -> None:
-        now = self._clock.now()
-        earlier = self._tat(now) - interval
-        new = sa.case((earlier > now, earlier), else_=sa.literal(now))
-        stmt = (
-            sa.update(state)
-            .where(_c.key == _k(key), _c.expires_at > now)
-            .values(value=sa.cast(new, sa.Text), expires_at=new + 1)
-        )
-        await self._rowcount(stmt)
+        await self._run(self._gcra_refund, k=_k(key), now=self._clock.now(), interval=interval)
 
     async def delete(self, key: str) -> None:
-        await self._rowcount(sa.delete(state).where(_c.key == _k(key)))
+        await self._run(self._delete, k=_k(key))
 
     async def purge_expired(self) -> int:
         """Delete expired rows; how many went. Run it periodically to keep the table small."""
-        return await self._rowcount(sa.delete(state).where(_c.expires_at <= self._clock.now()))
+        return await self._run(self._purge, now=self._clock.now())
 
-    async def _rowcount(self, stmt: sa.Executable) -> int:
+    async def _run(self, stmt: sa.Executable, **params: Any) -> int:
         async with write_transaction(self._engine) as conn:
-            return (await conn.execute(stmt)).rowcount
+            return (await conn.execute(stmt, params)).rowcount

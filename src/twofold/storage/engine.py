@@ -36,9 +36,10 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -168,18 +169,51 @@ def make_engine(
     if is_sqlite(engine):
         _install_sqlite_hooks(engine.sync_engine, _SQLITE_PRAGMAS)
         if _sqlite_file(parsed) is not None:
-            _blocking_twins[engine.sync_engine.pool] = _blocking_twin(
-                parsed, pool_size, max_overflow, pool_timeout
+            _blocking_twins[engine.sync_engine.pool] = _BlockingTwin(
+                _blocking_engine(parsed, pool_size, max_overflow, pool_timeout)
             )
     return engine
 
 
 # The blocking sqlite3 engine on the same file as an AsyncEngine, found by the async one's pool
 # (shared by its `execution_options` copies, such as `writer(engine)`).
-_blocking_twins: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
+_blocking_twins: weakref.WeakKeyDictionary[Any, _BlockingTwin] = weakref.WeakKeyDictionary()
 
 
-def _blocking_twin(parsed: URL, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
+class _BlockingTwin:
+    """The blocking engine, and one reading and one writing connection per thread, kept open.
+
+    Nothing yields to the loop while it uses them (reads are single statements, and writers take
+    turns on the process's write lock), so one of each per thread is enough, and a pool checkout
+    per statement would cost as much again as the statement.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+    def _connection(self, role: str) -> Connection:
+        conn: Connection | None = getattr(self._local, role, None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            setattr(self._local, role, conn)
+            self._open.add(conn)
+        return conn
+
+    def reader(self) -> Connection:
+        return self._connection("reader")
+
+    def writer(self) -> Connection:
+        return self._connection("writer")
+
+    def dispose(self) -> None:
+        for conn in list(self._open):
+            conn.close()
+        self.engine.dispose()
+
+
+def _blocking_engine(parsed: URL, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
     twin = create_engine(
         parsed.set(drivername="sqlite"),
         pool_size=pool_size,
@@ -194,7 +228,8 @@ def _blocking_twin(parsed: URL, pool_size: int, max_overflow: int, pool_timeout:
 
 def blocking_engine(engine: AsyncEngine) -> Engine | None:
     """The blocking sqlite3 engine behind a SQLite-file AsyncEngine (None for any other)."""
-    return _blocking_twins.get(engine.sync_engine.pool)
+    twin = _blocking_twins.get(engine.sync_engine.pool)
+    return None if twin is None else twin.engine
 
 
 async def dispose(engine: AsyncEngine) -> None:
@@ -239,10 +274,15 @@ def _write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
     return entry[1]
 
 
+AnyResult = CursorResult[*tuple[Any, ...]]
+
+
 class Conn(Protocol):
     """What repositories need of a connection: run a statement, get its result."""
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]: ...
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> AnyResult: ...
 
 
 class _AsyncConn:
@@ -251,8 +291,10 @@ class _AsyncConn:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return await self._conn.execute(statement)
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> AnyResult:
+        return await self._conn.execute(statement, parameters)
 
 
 class _BlockingConn:
@@ -261,20 +303,26 @@ class _BlockingConn:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def execute(self, statement: Executable) -> CursorResult[Any]:
-        return self._conn.execute(statement)
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> AnyResult:
+        return self._conn.execute(statement, parameters)
 
 
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
     """A connection for reads (no transaction on SQLite: see `_on_begin`)."""
-    twin = blocking_engine(engine)
+    twin = _blocking_twins.get(engine.sync_engine.pool)
     if twin is None:
         async with engine.connect() as conn:
             yield _AsyncConn(conn)
         return
-    with twin.connect() as blocking:
+    blocking = twin.reader()
+    try:
         yield _BlockingConn(blocking)
+    finally:
+        # No BEGIN was sent (see `_on_begin`); this only ends SQLAlchemy's own bookkeeping.
+        blocking.rollback()
 
 
 @asynccontextmanager
@@ -288,16 +336,16 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
         async with writer(engine).begin() as conn:
             yield _AsyncConn(conn)
         return
-    twin = blocking_engine(engine)
+    twin = _blocking_twins.get(engine.sync_engine.pool)
     if twin is None:
         async with lock, writer(engine).begin() as conn:
             yield _AsyncConn(conn)
         return
     async with lock:
-        with twin.connect() as blocking:
-            await _begin_immediate(blocking)
-            with blocking.begin():
-                yield _BlockingConn(blocking)
+        blocking = twin.writer()
+        await _begin_immediate(blocking)
+        with blocking.begin():
+            yield _BlockingConn(blocking)
 
 
 _RETRY_FIRST_S = 0.0005
