@@ -127,14 +127,18 @@ async def test_delete_inactive(storage: SqlStorage, user: User, make_user: MakeU
 async def test_claim_totp_step_only_moves_forward(storage: SqlStorage, user: User) -> None:
     await storage.authenticators.add(_auth("totp|dev_1", active=True))
     claim = storage.authenticators.claim_totp_step
-    assert await claim("totp|dev_1", 1000) is True
-    assert await claim("totp|dev_1", 1000) is False
-    assert await claim("totp|dev_1", 999) is False
-    assert await claim("totp|dev_1", 1001) is True
-    assert await claim("totp|unknown", 5) is False
+    assert await claim("totp|dev_1", 1000, 30_000.0) is True
+    assert await claim("totp|dev_1", 1000, 30_001.0) is False
+    assert await claim("totp|dev_1", 999, 30_002.0) is False
+    got = await storage.authenticators.get("totp|dev_1")
+    assert got is not None
+    assert got.last_used_at == 30_000.0  # a refused claim records no use
+    assert await claim("totp|dev_1", 1001, 30_030.0) is True
+    assert await claim("totp|unknown", 5, 30_031.0) is False
     got = await storage.authenticators.get("totp|dev_1")
     assert got is not None
     assert got.last_step == 1001
+    assert got.last_used_at == 30_030.0
 
 
 async def test_claim_totp_step_concurrent_same_step_exactly_one(
@@ -144,7 +148,7 @@ async def test_claim_totp_step_concurrent_same_step_exactly_one(
     results: list[bool] = []
 
     async def claim() -> None:
-        results.append(await storage.authenticators.claim_totp_step("totp|dev_1", 55_000_000))
+        results.append(await storage.authenticators.claim_totp_step("totp|dev_1", 55_000_000, 1.0))
 
     async with anyio.create_task_group() as tg:
         for _ in range(30):
@@ -162,7 +166,7 @@ async def test_claim_totp_step_concurrent_mixed_steps_never_regress(
     won: list[int] = []
 
     async def claim(step: int) -> None:
-        if await storage.authenticators.claim_totp_step("totp|dev_1", step):
+        if await storage.authenticators.claim_totp_step("totp|dev_1", step, 1.0):
             won.append(step)
 
     async with anyio.create_task_group() as tg:

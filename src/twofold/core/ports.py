@@ -89,8 +89,9 @@ class AuthenticatorRepository(Protocol):
         """Drop the user's unconfirmed enrolments of these kinds (a new associate replaces them)."""
         ...
 
-    async def claim_totp_step(self, authenticator_id: str, step: int) -> bool:
-        """Atomically move last_step forward to `step`; False if it was already >= step."""
+    async def claim_totp_step(self, authenticator_id: str, step: int, now: float) -> bool:
+        """Atomically move last_step forward to `step` and record the use (last_used_at = now);
+        False, changing nothing, if last_step was already >= step."""
         ...
 
     async def touch(self, authenticator_id: str, now: float) -> None:

@@ -71,9 +71,12 @@ def _client(row: sa.Row[Any]) -> Client:
     )
 
 
+_CLIENT_BY_ID = sa.select(t.clients).where(t.clients.c.client_id == sa.bindparam("client_id"))
+
+
 class SqlClientRepository(SqlRepository):
     async def get(self, client_id: str) -> Client | None:
-        row = await self._one(sa.select(t.clients).where(t.clients.c.client_id == client_id))
+        row = await self._one(_CLIENT_BY_ID, {"client_id": client_id})
         return None if row is None else _client(row)
 
     async def create(self, client: Client) -> None:
@@ -140,22 +143,29 @@ def _user(row: sa.Row[Any]) -> User:
     )
 
 
+_USER_BY_ID = sa.select(t.users).where(t.users.c.user_id == sa.bindparam("user_id"))
+_by_email = t.users.c.email == sa.bindparam("email")
+# Should one user's username equal another's email, the email owner wins: that is the identifier
+# Auth0 documents as primary.
+_USER_BY_LOGIN = (
+    sa.select(t.users)
+    .where(
+        t.users.c.realm == sa.bindparam("realm"),
+        sa.or_(_by_email, t.users.c.username == sa.bindparam("login")),
+    )
+    .order_by(sa.case((_by_email, 0), else_=1))
+    .limit(1)
+)
+
+
 class SqlUserRepository(SqlRepository):
     async def get(self, user_id: str) -> User | None:
-        row = await self._one(sa.select(t.users).where(t.users.c.user_id == user_id))
+        row = await self._one(_USER_BY_ID, {"user_id": user_id})
         return None if row is None else _user(row)
 
     async def find_by_login(self, realm: str, login: str) -> User | None:
-        by_email = t.users.c.email == login.lower()
-        # Should one user's username equal another's email, the email owner wins: that is the
-        # identifier Auth0 documents as primary.
-        stmt = (
-            sa.select(t.users)
-            .where(t.users.c.realm == realm, sa.or_(by_email, t.users.c.username == login))
-            .order_by(sa.case((by_email, 0), else_=1))
-            .limit(1)
-        )
-        row = await self._one(stmt)
+        params = {"realm": realm, "email": login.lower(), "login": login}
+        row = await self._one(_USER_BY_LOGIN, params)
         return None if row is None else _user(row)
 
     async def create(self, user: User) -> None:

@@ -11,20 +11,21 @@ from twofold.core.models import AuditEvent
 from twofold.storage.base import SqlRepository, dumps
 from twofold.storage.tables import audit_events
 
+_INSERT = sa.insert(audit_events)
+
 
 class SqlAuditLog(SqlRepository):
     async def record(self, event: AuditEvent) -> None:
-        await self._write(
-            sa.insert(audit_events).values(
-                type=event.type,
-                at=event.at,
-                user_id=event.user_id,
-                client_id=event.client_id,
-                ip=event.ip,
-                description=event.description,
-                details=dumps(event.details),
-            )
-        )
+        row = {
+            "type": event.type,
+            "at": event.at,
+            "user_id": event.user_id,
+            "client_id": event.client_id,
+            "ip": event.ip,
+            "description": event.description,
+            "details": dumps(event.details),
+        }
+        await self._write(_INSERT, row)
 
     async def query(
         self,

@@ -38,19 +38,39 @@ def _authenticator(row: sa.Row[Any]) -> Authenticator:
     )
 
 
+_a = t.authenticators.c
+_AUTHENTICATORS_OF_USER = (
+    sa.select(t.authenticators)
+    .where(_a.user_id == sa.bindparam("user_id"))
+    .order_by(_a.created_at, _a.seq, _a.id)
+)
+_AUTHENTICATOR_BY_ID = sa.select(t.authenticators).where(_a.id == sa.bindparam("authenticator_id"))
+# The WHERE clause is the replay guard: of two requests with the same code, the second finds
+# last_step already at `step` and updates nothing.
+_CLAIM_TOTP_STEP = (
+    sa.update(t.authenticators)
+    .where(
+        _a.id == sa.bindparam("authenticator_id"),
+        sa.or_(_a.last_step.is_(None), _a.last_step < sa.bindparam("step")),
+    )
+    .values(last_step=sa.bindparam("step"), last_used_at=sa.bindparam("now"))
+)
+_TOUCH = (
+    sa.update(t.authenticators)
+    .where(_a.id == sa.bindparam("authenticator_id"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+
+
 class SqlAuthenticatorRepository(SqlRepository):
     _t = t.authenticators
 
     async def list_for_user(self, user_id: str) -> Sequence[Authenticator]:
-        rows = await self._all(
-            sa.select(self._t)
-            .where(self._t.c.user_id == user_id)
-            .order_by(self._t.c.created_at, self._t.c.seq, self._t.c.id)
-        )
+        rows = await self._all(_AUTHENTICATORS_OF_USER, {"user_id": user_id})
         return [_authenticator(row) for row in rows]
 
     async def get(self, authenticator_id: str) -> Authenticator | None:
-        row = await self._one(sa.select(self._t).where(self._t.c.id == authenticator_id))
+        row = await self._one(_AUTHENTICATOR_BY_ID, {"authenticator_id": authenticator_id})
         return None if row is None else _authenticator(row)
 
     async def add(self, authenticator: Authenticator) -> None:
@@ -106,23 +126,12 @@ class SqlAuthenticatorRepository(SqlRepository):
             )
         )
 
-    async def claim_totp_step(self, authenticator_id: str, step: int) -> bool:
-        # The WHERE clause is the replay guard: of two requests with the same code, the second
-        # finds last_step already at `step` and updates nothing.
-        claimed = await self._write(
-            sa.update(self._t)
-            .where(
-                self._t.c.id == authenticator_id,
-                sa.or_(self._t.c.last_step.is_(None), self._t.c.last_step < step),
-            )
-            .values(last_step=step)
-        )
-        return claimed == 1
+    async def claim_totp_step(self, authenticator_id: str, step: int, now: float) -> bool:
+        params = {"authenticator_id": authenticator_id, "step": step, "now": now}
+        return await self._write(_CLAIM_TOTP_STEP, params) == 1
 
     async def touch(self, authenticator_id: str, now: float) -> None:
-        await self._write(
-            sa.update(self._t).where(self._t.c.id == authenticator_id).values(last_used_at=now)
-        )
+        await self._write(_TOUCH, {"authenticator_id": authenticator_id, "now": now})
 
 
 class SqlRecoveryCodeRepository(SqlRepository):

@@ -56,11 +56,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         step = totp.matching_step(secret, code, now)
         if step is None:
             continue
-        if not await deps.storage.authenticators.claim_totp_step(candidate.id, step):
+        if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
             replayed = True
             continue
         await attempts.refund(user.user_id)
-        await deps.storage.authenticators.touch(candidate.id, now)
         if not candidate.active:
             await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
         return await mfa_common.succeed(deps, req, mfa_token, tx, user, "mfa-otp", candidate.id)
