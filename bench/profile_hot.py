@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import cProfile
 import os
+import pstats
 import secrets
 import shutil
 import sys
@@ -59,21 +61,23 @@ class StatementCounter:
     def attach(self, engine: Any) -> None:
         from sqlalchemy import event
 
-        from twofold.storage.engine import blocking_engine
+        from twofold.storage.engine import trace_statements
 
-        # On a SQLite file the statements go through the blocking twin; BEGIN IMMEDIATE is sent
-        # on the driver connection, so it is counted as part of each write checkout.
-        for target in (engine.sync_engine, blocking_engine(engine)):
-            if target is None:
-                continue
+        def count(statement: str) -> None:
+            self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
 
-            @event.listens_for(target, "before_cursor_execute")
-            def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-                self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
+        # On a SQLite file the statements run on the blocking twin's connections, partly
+        # straight on the driver: SQLite's own trace sees them all, BEGIN and COMMIT included.
+        if trace_statements(engine, count):
+            return
 
-            @event.listens_for(target.pool, "checkout")
-            def _checkout(*args: Any) -> None:
-                self.checkouts += 1
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            count(statement)
+
+        @event.listens_for(engine.sync_engine.pool, "checkout")
+        def _checkout(*args: Any) -> None:
+            self.checkouts += 1
 
     def reset(self) -> None:
         self.counts.clear()
@@ -172,14 +176,22 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             await _drive(app, scenario, bodies[: args.warmup], args.concurrency)
             counter.reset()
             latencies: list[float] = []
-            profiler = None if args.timing else Profiler(interval=0.0005, async_mode="enabled")
+            plain = args.timing or args.cprofile
+            profiler = None if plain else Profiler(interval=0.0005, async_mode="enabled")
+            functions = cProfile.Profile() if args.cprofile else None
             cpu_before = time.process_time()
             started = time.perf_counter()
             if profiler:
                 profiler.start()
+            if functions:
+                functions.enable()
             statuses = await _drive(
                 app, scenario, bodies[args.warmup :], args.concurrency, latencies
             )
+            if functions:
+                functions.disable()
+                functions.dump_stats(str(args.output_dir / f"cprofile-{scenario}.pstats"))
+                pstats.Stats(functions).sort_stats("tottime").print_stats(args.cprofile)
             if profiler:
                 profiler.stop()
             elapsed = time.perf_counter() - started
@@ -225,6 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", action="store_true")
     parser.add_argument(
         "--timing", action="store_true", help="no profiler: latency, CPU and SQL counts only"
+    )
+    parser.add_argument(
+        "--cprofile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of pyinstrument, cProfile: print the N functions with the most own time",
     )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")

@@ -122,7 +122,8 @@ class SqlStateStore:
     async def get(self, key: str) -> str | None:
         async with read_connection(self._engine) as conn:
             result = await conn.execute(self._get, {"k": _k(key), "now": self._clock.now()})
-            return result.scalar_one_or_none()
+            value: str | None = result.scalar_one_or_none()
+            return value
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         expires_at = self._clock.now() + ttl
@@ -137,7 +138,8 @@ class SqlStateStore:
     async def consume(self, key: str) -> str | None:
         params = {"k": _k(key), "now": self._clock.now()}
         async with write_transaction(self._engine) as conn:
-            return (await conn.execute(self._consume, params)).scalar_one_or_none()
+            value: str | None = (await conn.execute(self._consume, params)).scalar_one_or_none()
+            return value
 
     async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
         if expected is None:

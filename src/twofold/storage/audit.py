@@ -11,19 +11,20 @@ from twofold.core.models import AuditEvent
 from twofold.storage.base import SqlRepository, dumps
 from twofold.storage.tables import audit_events
 
-_INSERT = sa.insert(audit_events)
+_COLUMNS = ("type", "at", "user_id", "client_id", "ip", "description", "details")
+_INSERT = sa.insert(audit_events).values({c: sa.bindparam(f"b_{c}") for c in _COLUMNS})
 
 
 class SqlAuditLog(SqlRepository):
     async def record(self, event: AuditEvent) -> None:
         row = {
-            "type": event.type,
-            "at": event.at,
-            "user_id": event.user_id,
-            "client_id": event.client_id,
-            "ip": event.ip,
-            "description": event.description,
-            "details": dumps(event.details),
+            "b_type": event.type,
+            "b_at": event.at,
+            "b_user_id": event.user_id,
+            "b_client_id": event.client_id,
+            "b_ip": event.ip,
+            "b_description": event.description,
+            "b_details": dumps(event.details),
         }
         await self._write(_INSERT, row)
 

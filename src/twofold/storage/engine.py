@@ -39,17 +39,19 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import URL, Connection, CursorResult, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
+
+from twofold.storage import sqlite_direct
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -190,6 +192,7 @@ class _BlockingTwin:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.plans = sqlite_direct.Plans(engine.dialect)
         self._local = threading.local()
         self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
 
@@ -205,7 +208,15 @@ class _BlockingTwin:
         return self._connection("reader")
 
     def writer(self) -> Connection:
-        return self._connection("writer")
+        conn = self._connection("writer")
+        if not conn.info.get("twofold_writer"):
+            # Waits for the write lock happen in `_begin_immediate`, in asyncio sleeps; once a
+            # transaction holds the lock nothing it runs waits for another connection under WAL.
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("PRAGMA busy_timeout=0")
+            conn.info["twofold_writer"] = True
+        return conn
 
     def dispose(self) -> None:
         for conn in list(self._open):
@@ -230,6 +241,24 @@ def blocking_engine(engine: AsyncEngine) -> Engine | None:
     """The blocking sqlite3 engine behind a SQLite-file AsyncEngine (None for any other)."""
     twin = _blocking_twins.get(engine.sync_engine.pool)
     return None if twin is None else twin.engine
+
+
+def trace_statements(engine: AsyncEngine, callback: Callable[[str], object]) -> bool:
+    """For profiling: call `callback(sql)` for every statement SQLite runs on the blocking
+    connections of this engine, present and future. False if it has none (not a SQLite file)."""
+    twin = _blocking_twins.get(engine.sync_engine.pool)
+    if twin is None:
+        return False
+
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(callback)
+
+    event.listen(twin.engine, "connect", _on_connect)
+    for conn in list(twin._open):
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)
+        raw.set_trace_callback(callback)
+    return True
 
 
 async def dispose(engine: AsyncEngine) -> None:
@@ -274,15 +303,32 @@ def _write_lock(engine: AsyncEngine) -> asyncio.Lock | None:
     return entry[1]
 
 
-AnyResult = CursorResult[*tuple[Any, ...]]
+class Result(Protocol):
+    """What repositories use of a statement's result (SQLAlchemy's CursorResult has it all)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def first(self) -> Any: ...
+
+    def all(self) -> Sequence[Any]: ...
+
+    def scalar_one(self) -> Any: ...
+
+    def scalar_one_or_none(self) -> Any: ...
 
 
 class Conn(Protocol):
-    """What repositories need of a connection: run a statement, get its result."""
+    """What repositories need of a connection: run a statement, get its result.
+
+    Run a statement with `parameters` only if it is built once (at import or in `__init__`),
+    with `bindparam`s: on a SQLite file such statements are compiled once and run straight on
+    the driver (see `sqlite_direct`).
+    """
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> AnyResult: ...
+    ) -> Result: ...
 
 
 class _AsyncConn:
@@ -293,19 +339,26 @@ class _AsyncConn:
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> AnyResult:
+    ) -> Result:
         return await self._conn.execute(statement, parameters)
 
 
 class _BlockingConn:
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_plans")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, plans: sqlite_direct.Plans) -> None:
         self._conn = conn
+        self._plans = plans
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
-    ) -> AnyResult:
+    ) -> Result:
+        if parameters is not None:
+            plan = self._plans.get(statement)
+            if plan is not None:
+                raw = self._conn.connection.driver_connection
+                assert isinstance(raw, sqlite3.Connection)
+                return sqlite_direct.run(raw, plan, parameters)
         return self._conn.execute(statement, parameters)
 
 
@@ -319,7 +372,7 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
         return
     blocking = twin.reader()
     try:
-        yield _BlockingConn(blocking)
+        yield _BlockingConn(blocking, twin.plans)
     finally:
         # No BEGIN was sent (see `_on_begin`); this only ends SQLAlchemy's own bookkeeping.
         blocking.rollback()
@@ -345,7 +398,7 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
         blocking = twin.writer()
         await _begin_immediate(blocking)
         with blocking.begin():
-            yield _BlockingConn(blocking)
+            yield _BlockingConn(blocking, twin.plans)
 
 
 _RETRY_FIRST_S = 0.0005
@@ -353,28 +406,24 @@ _RETRY_MAX_S = 0.02
 
 
 async def _begin_immediate(conn: Connection) -> None:
-    """BEGIN IMMEDIATE on a blocking connection, waiting for another process's lock by sleeping.
+    """BEGIN IMMEDIATE on the writer connection, waiting for another process's lock by sleeping.
 
     busy_timeout would wait inside sqlite3, on the loop's thread, stalling every request of the
-    process; so it is 0 for this one statement and the wait happens here, in asyncio sleeps.
+    process; so the writer connection has it at 0 and the wait happens here, in asyncio sleeps.
     """
     raw = conn.connection.driver_connection
     assert isinstance(raw, sqlite3.Connection)
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     delay = _RETRY_FIRST_S
-    raw.execute("PRAGMA busy_timeout=0")
-    try:
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_S)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _RETRY_MAX_S)
 
 
 def make_sync_engine(url: str) -> Engine:
