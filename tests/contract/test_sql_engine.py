@@ -20,6 +20,7 @@ from twofold.storage.engine import (
     make_engine,
     read_connection,
     sync_url,
+    unit_of_work,
     write_transaction,
     writer,
 )
@@ -253,4 +254,63 @@ async def test_sqlite_writer_gives_up_after_the_busy_timeout(
             await conn.execute(text("DELETE FROM state"))
     finally:
         other.close()
+        await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_unit_of_work_commits_together_or_not_at_all(database_url: str) -> None:
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    engine = make_engine(database_url)
+    insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
+
+    async def keys() -> set[str]:
+        async with read_connection(engine) as conn:
+            return {row[0] for row in (await conn.execute(text("SELECT key FROM state"))).all()}
+
+    try:
+        async with unit_of_work(engine):
+            for key in ("a", "b"):
+                async with write_transaction(engine) as conn:
+                    await conn.execute(insert.bindparams(k=key))
+            # Joined, not committed: a reader on another connection does not see them yet.
+            assert await keys() == set()
+        assert await keys() == {"a", "b"}
+
+        async def undone() -> None:
+            async with unit_of_work(engine):
+                async with write_transaction(engine) as conn:
+                    await conn.execute(insert.bindparams(k="c"))
+                # Nested: the same unit.
+                async with unit_of_work(engine), write_transaction(engine) as conn:
+                    await conn.execute(insert.bindparams(k="d"))
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError):
+            await undone()
+        assert await keys() == {"a", "b"}
+    finally:
+        await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_unit_of_work_is_not_shared_with_child_tasks(tmp_path: Path) -> None:
+    # A task started inside a unit inherits its context variables; it must not write on the
+    # unit's connection (it would interleave with the parent), so it gets its own transaction.
+    url = f"sqlite:///{tmp_path / 'twofold.db'}"
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    engine = make_engine(url)
+    try:
+        seen: list[object] = []
+        async with unit_of_work(engine):
+            async with write_transaction(engine) as parent:
+                seen.append(parent)
+
+            async def child() -> None:
+                assert engine_module._joined(engine) is None
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(child)
+            async with write_transaction(engine) as again:
+                assert again is parent
+    finally:
         await dispose(engine)

@@ -11,6 +11,7 @@ Rules every adapter keeps (the contract suites in tests/contract/ check them):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 
 from twofold.core.models import (
@@ -212,6 +213,13 @@ class Storage(Protocol):
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
     audit: AuditLog
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        """Writes through these repositories inside the block (and through a StateStore on the
+        same database) commit together at its end, or not at all if it raises. Writes to
+        another store (Redis) are not part of it. Keep the block short: no signing, no network.
+        """
+        ...
 
 
 class DeliveryError(Exception):

@@ -41,6 +41,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -378,12 +379,49 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
         blocking.rollback()
 
 
+# The unit of work open in this task, if any: (pool, task, connection).
+_unit: ContextVar[tuple[Any, object, Conn] | None] = ContextVar("twofold_unit", default=None)
+
+
+def _joined(engine: AsyncEngine) -> Conn | None:
+    unit = _unit.get()
+    if unit is None or unit[0] is not engine.sync_engine.pool:
+        return None
+    # Child tasks inherit context variables; only the task that opened the unit may use it.
+    return unit[2] if unit[1] is asyncio.current_task() else None
+
+
+@asynccontextmanager
+async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[None]:
+    """One transaction for every write on this engine in the block, by this task: they commit
+    together when the block ends and roll back together if it raises.
+
+    Keep it short and free of slow work (on SQLite it holds the write lock). Inside it, a
+    statement that fails must fail the block: PostgreSQL refuses further statements in a
+    transaction after an error.
+    """
+    if _joined(engine) is not None:
+        yield
+        return
+    async with write_transaction(engine) as conn:
+        token = _unit.set((engine.sync_engine.pool, asyncio.current_task(), conn))
+        try:
+            yield
+        finally:
+            _unit.reset(token)
+
+
 @asynccontextmanager
 async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
     """A write transaction; on SQLite one at a time per process (see the module docstring).
+    Inside a `unit_of_work` it is that unit's transaction.
 
     Never open a second one inside the first in the same task: the lock is not re-entrant.
     """
+    joined = _joined(engine)
+    if joined is not None:
+        yield joined
+        return
     lock = _write_lock(engine)
     if lock is None:
         async with writer(engine).begin() as conn:

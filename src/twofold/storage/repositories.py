@@ -6,6 +6,8 @@ storage = SqlStorage(engine)
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import (
@@ -32,6 +34,7 @@ from twofold.storage.credentials import (
     SqlRefreshTokenRepository,
     SqlSigningKeyRepository,
 )
+from twofold.storage.engine import unit_of_work
 
 __all__ = [
     "SqlApiRepository",
@@ -48,6 +51,9 @@ __all__ = [
 
 class SqlStorage:
     """Every repository over one engine; the composition root builds one per process."""
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[None]:
+        return unit_of_work(self.engine)
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine

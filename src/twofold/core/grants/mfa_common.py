@@ -72,13 +72,6 @@ async def mint(
     )
 
 
-async def finish(
-    deps: Deps, req: GrantRequest, mfa_token: str, tx: MfaTransaction, user: User, grant: str
-) -> TokenSet:
-    await spend(deps, mfa_token, tx)
-    return await mint(deps, req, tx, user, grant)
-
-
 async def activate_enrolment(
     deps: Deps,
     req: GrantRequest,
@@ -118,7 +111,20 @@ async def succeed(
     authenticator_id: str,
 ) -> TokenSet:
     """A verified second factor: spend the mfa_token, mint the tokens, record the success."""
-    tokens = await finish(deps, req, mfa_token, tx, user, grant)
+    await spend(deps, mfa_token, tx)
+    return await issue(deps, req, tx, user, grant, authenticator_id)
+
+
+async def issue(
+    deps: Deps,
+    req: GrantRequest,
+    tx: MfaTransaction,
+    user: User,
+    grant: str,
+    authenticator_id: str,
+) -> TokenSet:
+    """After the mfa_token is spent: mint the tokens and record the success."""
+    tokens = await mint(deps, req, tx, user, grant)
     await audit.record(
         deps,
         audit.AUTH_SUCCEED,

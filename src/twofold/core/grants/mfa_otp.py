@@ -56,13 +56,23 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         step = totp.matching_step(secret, code, now)
         if step is None:
             continue
-        if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
-            replayed = True
-            continue
-        await attempts.refund(user.user_id)
-        if not candidate.active:
-            await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
-        return await mfa_common.succeed(deps, req, mfa_token, tx, user, "mfa-otp", candidate.id)
+        # Claiming the step, the refund, a confirmation and spending the mfa_token commit together
+        # (one transaction instead of four); signing comes after, outside it.
+        try:
+            async with deps.storage.unit_of_work():
+                if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
+                    replayed = True
+                    continue
+                await attempts.refund(user.user_id)
+                if not candidate.active:
+                    await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
+                await mfa_common.spend(deps, mfa_token, tx)
+        except InvalidGrant:
+            # The mfa_token was spent a moment ago by a concurrent grant: nothing here was
+            # committed, and losing that race is not a guess.
+            await attempts.refund(user.user_id)
+            raise
+        return await mfa_common.issue(deps, req, tx, user, "mfa-otp", candidate.id)
     # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
     if replayed:
         await attempts.refund(user.user_id)

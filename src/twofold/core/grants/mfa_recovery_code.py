@@ -41,20 +41,26 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         and recovery.is_well_formed(code)
         and constant_time_equal(recovery.hash_code(code), stored)
     ):
-        await attempts.refund(user.user_id)
-        # Spend the mfa_token before the code: losing a race here costs a login, whereas
-        # rotating first and then failing would leave the user without a recovery code.
-        await mfa_common.spend(deps, mfa_token, tx)
         fresh = recovery.new_code()
-        if await deps.storage.recovery_codes.rotate(
-            user.user_id, stored, recovery.hash_code(fresh), now
-        ):
-            tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
-            await audit.record(
-                deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
-            )
-            return replace(tokens, recovery_code=fresh)
-        # Another request spent this code a moment ago: same answer as a wrong code.
-        raise InvalidGrant(INVALID_RECOVERY_CODE)
+        # Spending the mfa_token, rotating the code and the refund commit together or not at
+        # all, so neither can be spent without the other.
+        try:
+            async with deps.storage.unit_of_work():
+                await mfa_common.spend(deps, mfa_token, tx)
+                if not await deps.storage.recovery_codes.rotate(
+                    user.user_id, stored, recovery.hash_code(fresh), now
+                ):
+                    # Another request spent this code a moment ago: same answer as a wrong code.
+                    raise InvalidGrant(INVALID_RECOVERY_CODE)
+                await attempts.refund(user.user_id)
+        except InvalidGrant:
+            # Lost a race with a concurrent grant (for the mfa_token or the code): not a guess.
+            await attempts.refund(user.user_id)
+            raise
+        tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
+        await audit.record(
+            deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
+        )
+        return replace(tokens, recovery_code=fresh)
     await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
     raise InvalidGrant(INVALID_RECOVERY_CODE)
