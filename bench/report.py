@@ -271,7 +271,7 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         f"- {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
         f"- cells of {opts['duration_s']:g} s (password {opts['password_duration_s']:g} s), "
         f"wrk -t{opts['wrk_threads']}, loopback only; database: {opts['database']}; "
-        f"token scope `{opts['scope']}`",
+        f"token scope `{opts['scope']}`, signed {opts.get('signing_alg', 'RS256')}",
         f"- whole run: {meta.get('total_seconds', '?')} s",
         "",
         "Read `bench/README.md` for what each column means. *ok rps* counts only the expected "

@@ -312,6 +312,7 @@ class Options:
     output_dir: Path
     seed: str
     wait_quiet: float
+    signing_alg: str = "RS256"
 
 
 @dataclass
@@ -385,6 +386,16 @@ class Bench:
         )
         client = json.loads(out.stdout)
         self.client_id, self.client_secret = client["client_id"], client["client_secret"]
+        if self.opts.signing_alg != "RS256":
+            # The first key (made above, with the client) is RS256; a new current key of the
+            # chosen algorithm signs from now on, the old one stays published.
+            subprocess.run(
+                [str(TWOFOLD), "keys", "rotate", "--alg", self.opts.signing_alg],
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
+            log(f"tenant signs with {self.opts.signing_alg}")
 
     # --- bodies ---------------------------------------------------------------------------
 
@@ -733,6 +744,7 @@ def meta(opts: Options, wrk: str) -> dict[str, Any]:
             "wrk_threads": opts.wrk_threads,
             "database": report.redact_url(opts.database_url or "sqlite (temporary file)"),
             "scope": SCOPE,
+            "signing_alg": opts.signing_alg,
             "wait_quiet_s": opts.wait_quiet,
         },
     }
@@ -764,6 +776,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
         help="comma-separated user counts, e.g. 10000,1000000: the scenarios at each size "
         "(default for scale runs: --workers 2 --connections 64 "
         "--scenarios challenge,mfa-otp,recovery-code)",
+    )
+    parser.add_argument(
+        "--signing-alg",
+        choices=["RS256", "ES256", "EdDSA"],
+        default="RS256",
+        help="the tenant's signing algorithm for the run (default RS256)",
     )
     parser.add_argument("--label", default="", help="appended to the result file names")
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
@@ -816,6 +834,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
         output_dir=args.output_dir,
         seed=secrets.token_urlsafe(16),
         wait_quiet=max(0.0, min(args.wait_quiet, 600.0)),
+        signing_alg=args.signing_alg,
     )
     return opts, scale
 

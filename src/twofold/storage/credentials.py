@@ -134,11 +134,21 @@ class SqlAuthenticatorRepository(SqlRepository):
         await self._write(_TOUCH, {"authenticator_id": authenticator_id, "now": now})
 
 
+_r = t.recovery_codes.c
+_RECOVERY_HASH = sa.select(_r.code_hash).where(_r.user_id == sa.bindparam("user_id"))
+# Conditional on the old hash, so one recovery code can be redeemed exactly once.
+_ROTATE_RECOVERY = (
+    sa.update(t.recovery_codes)
+    .where(_r.user_id == sa.bindparam("b_user_id"), _r.code_hash == sa.bindparam("old_hash"))
+    .values(code_hash=sa.bindparam("new_hash"), updated_at=sa.bindparam("now"))
+)
+
+
 class SqlRecoveryCodeRepository(SqlRepository):
     _t = t.recovery_codes
 
     async def get_hash(self, user_id: str) -> str | None:
-        row = await self._one(sa.select(self._t.c.code_hash).where(self._t.c.user_id == user_id))
+        row = await self._one(_RECOVERY_HASH, {"user_id": user_id})
         return None if row is None else cast(str, row.code_hash)
 
     async def set(self, user_id: str, code_hash: str, now: float) -> None:
@@ -152,13 +162,8 @@ class SqlRecoveryCodeRepository(SqlRepository):
         )
 
     async def rotate(self, user_id: str, old_hash: str, new_hash: str, now: float) -> bool:
-        # Conditional on the old hash, so one recovery code can be redeemed exactly once.
-        rotated = await self._write(
-            sa.update(self._t)
-            .where(self._t.c.user_id == user_id, self._t.c.code_hash == old_hash)
-            .values(code_hash=new_hash, updated_at=now)
-        )
-        return rotated == 1
+        params = {"b_user_id": user_id, "old_hash": old_hash, "new_hash": new_hash, "now": now}
+        return await self._write(_ROTATE_RECOVERY, params) == 1
 
     async def delete(self, user_id: str) -> None:
         await self._write(sa.delete(self._t).where(self._t.c.user_id == user_id))
