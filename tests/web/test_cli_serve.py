@@ -1,0 +1,64 @@
+"""`twofold serve` hands uvicorn what an operator asked for, and splits the hashing threads
+between worker processes (uvicorn itself is replaced here: nothing listens)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from twofold.cli import main
+
+from .support import DOMAIN
+
+
+@pytest.fixture
+def serve(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in {
+        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "TWOFOLD_DOMAIN": DOMAIN,
+        "TWOFOLD_DATA_DIR": str(tmp_path),
+        "TWOFOLD_ENVIRONMENT": "test",
+        "TWOFOLD_ENCRYPTION_KEYS": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TWOFOLD_HASHING_CONCURRENCY", raising=False)
+    # serve writes these for its worker processes; monkeypatch restores them afterwards.
+    monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
+    seen: dict[str, Any] = {}
+
+    def fake_run(app: str, **kwargs: Any) -> None:
+        seen.update(kwargs, app=app, hashing=os.environ.get("TWOFOLD_HASHING_CONCURRENCY"))
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+
+    def run(*args: str) -> dict[str, Any]:
+        result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return seen
+
+    return run
+
+
+def test_workers_share_the_cores_for_hashing(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    seen = serve("--workers", "2")
+    assert seen["workers"] == 2
+    assert seen["hashing"] == "4"
+
+
+def test_more_workers_than_cores_still_hash(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert serve("--workers", "4")["hashing"] == "1"
+
+
+def test_one_worker_keeps_the_default(serve: Any) -> None:
+    assert serve("--workers", "1")["hashing"] is None  # Settings: one thread per core
+
+
+def test_an_operator_setting_wins(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOFOLD_HASHING_CONCURRENCY", "3")
+    assert serve("--workers", "2")["hashing"] == "3"
