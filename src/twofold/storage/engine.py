@@ -265,6 +265,7 @@ def trace_statements(engine: AsyncEngine, callback: Callable[[str], object]) -> 
 async def dispose(engine: AsyncEngine) -> None:
     """Close every pooled connection of the engine, its blocking twin's included."""
     twin = _blocking_twins.pop(engine.sync_engine.pool, None)
+    _autocommit_engines.pop(engine.sync_engine.pool, None)
     await engine.dispose()
     if twin is not None:
         twin.dispose()
@@ -365,10 +366,13 @@ class _BlockingConn:
 
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
-    """A connection for reads (no transaction on SQLite: see `_on_begin`)."""
+    """A connection for reads, without a transaction: each read is one statement, which sees a
+    consistent snapshot on its own (SQLite: see `_on_begin`; PostgreSQL: autocommit, which
+    saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU)."""
     twin = _blocking_twins.get(engine.sync_engine.pool)
     if twin is None:
-        async with engine.connect() as conn:
+        reader = engine if is_sqlite(engine) else _autocommit(engine)
+        async with reader.connect() as conn:
             yield _AsyncConn(conn)
         return
     blocking = twin.reader()
@@ -377,6 +381,20 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
     finally:
         # No BEGIN was sent (see `_on_begin`); this only ends SQLAlchemy's own bookkeeping.
         blocking.rollback()
+
+
+# The value refers to its key (the options engine shares the pool), so entries outlive their
+# engine until `dispose` removes them; one per engine a process makes.
+_autocommit_engines: dict[Any, AsyncEngine] = {}
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    # execution_options() builds a new engine object each call; keep one per pool.
+    pool = engine.sync_engine.pool
+    reader = _autocommit_engines.get(pool)
+    if reader is None:
+        reader = _autocommit_engines[pool] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return reader
 
 
 # The unit of work open in this task, if any: (pool, task, connection).
