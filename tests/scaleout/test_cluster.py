@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import signal
 import subprocess
 import threading
@@ -463,8 +464,10 @@ def test_a_rotated_key_reaches_every_node_within_the_cache_time(
     assert len(old_kids) == 1, f"nodes sign with different keys before the rotation: {old_kids}"
 
     out = cluster.cli("keys", "rotate")  # from "one node": the CLI on the shared database
-    new_kid = out.strip().rsplit(" ", 1)[-1]
-    assert new_kid, out
+    # "new current key: <kid> (<alg>)"
+    match = re.fullmatch(r"new current key: (\S+) \((\w+)\)", out.strip())
+    assert match, out
+    new_kid = match.group(1)
     assert new_kid not in old_kids, out
 
     # Poll every node (bounded) until it signs with the new key and publishes it.
