@@ -340,7 +340,10 @@ class Bench:
         os.environ.update(
             {
                 "TWOFOLD_DATABASE_URL": self.database_url,
-                "TWOFOLD_DATA_DIR": str(self.workdir),
+                # The encryption key file lives here; sizes sharing one database share it.
+                "TWOFOLD_DATA_DIR": str(
+                    self.workdir.parent / "data" if self.opts.database_url else self.workdir
+                ),
                 "TWOFOLD_DOMAIN": DOMAIN,
                 "TWOFOLD_LOG_LEVEL": "warning",
                 "TWOFOLD_ENVIRONMENT": "development",
@@ -359,7 +362,8 @@ class Bench:
     def spec(self) -> Any:
         from twofold.seeding import SeedSpec
 
-        return SeedSpec(seed=self.opts.seed, prefix=self.prefix)
+        # One seed per size: ids derive from it, and sizes may share one database.
+        return SeedSpec(seed=f"{self.opts.seed}:{self.prefix}", prefix=self.prefix)
 
     def seed(self) -> None:
         from twofold.seeding import seed_users
