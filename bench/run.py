@@ -368,6 +368,9 @@ class Bench:
     def seed(self) -> None:
         from twofold.seeding import seed_users
 
+        if self.opts.database_url:
+            # serve migrates SQLite by itself, never PostgreSQL (docs/deploy.md).
+            subprocess.run([str(TWOFOLD), "migrate"], capture_output=True, check=True, timeout=300)
         log(f"seeding {self.users} users into {report.redact_url(self.database_url)}")
         step = max(20_000, self.users // 10)
 

@@ -1,4 +1,5 @@
-"""Minting token responses: RS256 access and ID tokens, rotating refresh tokens."""
+"""Minting token responses: access and ID tokens signed with the current key (RS256 unless the
+tenant chose ES256 or EdDSA), rotating refresh tokens."""
 
 from __future__ import annotations
 
