@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
 
-from twofold.storage import sqlite_direct
+from twofold.storage import direct
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -193,7 +193,7 @@ class _BlockingTwin:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.plans = sqlite_direct.Plans(engine.dialect)
+        self.plans = direct.Plans(engine.dialect)
         self._local = threading.local()
         self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
 
@@ -325,7 +325,7 @@ class Conn(Protocol):
 
     Run a statement with `parameters` only if it is built once (at import or in `__init__`),
     with `bindparam`s: on a SQLite file such statements are compiled once and run straight on
-    the driver (see `sqlite_direct`).
+    the driver (see `direct`).
     """
 
     async def execute(
@@ -334,21 +334,29 @@ class Conn(Protocol):
 
 
 class _AsyncConn:
-    __slots__ = ("_conn",)
+    __slots__ = ("_conn", "_plans", "_raw")
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, plans: direct.Plans | None = None) -> None:
         self._conn = conn
+        self._plans = plans
+        self._raw: Any = None
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Result:
+        if parameters is not None and self._plans is not None:
+            plan = self._plans.get(statement)
+            if plan is not None:
+                if self._raw is None:
+                    self._raw = (await self._conn.get_raw_connection()).driver_connection
+                return await direct.run_psycopg(self._raw, plan, parameters)
         return await self._conn.execute(statement, parameters)
 
 
 class _BlockingConn:
     __slots__ = ("_conn", "_plans")
 
-    def __init__(self, conn: Connection, plans: sqlite_direct.Plans) -> None:
+    def __init__(self, conn: Connection, plans: direct.Plans) -> None:
         self._conn = conn
         self._plans = plans
 
@@ -360,7 +368,7 @@ class _BlockingConn:
             if plan is not None:
                 raw = self._conn.connection.driver_connection
                 assert isinstance(raw, sqlite3.Connection)
-                return sqlite_direct.run(raw, plan, parameters)
+                return direct.run_sqlite(raw, plan, parameters)
         return self._conn.execute(statement, parameters)
 
 
@@ -371,9 +379,12 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
     saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU)."""
     twin = _blocking_twins.get(engine.sync_engine.pool)
     if twin is None:
-        reader = engine if is_sqlite(engine) else _autocommit(engine)
-        async with reader.connect() as conn:
-            yield _AsyncConn(conn)
+        if is_sqlite(engine):  # an in-memory database: aiosqlite, as the tests' engines
+            async with engine.connect() as conn:
+                yield _AsyncConn(conn)
+            return
+        async with _autocommit(engine).connect() as conn:
+            yield _AsyncConn(conn, _postgresql_plans(engine))
         return
     blocking = twin.reader()
     try:
@@ -395,6 +406,17 @@ def _autocommit(engine: AsyncEngine) -> AsyncEngine:
     if reader is None:
         reader = _autocommit_engines[pool] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return reader
+
+
+_plans_by_pool: weakref.WeakKeyDictionary[Any, direct.Plans] = weakref.WeakKeyDictionary()
+
+
+def _postgresql_plans(engine: AsyncEngine) -> direct.Plans:
+    pool = engine.sync_engine.pool
+    plans = _plans_by_pool.get(pool)
+    if plans is None:
+        plans = _plans_by_pool[pool] = direct.Plans(engine.dialect)
+    return plans
 
 
 # The unit of work open in this task, if any: (pool, task, connection).
@@ -443,7 +465,7 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
     lock = _write_lock(engine)
     if lock is None:
         async with writer(engine).begin() as conn:
-            yield _AsyncConn(conn)
+            yield _AsyncConn(conn, _postgresql_plans(engine))
         return
     twin = _blocking_twins.get(engine.sync_engine.pool)
     if twin is None:

@@ -1,0 +1,139 @@
+"""Statements built once and run straight on the driver (sqlite3, psycopg) answer exactly as
+through SQLAlchemy."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import anyio
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from twofold.storage import direct, migrate
+from twofold.storage.engine import dispose, make_engine, read_connection, write_transaction
+from twofold.storage.tables import state
+
+_c = state.c
+_GET = sa.select(_c.key, _c.value).where(_c.expires_at > sa.bindparam("now")).order_by(_c.key)
+_INSERT = sa.insert(state).values(
+    key=sa.bindparam("k"), value="fixed", expires_at=sa.bindparam("e")
+)
+_SCALAR = sa.select(_c.value).where(_c.key == sa.bindparam("k"))
+_BUMP = sa.update(state).where(_c.key == sa.bindparam("k")).values(expires_at=_c.expires_at + 1)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> tuple[sa.Engine, sqlite3.Connection]:
+    url = f"sqlite:///{tmp_path / 'twofold.db'}"
+    migrate.upgrade(url)
+    engine = sa.create_engine(url)
+    raw = sqlite3.connect(tmp_path / "twofold.db", isolation_level=None)
+    return engine, raw
+
+
+def test_results_match_sqlalchemy(db: tuple[sa.Engine, sqlite3.Connection]) -> None:
+    engine, raw = db
+    plans = direct.Plans(engine.dialect)
+    for key, expires in (("a", 10.0), ("b", 20.0), ("c", 30.0)):
+        plan = plans.get(_INSERT)
+        assert plan is not None
+        assert direct.run_sqlite(raw, plan, {"k": key, "e": expires}).rowcount == 1
+    assert plans.get(_INSERT) is plan  # compiled once
+
+    get = plans.get(_GET)
+    assert get is not None
+    with engine.connect() as conn:
+        for now in (0.0, 15.0, 99.0):
+            expected = conn.execute(_GET, {"now": now}).all()
+            rows = direct.run_sqlite(raw, get, {"now": now}).all()
+            assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+            assert [(r.key, r.value) for r in rows] == [(r.key, r.value) for r in expected]
+            first = direct.run_sqlite(raw, get, {"now": now}).first()
+            assert first == (expected[0] if expected else None)
+    assert {r.value for r in direct.run_sqlite(raw, get, {"now": 0.0}).all()} == {"fixed"}
+
+    scalar = plans.get(_SCALAR)
+    assert scalar is not None
+    assert direct.run_sqlite(raw, scalar, {"k": "b"}).scalar_one() == "fixed"
+    assert direct.run_sqlite(raw, scalar, {"k": "zz"}).scalar_one_or_none() is None
+    with pytest.raises(sa_exc.NoResultFound):
+        direct.run_sqlite(raw, scalar, {"k": "zz"}).scalar_one()
+
+    bump = plans.get(_BUMP)
+    assert bump is not None
+    assert direct.run_sqlite(raw, bump, {"k": "a"}).rowcount == 1
+    assert direct.run_sqlite(raw, bump, {"k": "zz"}).rowcount == 0
+    assert raw.execute("SELECT expires_at FROM state WHERE key = 'a'").fetchone() == (11.0,)
+
+
+def test_driver_errors_become_sqlalchemy_errors(db: tuple[sa.Engine, sqlite3.Connection]) -> None:
+    engine, raw = db
+    plans = direct.Plans(engine.dialect)
+    plan = plans.get(_INSERT)
+    assert plan is not None
+    direct.run_sqlite(raw, plan, {"k": "a", "e": 1.0})
+    # Repositories turn IntegrityError into Conflict: a duplicate key must arrive as one.
+    with pytest.raises(sa_exc.IntegrityError):
+        direct.run_sqlite(raw, plan, {"k": "a", "e": 2.0})
+
+
+def test_statements_sqlalchemy_must_run_are_refused(
+    db: tuple[sa.Engine, sqlite3.Connection],
+) -> None:
+    engine, _ = db
+    plans = direct.Plans(engine.dialect)
+    # An expanding IN renders differently per call; insert(table) takes its columns from the
+    # parameters (and would name every column, defaults included).
+    expanding = sa.bindparam("ks", expanding=True)
+    assert plans.get(sa.select(_c.value).where(_c.key.in_(expanding))) is None
+    assert plans.get(sa.select(_c.value).where(_c.key.in_(["a", "b"]))) is None
+    assert plans.get(sa.insert(state)) is None
+    assert plans.get(sa.delete(state).where(_c.key == sa.bindparam("k"))) is not None
+
+
+@pytest.mark.anyio
+async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: str) -> None:
+    # Through read_connection/write_transaction: straight on sqlite3 or psycopg for statements
+    # built once, compared with SQLAlchemy's own execution of the same statements.
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    engine = make_engine(database_url)
+    try:
+        # Every statement here takes the direct path on this dialect.
+        plans = direct.Plans(engine.dialect)
+        assert all(plans.get(s) is not None for s in (_GET, _INSERT, _SCALAR, _BUMP))
+        async with write_transaction(engine) as conn:
+            for key, expires in (("a", 10.0), ("b", 20.0), ("c", 30.0)):
+                assert (await conn.execute(_INSERT, {"k": key, "e": expires})).rowcount == 1
+        with pytest.raises(sa_exc.IntegrityError):
+            async with write_transaction(engine) as conn:
+                await conn.execute(_INSERT, {"k": "a", "e": 1.0})
+        for now in (0.0, 15.0, 99.0):
+            async with engine.connect() as plain:
+                expected = (await plain.execute(_GET, {"now": now})).all()
+            async with read_connection(engine) as conn:
+                rows = (await conn.execute(_GET, {"now": now})).all()
+            assert [(r.key, r.value) for r in rows] == [(r.key, r.value) for r in expected]
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(_SCALAR, {"k": "b"})).scalar_one() == "fixed"
+            assert (await conn.execute(_SCALAR, {"k": "zz"})).scalar_one_or_none() is None
+            first = (await conn.execute(_GET, {"now": 25.0})).first()
+            assert (first.key, first.value) == ("c", "fixed")
+        async with write_transaction(engine) as conn:
+            assert (await conn.execute(_BUMP, {"k": "a"})).rowcount == 1
+            assert (await conn.execute(_BUMP, {"k": "zz"})).rowcount == 0
+
+        # A transaction that fails rolls back what ran straight on the driver, too.
+        async def undone() -> None:
+            async with write_transaction(engine) as conn:
+                await conn.execute(_INSERT, {"k": "d", "e": 1.0})
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError):
+            await undone()
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(_SCALAR, {"k": "d"})).scalar_one_or_none() is None
+            assert len((await conn.execute(_GET, {"now": 0.0})).all()) == 3
+    finally:
+        await dispose(engine)
