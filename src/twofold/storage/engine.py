@@ -141,8 +141,8 @@ def _install_sqlite_hooks(engine: Engine, pragmas: tuple[str, ...]) -> None:
 def make_engine(
     url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = 15,
+    max_overflow: int = 0,
     pool_timeout: float = 30.0,
     connect_timeout: float = 10.0,
 ) -> AsyncEngine:
