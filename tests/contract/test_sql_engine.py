@@ -10,6 +10,7 @@ import anyio
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import engine as engine_module
 from twofold.storage import migrate
@@ -94,15 +95,20 @@ def _try_write_lock(path: Path) -> bool:
         probe.close()
 
 
+async def _sqlite_file(tmp_path: Path) -> tuple[Path, AsyncEngine]:
+    """A migrated SQLite file and an engine on it."""
+    path = tmp_path / "twofold.db"
+    url = f"sqlite:///{path}"
+    await anyio.to_thread.run_sync(migrate.upgrade, url)
+    return path, make_engine(url)
+
+
 @pytest.mark.anyio
 async def test_writers_take_the_write_lock_at_begin_and_readers_do_not(tmp_path: Path) -> None:
     # Two deferred transactions that both read and then write deadlock, and SQLite fails one
     # with "database is locked" without honouring busy_timeout. Taking the lock at BEGIN makes
     # the second writer wait instead; readers must not take it, or they would queue behind writes.
-    path = tmp_path / "twofold.db"
-    url = f"sqlite:///{path}"
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
-    engine = make_engine(url)
+    path, engine = await _sqlite_file(tmp_path)
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT count(*) FROM state"))
@@ -165,10 +171,7 @@ async def test_an_unreachable_postgresql_fails_within_the_connect_timeout() -> N
 async def test_sqlite_file_statements_run_on_the_blocking_twin(tmp_path: Path) -> None:
     # The serving path on a SQLite file: reads take no lock, a write transaction holds the write
     # lock from its BEGIN to its end, and both go through the blocking driver, not aiosqlite.
-    path = tmp_path / "twofold.db"
-    url = f"sqlite:///{path}"
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
-    engine = make_engine(url)
+    path, engine = await _sqlite_file(tmp_path)
     try:
         twin = blocking_engine(engine)
         assert twin is not None
@@ -199,10 +202,7 @@ async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop
 ) -> None:
     # Another process holding SQLite's write lock must not stall this process's event loop:
     # the writer retries in asyncio sleeps, so other tasks keep running meanwhile.
-    path = tmp_path / "twofold.db"
-    url = f"sqlite:///{path}"
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
-    engine = make_engine(url)
+    path, engine = await _sqlite_file(tmp_path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -238,11 +238,8 @@ async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop
 async def test_sqlite_writer_gives_up_after_the_busy_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "twofold.db"
-    url = f"sqlite:///{path}"
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
     monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 100)
-    engine = make_engine(url)
+    path, engine = await _sqlite_file(tmp_path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -296,9 +293,7 @@ async def test_unit_of_work_commits_together_or_not_at_all(database_url: str) ->
 async def test_unit_of_work_is_not_shared_with_child_tasks(tmp_path: Path) -> None:
     # A task started inside a unit inherits its context variables; it must not write on the
     # unit's connection (it would interleave with the parent), so it gets its own transaction.
-    url = f"sqlite:///{tmp_path / 'twofold.db'}"
-    await anyio.to_thread.run_sync(migrate.upgrade, url)
-    engine = make_engine(url)
+    _, engine = await _sqlite_file(tmp_path)
     try:
         seen: list[object] = []
         async with unit_of_work(engine):

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -23,25 +23,15 @@ from joserfc.jws import JWSRegistry
 
 from twofold.core import discovery
 from twofold.core.clock import FrozenClock
-from twofold.core.crypto import KeyRing
 from twofold.core.deps import Deps
 from twofold.core.models import TENANT_SIGNING_ALGS, SigningKey, Tenant
 from twofold.core.tokens import TokenInvalid, TokenSigner, generate_signing_key
 
-NOW = 1_700_000_000
-ISSUER = "https://tenant.example.com/"
-AUDIENCE = "https://api.example.com/"
+from .test_tokens import AUDIENCE, ISSUER, NOW, b64url, keyring, private_of
+from .test_tokens import claims as _claims
+
 ALGS = ("RS256", "ES256", "EdDSA")
 KTY = {"RS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-@functools.cache
-def keyring() -> KeyRing:
-    return KeyRing({"k1": bytes(range(32))}, "k1")
 
 
 @functools.cache
@@ -50,22 +40,8 @@ def key(alg: str) -> SigningKey:
     return generate_signing_key(keyring(), NOW - 100 + ALGS.index(alg), alg)
 
 
-def private_of(record: SigningKey) -> Any:
-    pem = keyring().decrypt(record.private_key_enc, f"signing_key:{record.kid}")
-    return serialization.load_pem_private_key(pem, password=None)
-
-
 def claims(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "iss": ISSUER,
-        "sub": "auth0|0123456789abcdef01234567",
-        "aud": AUDIENCE,
-        "iat": NOW,
-        "exp": NOW + 600,
-        "scope": "openid profile",
-    }
-    base.update(overrides)
-    return base
+    return _claims(**{"scope": "openid profile", **overrides})
 
 
 def raw_jws(header: dict[str, Any], payload: dict[str, Any], private: Any, how: str) -> str:
