@@ -45,6 +45,32 @@ async def test_enrolment_is_confirmed_by_the_first_code(env):
     assert [a["active"] for a in listed if a["authenticator_type"] == "otp"] == [True]
 
 
+async def test_audit_events_are_never_written_inside_the_grants_transaction(env, monkeypatch):
+    # The audit trail swallows its own failures; inside the grant's unit of work a failed audit
+    # insert would abort the whole transaction on PostgreSQL and turn a good confirmation into
+    # a 500. So no event may be recorded while the unit is open.
+    from twofold.storage import audit as sql_audit
+    from twofold.storage import engine as sql_engine
+
+    recorded: list[tuple[str, bool]] = []
+    original = sql_audit.SqlAuditLog.record
+
+    async def record(self, event):
+        recorded.append((event.type, sql_engine._unit.get() is not None))
+        await original(self, event)
+
+    monkeypatch.setattr(sql_audit.SqlAuditLog, "record", record)
+    client = await env.client()
+    await env.user()
+    mfa_token = await env.mfa_token(client)
+    secret = (await env.associate_otp(mfa_token))["secret"]
+
+    assert_tokens(await env.otp_grant(client, mfa_token, env.code(secret)))
+
+    assert recorded  # enrolment confirmed, authentication succeeded
+    assert [inside for _, inside in recorded] == [False] * len(recorded)
+
+
 async def test_enrolled_user_verifies_with_current_code(env):
     client = await env.client()
     enrolled = await env.enrolled(client)

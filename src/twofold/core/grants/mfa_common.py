@@ -81,7 +81,19 @@ async def activate_enrolment(
     now: float,
 ) -> list[str]:
     """Confirm an enrolment: the authenticator, its linked sibling (sms+voice, push+totp) and
-    the user's pending recovery code become active together. Returns the activated ids."""
+    the user's pending recovery code become active together, and the event is recorded.
+    Returns the activated ids."""
+    ids = await activate_only(authenticators, confirmed, now, deps)
+    await record_enrolment(deps, req, user, confirmed)
+    return ids
+
+
+async def activate_only(
+    authenticators: list[Authenticator], confirmed: Authenticator, now: float, deps: Deps
+) -> list[str]:
+    """The activation of `activate_enrolment` without its audit event, for a unit of work: the
+    audit trail swallows its own failures, and on PostgreSQL a failed statement would abort
+    the unit's transaction. Record the event with `record_enrolment` after the unit."""
     ids = [confirmed.id]
     ids += [
         a.id
@@ -91,6 +103,12 @@ async def activate_enrolment(
         and (a.kind == "recovery-code" or (a.link_id and a.link_id == confirmed.link_id))
     ]
     await deps.storage.authenticators.activate(ids, now)
+    return ids
+
+
+async def record_enrolment(
+    deps: Deps, req: GrantRequest, user: User, confirmed: Authenticator
+) -> None:
     await audit.record(
         deps,
         audit.ENROLLMENT_COMPLETE,
@@ -98,7 +116,6 @@ async def activate_enrolment(
         client_id=req.client.client_id,
         authenticator_id=confirmed.id,
     )
-    return ids
 
 
 async def succeed(

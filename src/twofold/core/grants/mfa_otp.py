@@ -14,7 +14,7 @@ from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa.authenticators import has_active_factor
-from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
 
 GRANT_TYPE = GRANT_MFA_OTP
 PARAMETERS = frozenset({"mfa_token", "otp"})
@@ -56,22 +56,27 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         step = totp.matching_step(secret, code, now)
         if step is None:
             continue
-        # Claiming the step, the refund, a confirmation and spending the mfa_token commit together
-        # (one transaction instead of four); signing comes after, outside it.
+        # Claiming the step, a confirmation, spending the mfa_token and the refund commit together
+        # (one transaction instead of four); signing and audit events come after, outside it.
+        # The refund is last, so rows are locked in the order authenticator, mfa_token, bucket
+        # (as the recovery-code grant does: mfa_token, code, bucket), and a refund to a store
+        # outside the unit (Redis) never happens for a grant that then loses its mfa_token.
         try:
             async with deps.storage.unit_of_work():
                 if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
                     replayed = True
                     continue
-                await attempts.refund(user.user_id)
                 if not candidate.active:
-                    await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
+                    await _confirm_enrolment(deps, authenticators, candidate, now)
                 await mfa_common.spend(deps, mfa_token, tx)
+                await attempts.refund(user.user_id)
         except InvalidGrant:
             # The mfa_token was spent a moment ago by a concurrent grant: nothing here was
             # committed, and losing that race is not a guess.
             await attempts.refund(user.user_id)
             raise
+        if not candidate.active:
+            await mfa_common.record_enrolment(deps, req, user, candidate)
         return await mfa_common.issue(deps, req, tx, user, "mfa-otp", candidate.id)
     # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
     if replayed:
@@ -83,13 +88,11 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
 
 async def _confirm_enrolment(
     deps: Deps,
-    req: GrantRequest,
-    user: User,
     authenticators: list[Authenticator],
     confirmed: Authenticator,
     now: float,
 ) -> None:
-    ids = await mfa_common.activate_enrolment(deps, req, user, authenticators, confirmed, now)
+    ids = await mfa_common.activate_only(authenticators, confirmed, now, deps)
     # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one (but never a
     # push enrolment's companion TOTP, which goes with its push).
     others = [
