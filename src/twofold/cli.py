@@ -97,7 +97,7 @@ def serve(
     else:
         _run(lambda s: s.admin.ensure_signing_key())
     os.environ["TWOFOLD_SERVING_TLS"] = "1" if tls_cert else "0"
-    if workers > 1 and "TWOFOLD_HASHING_CONCURRENCY" not in os.environ:
+    if workers > 1 and "hashing_concurrency" not in settings.model_fields_set:
         # The default is one argon2 thread per core for the process; with several workers that
         # runs cores x workers hashes at once, which thrashes memory (64 MiB each) and lowered
         # login throughput by ~15 % in bench/. Split the cores between the workers instead.

@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     # default: overflow connections are closed as soon as they are returned, so steady load
     # above pool_size opened and closed a PostgreSQL connection per burst (half the throughput
     # of /mfa/challenge in bench/ went to that).
-    db_pool_size: int = Field(default=15, ge=1, le=1000)
+    # At least 2: starting on PostgreSQL holds one connection for an advisory lock while the
+    # first signing key is written through another.
+    db_pool_size: int = Field(default=15, ge=2, le=1000)
     db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
     db_connect_timeout: float = Field(default=5.0, gt=0, le=300)
@@ -119,8 +121,11 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Explicit arguments beat the environment, which beats the TOML file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # Explicit arguments beat the environment, which beats the TOML file. The file's path is
+        # read now, not when this module was imported.
+        toml_file = os.environ.get("TWOFOLD_CONFIG_FILE") or None
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
+        return (init_settings, env_settings, toml)
 
 
 def load(**overrides: Any) -> Settings:

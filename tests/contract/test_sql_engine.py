@@ -290,22 +290,33 @@ async def test_unit_of_work_commits_together_or_not_at_all(database_url: str) ->
 
 
 @pytest.mark.anyio
-async def test_unit_of_work_is_not_shared_with_child_tasks(tmp_path: Path) -> None:
-    # A task started inside a unit inherits its context variables; it must not write on the
-    # unit's connection (it would interleave with the parent), so it gets its own transaction.
+async def test_unit_of_work_refuses_writes_from_child_tasks(tmp_path: Path) -> None:
+    # A task started inside a unit inherits its context variables. Writing on the unit's
+    # connection would interleave with the parent, and a transaction of its own would wait for
+    # the parent's lock while the parent waits for the child: it must fail, not hang.
     _, engine = await _sqlite_file(tmp_path)
+    insert = text("INSERT INTO state VALUES ('k', 'v', 1e12)")
     try:
-        seen: list[object] = []
+        errors: list[BaseException] = []
         async with unit_of_work(engine):
             async with write_transaction(engine) as parent:
-                seen.append(parent)
+                await parent.execute(insert)
 
             async def child() -> None:
-                assert engine_module._joined(engine) is None
+                try:
+                    async with write_transaction(engine) as conn:
+                        await conn.execute(text("DELETE FROM state"))
+                except RuntimeError as exc:
+                    errors.append(exc)
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(child)
+            with anyio.fail_after(5):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(child)
             async with write_transaction(engine) as again:
-                assert again is parent
+                assert again is parent  # the parent still writes in its unit
+        assert len(errors) == 1
+        assert "unit of work" in str(errors[0])
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 1
     finally:
         await dispose(engine)

@@ -62,3 +62,13 @@ def test_one_worker_keeps_the_default(serve: Any) -> None:
 def test_an_operator_setting_wins(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWOFOLD_HASHING_CONCURRENCY", "3")
     assert serve("--workers", "2")["hashing"] == "3"
+
+
+def test_a_config_file_setting_wins(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    config = tmp_path / "twofold.toml"
+    config.write_text("hashing_concurrency = 3\n")
+    monkeypatch.setenv("TWOFOLD_CONFIG_FILE", str(config))
+    # Not set in the environment by serve: the workers read the same file and get 3.
+    assert serve("--workers", "2")["hashing"] is None

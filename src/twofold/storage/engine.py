@@ -427,8 +427,12 @@ def _joined(engine: AsyncEngine) -> Conn | None:
     unit = _unit.get()
     if unit is None or unit[0] is not engine.sync_engine.pool:
         return None
-    # Child tasks inherit context variables; only the task that opened the unit may use it.
-    return unit[2] if unit[1] is asyncio.current_task() else None
+    if unit[1] is asyncio.current_task():
+        return unit[2]
+    # Child tasks inherit context variables. Writing on the unit's connection would interleave
+    # with the parent, and waiting for a transaction of its own would wait for the parent,
+    # which waits for the child: refuse instead of hanging.
+    raise RuntimeError("a task started inside a unit of work cannot write to its database")
 
 
 @asynccontextmanager
@@ -498,7 +502,8 @@ async def _begin_immediate(conn: Connection) -> None:
             raw.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY_* too
+            if not busy or time.monotonic() >= deadline:
                 raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
         await asyncio.sleep(delay)
         delay = min(delay * 2, _RETRY_MAX_S)
