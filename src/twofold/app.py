@@ -36,6 +36,7 @@ from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
 from twofold.storage.devices import SqlPushDeviceRepository
+from twofold.storage.engine import checkpoint as checkpoint_database
 from twofold.storage.engine import dispose as dispose_engine
 from twofold.storage.engine import make_engine
 from twofold.storage.engine import ping as ping_database
@@ -46,6 +47,7 @@ from twofold.web.routes import make_app
 
 KEY_FILE = "encryption.keys"
 PURGE_INTERVAL_SECONDS = 300.0
+CHECKPOINT_INTERVAL_SECONDS = 1.0
 # A readiness probe that takes longer than this counts as a failure (load balancers time out too).
 READINESS_TIMEOUT_SECONDS = 3.0
 log = logging.getLogger("twofold.app")
@@ -116,6 +118,17 @@ class Services:
             else:
                 if removed:
                     log.info("purged %d expired state entries", removed)
+
+    async def checkpoint_forever(self, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
+        """On a SQLite file, copy the write-ahead log back into the database in a worker thread
+        every `interval` seconds, so that this never happens (with its fsync) on the loop."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not await checkpoint_database(self.engine):
+                    return  # not a SQLite file
+            except Exception as exc:  # busy or failed: the next round tries again
+                log.warning("database checkpoint failed: %s", type(exc).__name__)
 
 
 async def _probe(name: str, check: Awaitable[object]) -> bool:
@@ -241,13 +254,17 @@ def asgi() -> Starlette:
         app.state.runtime = _runtime(services, tls)
         app.state.services = services
         app.state.readiness = services.readiness
-        sweeper = asyncio.create_task(services.purge_forever())
+        background = [
+            asyncio.create_task(services.purge_forever()),
+            asyncio.create_task(services.checkpoint_forever()),
+        ]
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await services.close()
 
     return make_app(hsts=tls, lifespan=lifespan)

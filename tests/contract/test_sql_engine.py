@@ -10,6 +10,7 @@ import anyio
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import engine as engine_module
@@ -17,7 +18,9 @@ from twofold.storage import migrate
 from twofold.storage.engine import (
     async_url,
     blocking_engine,
+    checkpoint,
     dispose,
+    is_sqlite,
     make_engine,
     read_connection,
     sync_url,
@@ -318,5 +321,29 @@ async def test_unit_of_work_refuses_writes_from_child_tasks(tmp_path: Path) -> N
         assert "unit of work" in str(errors[0])
         async with read_connection(engine) as conn:
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 1
+    finally:
+        await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_checkpoint_copies_the_log_back_off_the_loop(database_url: str) -> None:
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    engine = make_engine(database_url)
+    try:
+        if not is_sqlite(engine):
+            assert await checkpoint(engine) is False
+            return
+        async with write_transaction(engine) as conn:
+            for i in range(50):
+                await conn.execute(text(f"INSERT INTO state VALUES ('k{i}', 'v', 1e12)"))
+        async with read_connection(engine) as conn:
+            # The loop's connections leave checkpoints to the server's thread (a safety net only
+            # for a WAL grown past ~40 MB).
+            pages = (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
+            assert pages == 10_000
+        path = Path(make_url(database_url).database or "")
+        assert b"k49" not in path.read_bytes()  # still only in the write-ahead log
+        assert await checkpoint(engine) is True
+        assert b"k49" in path.read_bytes()
     finally:
         await dispose(engine)

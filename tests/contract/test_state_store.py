@@ -259,3 +259,20 @@ async def test_concurrent_gcra_take_never_exceeds_capacity(state_store: StateSto
         for _ in range(20):
             tg.start_soon(take)
     assert taken == 5
+
+
+async def test_purge_expired_in_batches(
+    sweeping_state_store: PurgingStore, clock: FrozenClock
+) -> None:
+    from twofold.state.sql import SqlStateStore
+
+    store = sweeping_state_store
+    if not isinstance(store, SqlStateStore):
+        pytest.skip("batches are the SQL store's")
+    for i in range(7):
+        await store.put(f"k{i}", "1", 10)
+    await store.put("live", "1", 60)
+    clock.advance(10)
+    assert await store.purge_expired(batch=3) == 7  # three full batches, the last one short
+    assert await store.get("live") == "1"
+    assert await store.purge_expired(batch=3) == 0

@@ -9,6 +9,7 @@ rows are overwritten in place by add/put/cas/incr and swept by `purge_expired`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
@@ -36,6 +37,13 @@ def _k(key: str) -> str:
         else:
             return key
     return _DIGEST + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+PURGE_BATCH = 1000
+
+
+def _p_int(name: str) -> sa.BindParameter[int]:
+    return sa.bindparam(name, type_=sa.Integer)
 
 
 def _p(name: str) -> sa.BindParameter[Any]:
@@ -117,7 +125,10 @@ class SqlStateStore:
             .values(value=sa.cast(refunded, sa.Text), expires_at=refunded + 1)
         )
         self._delete = sa.delete(state).where(_c.key == key)
-        self._purge = sa.delete(state).where(_c.expires_at <= now)
+        # In batches: one DELETE of every expired row would hold the write lock (and, on SQLite,
+        # the event loop) for as long as the backlog is large.
+        expired_keys = sa.select(_c.key).where(_c.expires_at <= now).limit(_p_int("batch"))
+        self._purge = sa.delete(state).where(_c.key.in_(expired_keys.scalar_subquery()))
 
     async def get(self, key: str) -> str | None:
         async with read_connection(self._engine) as conn:
@@ -179,9 +190,16 @@ class SqlStateStore:
     async def delete(self, key: str) -> None:
         await self._run(self._delete, k=_k(key))
 
-    async def purge_expired(self) -> int:
-        """Delete expired rows; how many went. Run it periodically to keep the table small."""
-        return await self._run(self._purge, now=self._clock.now())
+    async def purge_expired(self, batch: int = PURGE_BATCH) -> int:
+        """Delete expired rows, `batch` at a time, letting other work run in between; how many
+        went. Run it periodically to keep the table small."""
+        removed = 0
+        while True:
+            deleted = await self._run(self._purge, now=self._clock.now(), batch=batch)
+            removed += deleted
+            if deleted < batch:
+                return removed
+            await asyncio.sleep(0)
 
     async def _run(self, stmt: sa.Executable, **params: Any) -> int:
         async with write_transaction(self._engine) as conn:

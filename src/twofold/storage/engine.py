@@ -195,6 +195,8 @@ class _BlockingTwin:
         self.engine = engine
         self.plans = direct.Plans(engine.dialect)
         self._local = threading.local()
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
         self._open: weakref.WeakSet[Connection] = weakref.WeakSet()
 
     def _connection(self, role: str) -> Connection:
@@ -219,10 +221,31 @@ class _BlockingTwin:
             conn.info["twofold_writer"] = True
         return conn
 
+    def checkpoint(self) -> None:
+        # Its own connection: this runs in a worker thread, one call at a time.
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                database = self.engine.url.database
+                assert database is not None
+                self._checkpointer = sqlite3.connect(
+                    database, timeout=0, isolation_level=None, check_same_thread=False
+                )
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def dispose(self) -> None:
         for conn in list(self._open):
             conn.close()
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
         self.engine.dispose()
+
+
+# On the loop's connections SQLite checkpoints by itself only as a safety net, when the WAL has
+# grown this many pages (~40 MB). A checkpoint writes pages back and fsyncs the database file,
+# which must not happen on the event loop: the server runs `checkpoint()` in a thread instead.
+_LOOP_AUTOCHECKPOINT_PAGES = 10_000
 
 
 def _blocking_engine(parsed: URL, pool_size: int, max_overflow: int, pool_timeout: float) -> Engine:
@@ -234,7 +257,9 @@ def _blocking_engine(parsed: URL, pool_size: int, max_overflow: int, pool_timeou
         # Used from whichever thread runs the loop; the CLI and tests run loops in several.
         connect_args={"check_same_thread": False},
     )
-    _install_sqlite_hooks(twin, _SQLITE_PRAGMAS)
+    _install_sqlite_hooks(
+        twin, (*_SQLITE_PRAGMAS, f"PRAGMA wal_autocheckpoint={_LOOP_AUTOCHECKPOINT_PAGES}")
+    )
     return twin
 
 
@@ -259,6 +284,17 @@ def trace_statements(engine: AsyncEngine, callback: Callable[[str], object]) -> 
         raw = conn.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         raw.set_trace_callback(callback)
+    return True
+
+
+async def checkpoint(engine: AsyncEngine) -> bool:
+    """Copy a SQLite file's write-ahead log back into the database, in a worker thread, without
+    waiting for readers or writers (PASSIVE). False (doing nothing) for any other database.
+    The server calls this every second; see `_LOOP_AUTOCHECKPOINT_PAGES`."""
+    twin = _blocking_twins.get(engine.sync_engine.pool)
+    if twin is None:
+        return False
+    await asyncio.to_thread(twin.checkpoint)
     return True
 
 
