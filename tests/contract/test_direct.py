@@ -12,7 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from twofold.storage import direct, migrate
-from twofold.storage.engine import dispose, make_engine, read_connection, write_transaction
+from twofold.storage.engine import (
+    dispose,
+    make_engine,
+    read_connection,
+    trace_statements,
+    write_transaction,
+)
 from twofold.storage.tables import state
 
 _c = state.c
@@ -90,6 +96,7 @@ def test_statements_sqlalchemy_must_run_are_refused(
     assert plans.get(sa.select(_c.value).where(_c.key.in_(expanding))) is None
     assert plans.get(sa.select(_c.value).where(_c.key.in_(["a", "b"]))) is None
     assert plans.get(sa.insert(state)) is None
+    assert plans.get(sa.select(_c.value).where(_c.key == sa.bindparam("k", "default"))) is None
     assert plans.get(sa.delete(state).where(_c.key == sa.bindparam("k"))) is not None
 
 
@@ -103,6 +110,9 @@ async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: 
         # Every statement here takes the direct path on this dialect.
         plans = direct.Plans(engine.dialect)
         assert all(plans.get(s) is not None for s in (_GET, _INSERT, _SCALAR, _BUMP))
+        # On a SQLite file the statements must run on the blocking connections, not aiosqlite.
+        traced: list[str] = []
+        assert trace_statements(engine, traced.append) == database_url.startswith("sqlite")
         async with write_transaction(engine) as conn:
             for key, expires in (("a", 10.0), ("b", 20.0), ("c", 30.0)):
                 assert (await conn.execute(_INSERT, {"k": key, "e": expires})).rowcount == 1
@@ -135,5 +145,9 @@ async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: 
         async with read_connection(engine) as conn:
             assert (await conn.execute(_SCALAR, {"k": "d"})).scalar_one_or_none() is None
             assert len((await conn.execute(_GET, {"now": 0.0})).all()) == 3
+        if database_url.startswith("sqlite"):
+            assert any(s.startswith("INSERT INTO state") for s in traced)
+            assert any(s.startswith('SELECT state."key"') for s in traced)
+            assert "BEGIN IMMEDIATE" in traced
     finally:
         await dispose(engine)

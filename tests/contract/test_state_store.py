@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import anyio
@@ -276,3 +277,39 @@ async def test_purge_expired_in_batches(
     assert await store.purge_expired(batch=3) == 7  # three full batches, the last one short
     assert await store.get("live") == "1"
     assert await store.purge_expired(batch=3) == 0
+
+
+def test_gcra_take_holds_across_processes_sharing_a_sqlite_file(tmp_path: Path) -> None:
+    # Two server processes on one SQLite file: here two threads, each with its own event loop
+    # and engine, so their statements really interleave at SQLite (the sqlite3 driver releases
+    # the GIL). Of 40 simultaneous takes on a bucket of 5, exactly 5 may succeed.
+    import asyncio
+    import threading
+
+    from twofold.state.sql import SqlStateStore
+    from twofold.storage import migrate
+    from twofold.storage.engine import dispose, make_engine
+
+    url = f"sqlite:///{tmp_path / 'twofold.db'}"
+    migrate.upgrade(url)
+    taken: list[bool] = []
+    start = threading.Barrier(2)
+
+    async def node() -> None:
+        engine = make_engine(url)
+        store = SqlStateStore(engine, FrozenClock())
+        try:
+            await store.get("warm-up")  # open the connections before the race
+            start.wait()
+            for _ in range(20):
+                taken.append(await store.gcra_take("bucket", 60, 4 * 60) is None)
+        finally:
+            await dispose(engine)
+
+    threads = [threading.Thread(target=asyncio.run, args=(node(),)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(taken) == 40
+    assert taken.count(True) == 5

@@ -86,7 +86,11 @@ def _plan(statement: Executable, dialect: Dialect) -> Plan:
         if bind.expanding or bind.callable is not None:
             raise Unsupported
         # A bind the caller must supply is one without a value (bindparam("x")); literal values
-        # written into the statement (values(value="1"), literal(0)) are fixed at build time.
+        # written into the statement (values(value="1"), literal(0)) are anonymous and fixed at
+        # build time. A named bind with a default (bindparam("x", 5)) takes the caller's value
+        # when there is one, which a plan cannot know in advance: SQLAlchemy handles those.
+        if not bind.required and not bind.unique:
+            raise Unsupported
         fixed = _CALLER if bind.required else bind.value
         processor = cast(Callable[[Any], Any] | None, processors.get(name))
         slots.append((escaped.get(name, name), str(bind.key), fixed, processor))
