@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import pytest
@@ -118,3 +119,30 @@ async def test_database_revision_of_a_running_engine(database_url: str) -> None:
         assert await migrate.database_revision(engine) == migrate.head_revision()
     finally:
         await engine.dispose()
+
+
+def test_an_upgrade_is_one_transaction_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Concurrent `twofold migrate` runs queue on the write lock only if the whole upgrade holds
+    # it: alembic commits after each step on SQLite unless the transaction is the caller's, and
+    # between two steps another process could read the version and apply the next step too.
+    statements: list[str] = []
+    original = migrate.make_sync_engine
+
+    def traced(url: str) -> sa.Engine:
+        engine = original(url)
+
+        @sa.event.listens_for(engine, "connect")
+        def _trace(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.set_trace_callback(statements.append)
+
+        return engine
+
+    monkeypatch.setattr(migrate, "make_sync_engine", traced)
+    migrate.upgrade(f"sqlite:///{tmp_path / 'twofold.db'}")
+
+    steps = [s for s in statements if s.startswith("UPDATE alembic_version")]
+    assert len(steps) >= 2  # several migration steps ran...
+    assert statements.count("BEGIN IMMEDIATE") == 1  # ...in one transaction
+    assert statements.count("COMMIT") == 1

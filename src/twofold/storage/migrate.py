@@ -41,9 +41,14 @@ _PG_MIGRATION_LOCK = 0x7477_6F66_6F6C_64  # "twofold"
 
 
 def _lock_out_other_migrations(connection: Connection) -> None:
-    """On PostgreSQL, two `twofold migrate` started at once (say, by two nodes' deploy scripts)
-    queue on an advisory lock held until commit instead of racing through the same DDL. SQLite's
-    BEGIN IMMEDIATE already serialises them."""
+    """Two `twofold migrate` started at once (say, by two nodes' deploy scripts) must queue, not
+    race through the same DDL. The whole upgrade is one transaction, begun here: alembic then
+    treats it as the caller's and runs every step in it (on SQLite, whose DDL it does not treat
+    as transactional, it would otherwise commit after each step, and another process could
+    read the version between two steps and apply the next one too). On SQLite that transaction
+    begins with BEGIN IMMEDIATE (the write lock); on PostgreSQL it takes an advisory lock held
+    until commit."""
+    connection.begin()
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_MIGRATION_LOCK})
 
