@@ -18,6 +18,7 @@ from twofold.core.ports import Conflict, RefreshUse
 from twofold.storage import tables as t
 from twofold.storage.base import SqlRepository, dumps
 from twofold.storage.engine import write_transaction
+from twofold.storage.locks import lock_in_transaction
 from twofold.storage.upsert import insert_for
 
 
@@ -197,6 +198,10 @@ class SqlSigningKeyRepository(SqlRepository):
         status = self._t.c.status
         try:
             async with write_transaction(self._engine) as conn:
+                # One rotation at a time: at READ COMMITTED each statement below sees the rows
+                # committed when it starts, so a concurrent rotation that commits between two of
+                # them could leave two "previous" keys.
+                await lock_in_transaction(conn, self._engine.dialect.name, "signing-key-rotation")
                 # Order matters: retire the old previous before demoting the current one.
                 await conn.execute(
                     sa.update(self._t).where(status == "previous").values(status="retired")

@@ -15,10 +15,19 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from twofold.storage.engine import Conn
+
 
 def _lock_id(name: str) -> int:
     # A stable signed 64-bit id per name (PostgreSQL's advisory lock key is a bigint).
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+async def lock_in_transaction(conn: Conn, dialect_name: str, name: str) -> None:
+    """Within a write transaction: on PostgreSQL wait until no other transaction holds `name`,
+    and hold it until this one ends. SQLite's write transactions are serialised already."""
+    if dialect_name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
 
 
 @asynccontextmanager
