@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,69 @@ def tail(path: Path, limit: int = LOG_TAIL_CHARS) -> str:
     except FileNotFoundError:
         return "<no log file>"
     return text if len(text) <= limit else "…" + text[-limit:]
+
+
+def spawn_serve(
+    args: list[str], env: dict[str, str], cwd: Path, log_file: Path
+) -> subprocess.Popen[bytes]:
+    """`twofold serve <args>` in its own process group (so its workers end with it), its
+    output appended to `log_file`."""
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [*twofold_command(), "serve", *args],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes],
+    url: str,
+    describe: Callable[[], str],
+    verify: ssl.SSLContext | bool = True,
+) -> None:
+    """Poll `url` until it answers 200; AssertionError (with `describe()`) if the process exits
+    first or STARTUP_TIMEOUT passes."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last_error = "no attempt made"
+    with httpx.Client(verify=verify, timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            code = process.poll()
+            if code is not None:
+                raise AssertionError(
+                    f"twofold serve exited with {code} before becoming ready\n{describe()}"
+                )
+            try:
+                response = http.get(url)
+            except httpx.HTTPError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 200:
+                    return
+                last_error = f"GET {url} -> {response.status_code} {response.text[:500]}"
+            time.sleep(0.1)
+    raise AssertionError(
+        f"twofold serve not ready within {STARTUP_TIMEOUT:.0f} s (last: {last_error})\n{describe()}"
+    )
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None) -> int | None:
+    """SIGTERM, then SIGKILL to the whole process group if it does not end in time."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=SHUTDOWN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the group spawn_serve created
+            proc.wait(timeout=SHUTDOWN_TIMEOUT)
+    return proc.returncode
 
 
 @dataclass(frozen=True)
@@ -229,71 +293,20 @@ class TwofoldServer:
     # ---- process -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        cmd = [
-            *twofold_command(),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--tls-cert",
-            str(self.tls.cert_file),
-            "--tls-key",
-            str(self.tls.key_file),
-            "--workers",
-            str(self.workers),
-        ]
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                cmd,
-                env=self.env(),
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so workers can be ended with it
+        args = ["--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--tls-cert", str(self.tls.cert_file), "--tls-key", str(self.tls.key_file)]
+        args += ["--workers", str(self.workers)]
+        self.process = spawn_serve(args, self.env(), self.workdir, self.log_file)
+        try:
+            wait_until_ready(
+                self.process, f"{self.base_url}/healthz", self.describe, self.tls.client_context()
             )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last_error = "no attempt made"
-        with httpx.Client(verify=self.tls.client_context(), timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                code = self.process.poll()
-                if code is not None:
-                    raise AssertionError(
-                        f"twofold serve exited with {code} before becoming ready\n{self.describe()}"
-                    )
-                try:
-                    response = http.get(f"{self.base_url}/healthz")
-                except httpx.HTTPError as exc:
-                    last_error = f"{type(exc).__name__}: {exc}"
-                else:
-                    if response.status_code == 200:
-                        return
-                    last_error = f"GET /healthz -> {response.status_code} {response.text[:500]}"
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError(
-            f"twofold serve not ready within {STARTUP_TIMEOUT:.0f} s (last: {last_error})\n"
-            f"{self.describe()}"
-        )
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self) -> int | None:
-        proc = self.process
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # the group we created for this server
-                proc.wait(timeout=SHUTDOWN_TIMEOUT)
-        return proc.returncode
+        return stop_process(self.process)
 
     def describe(self) -> str:
         return (

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import httpx
 
-from e2e._server import Tls, free_port, tail, twofold_command
+from e2e._server import (
+    Tls,
+    free_port,
+    spawn_serve,
+    stop_process,
+    tail,
+    twofold_command,
+    wait_until_ready,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = REPO / "docs" / "deploy.md"
@@ -223,52 +231,16 @@ class Node:
         return self.workdir / f"{self.name}.log"
 
     def spawn(self) -> None:
-        cmd = [*twofold_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(
-                cmd,
-                env=self.env,
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, ended with it
-            )
+        args = ["--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = spawn_serve(args, self.env, self.workdir, self.log_file)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last = "no attempt"
-        with httpx.Client(timeout=2.0) as http:
-            while time.monotonic() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise ClusterError(
-                        f"{self.name} exited with {self.process.returncode}:\n{tail(self.log_file)}"
-                    )
-                try:
-                    response = http.get(f"{self.base_url}/readyz")
-                except httpx.HTTPError as exc:
-                    last = type(exc).__name__
-                else:
-                    if response.status_code == 200:
-                        return
-                    last = f"{response.status_code} {response.text[:300]}"
-                time.sleep(0.1)
-        raise ClusterError(f"{self.name} not ready ({last}):\n{tail(self.log_file)}")
+        assert self.process is not None
+        describe = lambda: f"--- {self.name} ({self.log_file}) ---\n{tail(self.log_file)}"  # noqa: E731
+        wait_until_ready(self.process, f"{self.base_url}/readyz", describe)
 
     def stop(self) -> int | None:
-        proc = self.process
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=SHUTDOWN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)  # the group we created for it
-                proc.wait(timeout=SHUTDOWN_TIMEOUT)
-        return proc.returncode
+        return stop_process(self.process)
 
 
 @dataclass
