@@ -74,10 +74,11 @@ def wait_until_ready(
     url: str,
     describe: Callable[[], str],
     verify: ssl.SSLContext | bool = True,
+    timeout: float = STARTUP_TIMEOUT,
 ) -> None:
     """Poll `url` until it answers 200; AssertionError (with `describe()`) if the process exits
-    first or STARTUP_TIMEOUT passes."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
     last_error = "no attempt made"
     with httpx.Client(verify=verify, timeout=2.0) as http:
         while time.monotonic() < deadline:
