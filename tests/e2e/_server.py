@@ -97,7 +97,7 @@ def wait_until_ready(
                 last_error = f"GET {url} -> {response.status_code} {response.text[:500]}"
             time.sleep(0.1)
     raise AssertionError(
-        f"twofold serve not ready within {STARTUP_TIMEOUT:.0f} s (last: {last_error})\n{describe()}"
+        f"twofold serve not ready within {timeout:.0f} s (last: {last_error})\n{describe()}"
     )
 
 

@@ -237,7 +237,7 @@ class Node:
     def wait_ready(self) -> None:
         assert self.process is not None
         describe = lambda: f"--- {self.name} ({self.log_file}) ---\n{tail(self.log_file)}"  # noqa: E731
-        wait_until_ready(self.process, f"{self.base_url}/readyz", describe)
+        wait_until_ready(self.process, f"{self.base_url}/readyz", describe, timeout=STARTUP_TIMEOUT)
 
     def stop(self) -> int | None:
         return stop_process(self.process)
