@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 
 import procs
 import report
+import sign_algs
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -899,6 +900,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"ceiling {results['hashing']['ceiling_rps']} rps on "
                 f"{results['hashing']['cores']} cores "
                 f"(measured {results['hashing']['measured_parallel_rps']} rps)"
+            )
+        if {"mfa-otp", "recovery-code"} & set(opts.scenarios):
+            log(f"measuring {opts.signing_alg} signatures on every core (the signing ceiling)")
+            results["signing"] = sign_algs.parallel_sign_rate(
+                opts.signing_alg, os.cpu_count() or 1, 2.0 if opts.quick else 4.0
+            )
+            log(
+                f"{results['signing']['signatures_per_second']:.0f} signatures/s, so at most "
+                f"{results['signing']['grants_per_second_bound']:.0f} grants/s"
             )
         if scale:
             results["mode"] = "scale"

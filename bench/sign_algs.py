@@ -165,6 +165,47 @@ def measure(alg: str, keyring: KeyRing, seconds: float, repeats: int) -> dict[st
     return out
 
 
+def _sign_until(alg: str, start_at: float, seconds: float) -> tuple[int, float]:
+    """One process's share of `parallel_sign_rate`: its own key and signer, then an mfa grant's
+    two tokens, alternately, from the shared start time for `seconds`."""
+    keyring = KeyRing({"bench": KeyRing.generate_key()}, "bench")
+    now = int(time.time())
+    signer = TokenSigner([generate_signing_key(keyring, now, alg)], keyring)
+    access, id_token = access_claims(now), id_claims(now)
+    signer.sign(access)
+    time.sleep(max(0.0, start_at - time.time()))
+    done = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        signer.sign(access)
+        signer.sign(id_token)
+        done += 2
+    return done, time.perf_counter() - started
+
+
+def parallel_sign_rate(alg: str, processes: int, seconds: float) -> dict[str, Any]:
+    """Signatures per second that `processes` processes reach together through Twofold's
+    `TokenSigner`, all signing at once: what the machine's cores allow when they do nothing but
+    sign. An MFA grant with `openid` signs two tokens, so half of it bounds the grants."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    # Every process makes its key first (RSA key generation varies); they start together.
+    start_at = time.time() + 3.0
+    with context.Pool(processes) as pool:
+        shares = pool.starmap(_sign_until, [(alg, start_at, seconds)] * processes)
+    rate = sum(done / elapsed for done, elapsed in shares)
+    return {
+        "alg": alg,
+        "processes": processes,
+        "seconds": seconds,
+        "signatures_per_second": round(rate, 1),
+        "us_per_signature_per_process": round(processes / rate * 1e6, 1),
+        "grants_per_second_bound": round(rate / 2, 1),
+    }
+
+
 def environment() -> dict[str, Any]:
     import ssl
 
