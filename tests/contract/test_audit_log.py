@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import cast
 
-from twofold.core.models import AuditEvent
+import pytest
+import sqlalchemy as sa
+
+from twofold.core import audit as core_audit
+from twofold.core.deps import Deps
+from twofold.core.models import AuditEvent, User
 from twofold.storage.repositories import SqlStorage
 
 pytestmark = pytest.mark.anyio
@@ -35,3 +42,55 @@ async def test_record_and_query_newest_first(storage: SqlStorage) -> None:
     assert [e.type for e in failed] == ["fu", "gd_auth_failed"]
     assert [e.type for e in await storage.audit.query(since=1001.5)] == ["fu", "gd_auth_succeed"]
     assert len(await storage.audit.query(limit=2)) == 2
+
+
+def _event(kind: str) -> AuditEvent:
+    return AuditEvent(type=kind, at=1000.0, description=kind, user_id="auth0|a")
+
+
+async def test_rows_recorded_in_a_unit_commit_with_it(storage: SqlStorage) -> None:
+    async with storage.unit_of_work():
+        await storage.audit.record(_event("gd_auth_succeed"))
+        assert await storage.audit.query() == []  # not committed yet: invisible to readers
+
+    assert [e.type for e in await storage.audit.query()] == ["gd_auth_succeed"]
+
+    async def undone() -> None:
+        async with storage.unit_of_work():
+            await storage.audit.record(_event("gd_auth_failed"))
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await undone()
+    assert [e.type for e in await storage.audit.query()] == ["gd_auth_succeed"]
+
+
+async def test_a_failed_audit_row_leaves_its_unit_able_to_commit(
+    storage: SqlStorage,
+    make_user: Callable[..., Awaitable[User]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The audit trail swallows its own failures (core/audit.py), so a grant's unit of work goes
+    # on after one. On PostgreSQL a failed statement aborts the whole transaction unless it ran
+    # in a savepoint: the grant's other writes (the attempt taken, the mfa_token spent) would
+    # then be lost at commit.
+    from twofold.storage import audit as sql_audit
+
+    await make_user("auth0|a")
+    await make_user("auth0|b", email="b@example.com")
+
+    broken = sa.insert(sa.table("no_such_table", sa.column("type"))).values(
+        type=sa.bindparam("b_type")
+    )
+    monkeypatch.setattr(sql_audit, "_INSERT", broken)
+
+    deps = cast(Deps, SimpleNamespace(storage=storage, clock=SimpleNamespace(now=lambda: 1.0)))
+
+    async with storage.unit_of_work():
+        await storage.recovery_codes.set("auth0|a", "before", 1000.0)
+        await core_audit.record(deps, "gd_auth_failed", user_id="auth0|a")
+        await storage.recovery_codes.set("auth0|b", "after", 1000.0)
+
+    assert await storage.recovery_codes.get_hash("auth0|a") == "before"
+    assert await storage.recovery_codes.get_hash("auth0|b") == "after"
+    assert await storage.audit.query() == []

@@ -45,21 +45,18 @@ async def test_enrolment_is_confirmed_by_the_first_code(env):
     assert [a["active"] for a in listed if a["authenticator_type"] == "otp"] == [True]
 
 
-async def test_audit_events_are_never_written_inside_the_grants_transaction(env, monkeypatch):
-    # The audit trail swallows its own failures; inside the grant's unit of work a failed audit
-    # insert would abort the whole transaction on PostgreSQL and turn a good confirmation into
-    # a 500. So no event may be recorded while the unit is open.
+async def test_a_failing_audit_trail_does_not_fail_the_grant(env, monkeypatch):
+    # Audit rows are written inside the grant's unit of work and their failures swallowed:
+    # the confirmation, the spent mfa_token and the taken attempt must all still commit
+    # (PostgreSQL: tests/contract/test_audit_log.py).
+    import sqlalchemy as sa
+
     from twofold.storage import audit as sql_audit
-    from twofold.storage import engine as sql_engine
 
-    recorded: list[tuple[str, bool]] = []
-    original = sql_audit.SqlAuditLog.record
-
-    async def record(self, event):
-        recorded.append((event.type, sql_engine._unit.get() is not None))
-        await original(self, event)
-
-    monkeypatch.setattr(sql_audit.SqlAuditLog, "record", record)
+    broken = sa.insert(sa.table("no_such_table", sa.column("type"))).values(
+        type=sa.bindparam("b_type")
+    )
+    monkeypatch.setattr(sql_audit, "_INSERT", broken)
     client = await env.client()
     await env.user()
     mfa_token = await env.mfa_token(client)
@@ -67,8 +64,10 @@ async def test_audit_events_are_never_written_inside_the_grants_transaction(env,
 
     assert_tokens(await env.otp_grant(client, mfa_token, env.code(secret)))
 
-    assert recorded  # enrolment confirmed, authentication succeeded
-    assert [inside for _, inside in recorded] == [False] * len(recorded)
+    again = await env.otp_grant(client, mfa_token, env.code(secret))
+    assert_error(again, 403, "invalid_grant", MALFORMED)  # the mfa_token was spent
+    listed = (await env.list_authenticators(await env.mfa_token(client))).json()
+    assert [a["active"] for a in listed if a["authenticator_type"] == "otp"] == [True]
 
 
 async def test_enrolled_user_verifies_with_current_code(env):
@@ -548,3 +547,44 @@ async def test_concurrent_use_of_one_mfa_token_succeeds_once(env):
     assert sorted(r.status_code for r in results) == [200, 403], [r.text for r in results]
     loser = next(r for r in results if r.status_code == 403)
     assert_error(loser, 403, "invalid_grant", MALFORMED)
+
+
+@pytest.mark.parametrize("bucket_store", ["sql", "outside the unit"])
+@pytest.mark.parametrize("grant", ["otp", "recovery"])
+async def test_losing_the_mfa_token_to_a_concurrent_grant_costs_no_attempt(
+    env, monkeypatch, bucket_store, grant
+):
+    # The grant's attempt is taken inside its unit of work. When a concurrent grant spends the
+    # mfa_token first, the unit rolls back: a bucket in the same database gets its attempt back
+    # with the rollback, one outside it (Redis; here the memory store) by a refund. Either
+    # way exactly one attempt, the wrong guess before, stays taken.
+    from twofold.core.grants import mfa_common
+    from twofold.core.mfa import transaction
+    from twofold.state.memory import MemoryStateStore
+
+    deps = env.services.deps
+    if bucket_store != "sql":
+        deps.state = MemoryStateStore(env.clock)
+    assert deps.state.transactional == (bucket_store == "sql")
+    client = await env.client()
+    enrolled = await env.enrolled(client)
+    guessed = await env.mfa_token(client)
+    wrong = await env.otp_grant(client, guessed, wrong_code(env.code(enrolled.secret)))
+    assert_error(wrong, 403, "invalid_grant", INVALID_OTP)
+    mfa_token = await env.mfa_token(client)
+
+    spend = mfa_common.spend
+
+    async def raced(deps, token, tx):
+        await transaction.consume(deps, token)  # the concurrent grant, a moment earlier
+        await spend(deps, token, tx)
+
+    monkeypatch.setattr(mfa_common, "spend", raced)
+    if grant == "otp":
+        resp = await env.otp_grant(client, mfa_token, env.code(enrolled.secret))
+    else:
+        resp = await env.recovery_grant(client, mfa_token, enrolled.recovery_code)
+
+    assert_error(resp, 403, "invalid_grant", MALFORMED)
+    left, _ = await mfa_common.attempts(deps).remaining(enrolled.user.user_id)
+    assert left == deps.policy.failed_attempts_capacity - 1

@@ -147,6 +147,11 @@ class StateStore(Protocol):
     Values are strings. An expired entry behaves exactly like an absent one.
     """
 
+    # True when the store's writes are part of `Storage.unit_of_work` (the SQL store on the
+    # storage's own database): they roll back with the unit. A store elsewhere (Redis, memory)
+    # applies each write at once, whatever becomes of the unit around it.
+    transactional: bool
+
     async def get(self, key: str) -> str | None: ...
 
     async def put(self, key: str, value: str, ttl: float) -> None: ...

@@ -13,6 +13,8 @@ from twofold.core.clock import Clock
 
 
 class MemoryStateStore:
+    transactional = False
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._entries: dict[str, tuple[str, float]] = {}

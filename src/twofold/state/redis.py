@@ -119,6 +119,8 @@ def _px(ttl: float) -> int:
 
 
 class RedisStateStore:
+    transactional = False
+
     def __init__(self, client: aioredis.Redis, clock: Clock, *, prefix: str = "twofold:") -> None:
         self._redis = client
         self._clock = clock

@@ -61,6 +61,8 @@ class SqlStateStore:
     """Every statement is built once, here, and run with bound values: building a statement per
     call cost more CPU than running it."""
 
+    transactional = True
+
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from twofold.core.models import AuditEvent
 from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.engine import tolerant_write
 from twofold.storage.tables import audit_events
 
 _COLUMNS = ("type", "at", "user_id", "client_id", "ip", "description", "details")
@@ -26,7 +27,10 @@ class SqlAuditLog(SqlRepository):
             "b_description": event.description,
             "b_details": dumps(event.details),
         }
-        await self._write(_INSERT, row)
+        # Inside a grant's unit of work the row commits with it; `audit.record` swallows a
+        # failure here, which must not take the unit's other writes down with it.
+        async with tolerant_write(self._engine) as conn:
+            await conn.execute(_INSERT, row)
 
     async def query(
         self,

@@ -388,6 +388,11 @@ class _AsyncConn:
                 return await direct.run_psycopg(self._raw, plan, parameters)
         return await self._conn.execute(statement, parameters)
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self._conn.begin_nested():
+            yield
+
 
 class _BlockingConn:
     __slots__ = ("_conn", "_plans")
@@ -517,6 +522,21 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
         await _begin_immediate(blocking)
         with blocking.begin():
             yield _BlockingConn(blocking, twin.plans)
+
+
+@asynccontextmanager
+async def tolerant_write(engine: AsyncEngine) -> AsyncIterator[Conn]:
+    """A write whose failure its caller swallows (the audit trail's): alone, a transaction of
+    its own; inside a unit of work on PostgreSQL, a savepoint, because a failed statement there
+    aborts the whole transaction and the unit could no longer commit. SQLite undoes only the
+    failed statement, so there it simply joins the unit."""
+    joined = _joined(engine)
+    if joined is None or not isinstance(joined, _AsyncConn) or is_sqlite(engine):
+        async with write_transaction(engine) as conn:
+            yield conn
+        return
+    async with joined.savepoint():
+        yield joined
 
 
 _RETRY_FIRST_S = 0.0005

@@ -3,6 +3,9 @@ after a verified factor spend the mfa_token and mint the tokens bound at passwor
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from twofold.core import audience, audit, issuance
 from twofold.core.attempts import Attempts, mfa_attempts
 from twofold.core.deps import Deps
@@ -35,6 +38,32 @@ async def take_attempt(deps: Deps, req: GrantRequest, user: User) -> Attempts:
     return bucket
 
 
+@asynccontextmanager
+async def attempt_unit(
+    deps: Deps, req: GrantRequest, user: User, bucket: Attempts
+) -> AsyncIterator[None]:
+    """A unit of work that first takes an attempt from the user's bucket (429 when it is empty,
+    with nothing written): a grant's whole outcome then commits in one transaction.
+
+    If the block raises InvalidGrant (it lost a race for the mfa_token or the code to a
+    concurrent grant: not a guess), the unit rolls back, and with it the attempt, unless the
+    bucket lives outside the unit (Redis): then it is refunded here.
+    """
+    try:
+        async with deps.storage.unit_of_work():
+            await bucket.take(user.user_id)
+            yield
+    except TooManyAttempts:
+        await audit.record(
+            deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=req.client.client_id
+        )
+        raise
+    except InvalidGrant:
+        if not deps.state.transactional:
+            await bucket.refund(user.user_id)
+        raise
+
+
 async def failed(deps: Deps, req: GrantRequest, user: User, event: str, factor: str) -> None:
     # The attempt taken up front stays spent: that is the failure being counted.
     await audit.record(
@@ -49,6 +78,16 @@ async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaTransaction, Use
     if user is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     return mfa_token, tx, user
+
+
+async def record_success(deps: Deps, req: GrantRequest, user: User, authenticator_id: str) -> None:
+    await audit.record(
+        deps,
+        audit.AUTH_SUCCEED,
+        user_id=user.user_id,
+        client_id=req.client.client_id,
+        authenticator_id=authenticator_id,
+    )
 
 
 async def spend(deps: Deps, mfa_token: str, tx: MfaTransaction) -> None:
@@ -91,9 +130,8 @@ async def activate_enrolment(
 async def activate_only(
     authenticators: list[Authenticator], confirmed: Authenticator, now: float, deps: Deps
 ) -> list[str]:
-    """The activation of `activate_enrolment` without its audit event, for a unit of work: the
-    audit trail swallows its own failures, and on PostgreSQL a failed statement would abort
-    the unit's transaction. Record the event with `record_enrolment` after the unit."""
+    """The activation of `activate_enrolment` without its audit event, for a grant that records
+    the event itself (with `record_enrolment`)."""
     ids = [confirmed.id]
     ids += [
         a.id
@@ -142,11 +180,5 @@ async def issue(
 ) -> TokenSet:
     """After the mfa_token is spent: mint the tokens and record the success."""
     tokens = await mint(deps, req, tx, user, grant)
-    await audit.record(
-        deps,
-        audit.AUTH_SUCCEED,
-        user_id=user.user_id,
-        client_id=req.client.client_id,
-        authenticator_id=authenticator_id,
-    )
+    await record_success(deps, req, user, authenticator_id)
     return tokens

@@ -37,53 +37,61 @@ def secret_aad(authenticator_id: str) -> str:
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     mfa_token, tx, user = await mfa_common.begin(deps, req)
     code = req.required("otp")
-    attempts = await mfa_common.take_attempt(deps, req, user)
-
     authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
     # A pending enrolment may be confirmed while the user has no active factor, or by the holder
     # of an MFA-API access token (which itself required MFA once a factor existed). That token
     # confirms enrolments only: it must not mint itself a successor with an existing factor.
     confirming = tx.via_access_token or not has_active_factor(authenticators)
     candidates = _candidates(authenticators, confirming, pending_only=tx.via_access_token)
-    if tx.via_access_token and not candidates:
-        raise InvalidGrant(MALFORMED_MFA_TOKEN)
     now = deps.clock.now()
+    # Codes are compared before the unit opens, so that it holds its locks for writes only;
+    # what they say is acted on only once an attempt has been taken inside it.
+    matches = [
+        (candidate, step)
+        for candidate in candidates
+        if (step := _matching_step(deps, candidate, code, now)) is not None
+    ]
+    attempts = mfa_common.attempts(deps)
+    winner: Authenticator | None = None
     replayed = False
-    for candidate in candidates:
-        if candidate.secret_enc is None:
-            continue
-        secret = deps.keyring.decrypt(candidate.secret_enc, secret_aad(candidate.id)).decode()
-        step = totp.matching_step(secret, code, now)
-        if step is None:
-            continue
-        # Claiming the step, a confirmation, spending the mfa_token and the refund commit together
-        # (one transaction instead of four); signing and audit events come after, outside it.
-        # The refund is last, so rows are locked in the order authenticator, mfa_token, bucket
-        # (as the recovery-code grant does: mfa_token, code, bucket), and a refund to a store
-        # outside the unit (Redis) never happens for a grant that then loses its mfa_token.
-        try:
-            async with deps.storage.unit_of_work():
+    # One transaction for the whole outcome: the attempt, claiming the step, a confirmation,
+    # spending the mfa_token, the refund and the audit rows. Rows are locked in the order
+    # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
+    # Signing comes after, outside it.
+    async with mfa_common.attempt_unit(deps, req, user, attempts):
+        if tx.via_access_token and not candidates:
+            pass  # the attempt stays taken; answered below
+        else:
+            for candidate, step in matches:
                 if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
                     replayed = True
                     continue
                 if not candidate.active:
                     await _confirm_enrolment(deps, authenticators, candidate, now)
+                    await mfa_common.record_enrolment(deps, req, user, candidate)
                 await mfa_common.spend(deps, mfa_token, tx)
+                winner = candidate
+                break
+            # A replayed valid code is not a guess: it reveals nothing and costs the bucket
+            # nothing.
+            if winner is not None or replayed:
                 await attempts.refund(user.user_id)
-        except InvalidGrant:
-            # The mfa_token was spent a moment ago by a concurrent grant: nothing here was
-            # committed, and losing that race is not a guess.
-            await attempts.refund(user.user_id)
-            raise
-        if not candidate.active:
-            await mfa_common.record_enrolment(deps, req, user, candidate)
-        return await mfa_common.issue(deps, req, tx, user, "mfa-otp", candidate.id)
-    # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
-    if replayed:
-        await attempts.refund(user.user_id)
-    else:
-        await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
+            if winner is not None:
+                await mfa_common.record_success(deps, req, user, winner.id)
+            elif not replayed:
+                await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
+    if winner is not None:
+        return await mfa_common.mint(deps, req, tx, user, "mfa-otp")
+    if tx.via_access_token and not candidates:
+        raise InvalidGrant(MALFORMED_MFA_TOKEN)
     raise InvalidGrant(INVALID_OTP)
+
+
+def _matching_step(deps: Deps, candidate: Authenticator, code: str, now: float) -> int | None:
+    if candidate.secret_enc is None:
+        return None
+    secret = deps.keyring.decrypt(candidate.secret_enc, secret_aad(candidate.id)).decode()
+    return totp.matching_step(secret, code, now)
 
 
 async def _confirm_enrolment(

@@ -27,40 +27,40 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         # An MFA-API access token may confirm an enrolment, nothing else.
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     code = req.required("recovery_code")
-    attempts = await mfa_common.take_attempt(deps, req, user)
 
     tenant = await deps.tenant()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
     has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
     stored = await deps.storage.recovery_codes.get_hash(user.user_id)
     now = deps.clock.now()
-    if (
+    # Compared before the unit opens; acted on only once an attempt has been taken inside it.
+    good = (
         tenant.recovery_codes_enabled
         and has_recovery
         and stored is not None
         and recovery.is_well_formed(code)
         and constant_time_equal(recovery.hash_code(code), stored)
-    ):
-        fresh = recovery.new_code()
-        # Spending the mfa_token, rotating the code and the refund commit together or not at
-        # all, so neither can be spent without the other.
-        try:
-            async with deps.storage.unit_of_work():
-                await mfa_common.spend(deps, mfa_token, tx)
-                if not await deps.storage.recovery_codes.rotate(
-                    user.user_id, stored, recovery.hash_code(fresh), now
-                ):
-                    # Another request spent this code a moment ago: same answer as a wrong code.
-                    raise InvalidGrant(INVALID_RECOVERY_CODE)
-                await attempts.refund(user.user_id)
-        except InvalidGrant:
-            # Lost a race with a concurrent grant (for the mfa_token or the code): not a guess.
+    )
+    fresh = recovery.new_code() if good else ""
+    attempts = mfa_common.attempts(deps)
+    # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
+    # commit together or not at all, so neither the mfa_token nor the code can be spent without
+    # the other.
+    async with mfa_common.attempt_unit(deps, req, user, attempts):
+        if good and stored is not None:
+            await mfa_common.spend(deps, mfa_token, tx)
+            if not await deps.storage.recovery_codes.rotate(
+                user.user_id, stored, recovery.hash_code(fresh), now
+            ):
+                # Another request spent this code a moment ago: same answer as a wrong code.
+                raise InvalidGrant(INVALID_RECOVERY_CODE)
             await attempts.refund(user.user_id)
-            raise
-        tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
-        await audit.record(
-            deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
-        )
-        return replace(tokens, recovery_code=fresh)
-    await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
-    raise InvalidGrant(INVALID_RECOVERY_CODE)
+            await audit.record(
+                deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
+            )
+        else:
+            await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
+    if not good:
+        raise InvalidGrant(INVALID_RECOVERY_CODE)
+    tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
+    return replace(tokens, recovery_code=fresh)
