@@ -168,6 +168,8 @@ def _state_store(settings: Settings, engine: AsyncEngine, clock: Clock) -> State
             timeout=settings.redis_timeout,
             max_connections=settings.redis_max_connections,
         )
+    # The storage's own engine: the store's writes then join the storage's units of work, which
+    # is what its `transactional = True` promises the grants.
     return SqlStateStore(engine, clock)
 
 

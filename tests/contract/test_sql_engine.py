@@ -347,3 +347,80 @@ async def test_checkpoint_copies_the_log_back_off_the_loop(database_url: str) ->
         assert b"k49" in path.read_bytes()
     finally:
         await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_refused_takes_inside_units_never_wait_for_a_second_connection(
+    database_url: str,
+) -> None:
+    # An MFA grant takes its attempt inside its unit of work. A refused take reads the bucket
+    # for Retry-After; on another pooled connection that read would wait for the pool while the
+    # unit holds the bucket's row lock (PostgreSQL), and a burst against an empty bucket would
+    # hold every connection: pool timeouts instead of 429s.
+    from twofold.core.attempts import mfa_attempts
+    from twofold.core.clock import FrozenClock
+    from twofold.core.errors import TooManyAttempts
+    from twofold.state.sql import SqlStateStore
+    from twofold.storage.repositories import SqlStorage
+
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    engine = make_engine(database_url, pool_size=2, pool_timeout=2.0)
+    storage = SqlStorage(engine)
+    clock = FrozenClock(1_000_000.0)
+    bucket = mfa_attempts(SqlStateStore(engine, clock), clock, 3, 360.0)
+    outcomes: list[str] = []
+
+    async def guess() -> None:
+        try:
+            async with storage.unit_of_work():
+                await bucket.take("auth0|u")
+            outcomes.append("taken")
+        except TooManyAttempts:
+            outcomes.append("429")
+        except Exception as exc:  # the pool's TimeoutError, say
+            outcomes.append(type(exc).__name__)
+
+    try:
+        for _ in range(3):
+            await guess()
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(guess)
+        assert outcomes == ["taken"] * 3 + ["429"] * 8
+    finally:
+        await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_nothing(
+    tmp_path: Path,
+) -> None:
+    # SQLite rolls a whole transaction back on some errors (disk full, I/O error, a trigger's
+    # RAISE(ROLLBACK)). The audit trail swallows its own errors; the unit it was part of must
+    # then fail, not "commit" with every other write silently gone.
+    path, engine = await _sqlite_file(tmp_path)
+    with contextlib.closing(sqlite3.connect(path)) as raw:
+        raw.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events "
+            "BEGIN SELECT RAISE(ROLLBACK, 'disk full, say'); END"
+        )
+    insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
+    from twofold.core.models import AuditEvent
+    from twofold.storage.repositories import SqlStorage
+
+    storage = SqlStorage(engine)
+
+    async def grant() -> None:
+        async with unit_of_work(engine):
+            async with write_transaction(engine) as conn:
+                await conn.execute(insert.bindparams(k="spent"))
+            with contextlib.suppress(Exception):  # as core/audit.py does
+                await storage.audit.record(AuditEvent(type="s", at=1.0, description="s"))
+
+    try:
+        with pytest.raises(sa_exc.OperationalError, match="rolled back"):
+            await grant()
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
+    finally:
+        await dispose(engine)

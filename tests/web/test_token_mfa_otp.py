@@ -70,6 +70,51 @@ async def test_a_failing_audit_trail_does_not_fail_the_grant(env, monkeypatch):
     assert [a["active"] for a in listed if a["authenticator_type"] == "otp"] == [True]
 
 
+async def test_a_grant_whose_transaction_the_database_undoes_fails_and_spends_nothing(
+    env, tmp_path
+):
+    # SQLite rolls a whole transaction back on some errors (disk full, I/O error; here a
+    # trigger's RAISE(ROLLBACK) on the audit insert, which the trail swallows). The grant's
+    # unit must then fail loudly, not answer 200 with the mfa_token and the code still unspent.
+    import contextlib
+    import sqlite3
+
+    client = await env.client()
+    enrolled = await env.enrolled(client)
+    mfa_token = await env.mfa_token(client)
+    code = env.code(enrolled.secret)
+    with contextlib.closing(sqlite3.connect(tmp_path / "t.db")) as raw:
+        raw.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events "
+            "BEGIN SELECT RAISE(ROLLBACK, 'disk full, say'); END"
+        )
+        raw.commit()
+
+    failed = await env.otp_grant(client, mfa_token, code)
+
+    assert_error(failed, 500, "server_error", "Internal server error")
+    with contextlib.closing(sqlite3.connect(tmp_path / "t.db")) as raw:
+        raw.execute("DROP TRIGGER fail_audit")
+        raw.commit()
+    # Nothing was committed: the same mfa_token and code work now.
+    assert_tokens(await env.otp_grant(client, mfa_token, code))
+
+
+async def test_the_refused_attempt_is_recorded(env):
+    client = await env.client()
+    enrolled = await env.enrolled(client)
+    mfa_token = await env.mfa_token(client)
+    await _fail(env, client, enrolled, mfa_token, 10)
+
+    resp = await env.otp_grant(client, mfa_token, env.code(enrolled.secret))
+
+    assert_error(resp, 429, "too_many_attempts")
+    events = await env.services.deps.storage.audit.query(user_id=enrolled.user.user_id)
+    kinds = [e.type for e in reversed(events)]
+    assert kinds[-11:] == ["gd_auth_failed"] * 10 + ["gd_otp_rate_limit_exceed"]
+    assert events[0].client_id == client.client_id
+
+
 async def test_enrolled_user_verifies_with_current_code(env):
     client = await env.client()
     enrolled = await env.enrolled(client)

@@ -2,10 +2,12 @@
 
 A generic cell rate algorithm: one number per key, the "theoretical arrival time" (TAT). Each
 attempt pushes it one refill interval later; the bucket is empty when the TAT is more than
-(capacity - 1) intervals ahead of now. An attempt is taken before its code is checked and given
-back when the code was good, so successes cost nothing while a concurrent burst of guesses still
-gets at most `capacity` of them checked. The StateStore moves the TAT in one atomic operation
-(`gcra_take`, `gcra_refund`), which keeps it exact across requests and nodes without locks.
+(capacity - 1) intervals ahead of now. An attempt is taken before anything is done with what
+its code was worth (the MFA grants compare the code first, in constant time, then take the
+attempt and act in one transaction) and given back when the code was good, so successes cost
+nothing while a concurrent burst of guesses still gets at most `capacity` of them answered.
+The StateStore moves the TAT in one atomic operation (`gcra_take`, `gcra_refund`), which keeps
+it exact across requests and nodes without locks.
 """
 
 from __future__ import annotations

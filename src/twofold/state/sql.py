@@ -61,6 +61,8 @@ class SqlStateStore:
     """Every statement is built once, here, and run with bound values: building a statement per
     call cost more CPU than running it."""
 
+    # Its writes join a unit of work open on the same engine; the composition root gives it the
+    # storage's engine, so they commit or roll back with the storage's units.
     transactional = True
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
@@ -182,8 +184,12 @@ class SqlStateStore:
         async with write_transaction(self._engine) as conn:
             if (await conn.execute(self._gcra_take, params)).first() is not None:
                 return None
-        # Refused (rare): read the TAT for the caller's Retry-After.
-        raw = await self.get(key)
+            # Refused: the TAT for the caller's Retry-After, read on this same connection. Inside
+            # a unit of work a read on another one would wait for a pooled connection while
+            # this one holds the bucket's row lock (PostgreSQL): a burst of refused takes could
+            # then hold every connection of the pool.
+            found = await conn.execute(self._get, {"k": params["k"], "now": now})
+            raw = found.scalar_one_or_none()
         return max(float(raw), now) if raw else now
 
     async def gcra_refund(self, key: str, interval: float) -> None:

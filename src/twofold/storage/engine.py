@@ -522,6 +522,15 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[Conn]:
         await _begin_immediate(blocking)
         with blocking.begin():
             yield _BlockingConn(blocking, twin.plans)
+            raw = blocking.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            if not raw.in_transaction:
+                # SQLite rolls a whole transaction back on some errors (SQLITE_FULL, IOERR,
+                # NOMEM, a trigger's RAISE(ROLLBACK)). If the caller swallowed that error (the
+                # audit trail does), COMMIT would silently commit nothing: fail instead.
+                raise OperationalError(
+                    "COMMIT", None, sqlite3.OperationalError("the transaction was rolled back")
+                )
 
 
 @asynccontextmanager

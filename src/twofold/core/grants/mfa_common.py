@@ -50,9 +50,16 @@ async def attempt_unit(
     bucket lives outside the unit (Redis): then it is refunded here.
     """
     try:
-        async with deps.storage.unit_of_work():
+        if deps.state.transactional:
+            async with deps.storage.unit_of_work():
+                await bucket.take(user.user_id)
+                yield
+        else:
+            # Taken before the unit opens: on SQLite the unit holds the write lock, which must
+            # not wait on a network round trip (nor be taken at all for a refusal).
             await bucket.take(user.user_id)
-            yield
+            async with deps.storage.unit_of_work():
+                yield
     except TooManyAttempts:
         await audit.record(
             deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=req.client.client_id

@@ -77,6 +77,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             if winner is not None or replayed:
                 await attempts.refund(user.user_id)
             if winner is not None:
+                # The factor is verified and the mfa_token spent: that is what this row says,
+                # even if minting then fails (an API deleted since the password step).
                 await mfa_common.record_success(deps, req, user, winner.id)
             elif not replayed:
                 await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")

@@ -41,13 +41,16 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         and recovery.is_well_formed(code)
         and constant_time_equal(recovery.hash_code(code), stored)
     )
-    fresh = recovery.new_code() if good else ""
+    fresh = ""
     attempts = mfa_common.attempts(deps)
     # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
     # commit together or not at all, so neither the mfa_token nor the code can be spent without
     # the other.
     async with mfa_common.attempt_unit(deps, req, user, attempts):
         if good and stored is not None:
+            # Made only now, after the attempt is taken: made before, its cost would make a
+            # refused (429) right code answer more slowly than a refused wrong one.
+            fresh = recovery.new_code()
             await mfa_common.spend(deps, mfa_token, tx)
             if not await deps.storage.recovery_codes.rotate(
                 user.user_id, stored, recovery.hash_code(fresh), now
