@@ -291,6 +291,14 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         f"wrk -t{opts['wrk_threads']}, loopback only; database: {opts['database']}; "
         f"token scope `{opts['scope']}`, signed {opts.get('signing_alg', 'RS256')}",
         f"- whole run: {meta.get('total_seconds', '?')} s",
+        *(
+            [
+                f"- every Twofold cell ran {opts['repeat']} times; its figures are the median "
+                "of each (every run's own are in the JSON, under `runs`)"
+            ]
+            if opts.get("repeat", 1) > 1
+            else []
+        ),
         "",
         "Read `bench/README.md` for what each column means. *ok rps* counts only the expected "
         "answer (200; for the password grant the 403 `mfa_required`); *other CPU s* is CPU "
