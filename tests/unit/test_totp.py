@@ -141,7 +141,11 @@ def test_window_edges() -> None:
 
 
 def test_current_step_is_checked_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(totp, "_code", lambda secret, step: "123456")
+    class SameCodeEveryStep:
+        def generate(self, step: int) -> bytes:
+            return b"123456"
+
+    monkeypatch.setattr(totp, "_generator", lambda secret: SameCodeEveryStep())
     assert totp.matching_step("S", "123456", NOW) == int(NOW // 30)
 
 

@@ -46,7 +46,7 @@ class Unsupported(Exception):
 
 
 class Plan:
-    __slots__ = ("positional", "row_type", "slots", "sql")
+    __slots__ = ("_plain_keys", "positional", "row_type", "slots", "sql")
 
     def __init__(self, sql: str, slots: Sequence[Slot], *, positional: bool) -> None:
         self.sql = sql
@@ -54,8 +54,14 @@ class Plan:
         self.slots = tuple(slots)
         self.positional = positional
         self.row_type: Callable[..., Any] | None = None
+        # Most statements only pass the caller's values through, in order: a tuple of keys
+        # then does it without a call per value.
+        plain = positional and all(fixed is _CALLER and p is None for _, _, fixed, p in slots)
+        self._plain_keys = tuple(key for _, key, _, _ in slots) if plain else None
 
     def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self._plain_keys is not None:
+            return tuple([parameters[key] for key in self._plain_keys])
         if self.positional:
             return tuple(_value(slot, parameters) for slot in self.slots)
         return {slot[0]: _value(slot, parameters) for slot in self.slots}
