@@ -158,6 +158,8 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
     try:
         client, secret = await services.admin.create_client("profile")
         assert secret is not None
+        if args.signing_alg != "RS256":
+            await services.admin.rotate_signing_key(alg=args.signing_alg)
         app = build_app(services)
         counter = StatementCounter()
         counter.attach(services.engine)
@@ -244,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         metavar="N",
         help="instead of pyinstrument, cProfile: print the N functions with the most own time",
+    )
+    parser.add_argument(
+        "--signing-alg",
+        choices=["RS256", "ES256", "EdDSA"],
+        default="RS256",
+        help="rotate the tenant to a key of this algorithm first (default RS256)",
     )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")

@@ -162,16 +162,24 @@ def targets_table(results: dict[str, Any]) -> list[str]:
 
 
 def _signing_bound(results: dict[str, Any], ceiling: float | None) -> str:
-    """What the grant's two signatures alone allow: the signing ceiling, as a share of the
-    ceiling cell, so a report shows when the target is out of reach of the signatures."""
+    """What the target leaves for Twofold's own work. A grant does at least what the ceiling
+    app does (read the form, answer the same JSON) plus its two signatures; from the ceiling
+    cell and the signing ceiling of the same run follow the most grants/s possible and, at the
+    target, the CPU per grant left for everything else."""
     signing = results.get("signing")
     if not signing or not ceiling:
         return ""
-    bound = signing["grants_per_second_bound"]
-    return (
-        f"two {signing['alg']} signatures per grant allow at most {_fmt(bound)} rps "
-        f"({_pct(bound / ceiling)}) with nothing else running"
+    cores = signing["processes"]
+    floor = 1 / ceiling + 2 / signing["signatures_per_second"]  # machine-seconds per grant
+    bound = 1 / floor
+    left_us = (1 / (TARGET_OTP * ceiling) - floor) * cores * 1e6
+    text = (
+        f"a ceiling request plus two {signing['alg']} signatures allow at most "
+        f"{_fmt(bound)} rps ({_pct(bound / ceiling)})"
     )
+    if left_us <= 0:
+        return text + "; the target is out of reach of the signatures alone"
+    return text + f"; at the target, {left_us:,.0f} µs of CPU per grant for the rest"
 
 
 def _ok(flag: bool) -> str:
