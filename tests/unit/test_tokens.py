@@ -482,6 +482,49 @@ def test_es256_signer() -> None:
         verify(token)  # the RSA signer does not know this kid
 
 
+@pytest.mark.parametrize("alg", ["RS256", "EdDSA"])
+def test_tokens_are_byte_for_byte_what_joserfc_writes(alg: str) -> None:
+    # TokenSigner serializes its own tokens (joserfc's per-call work cost as much as an ES256
+    # signature). Both algorithms are deterministic, so the whole token must be identical.
+    from joserfc import jwt as joserfc_jwt
+
+    from twofold.core.tokens import _OWN_REGISTRIES  # joserfc's own path, as before
+
+    key = generate_signing_key(keyring(), NOW, alg)
+    ours = TokenSigner([key], keyring())
+    private = JWKRegistry.import_key(
+        keyring().decrypt(key.private_key_enc, f"signing_key:{key.kid}"),
+        "OKP" if alg == "EdDSA" else "RSA",
+    )
+    body = claims(aud=[AUDIENCE, ISSUER + "userinfo"], name="Zoë Ŧwofold", amr=["mfa"], n=1.5)
+    theirs = joserfc_jwt.encode(
+        {"alg": alg, "kid": key.kid, "typ": "JWT"},
+        dict(body),
+        private,
+        registry=_OWN_REGISTRIES[alg],
+    )
+    assert ours.sign(body) == theirs
+
+
+def test_es256_tokens_carry_raw_signatures_that_other_libraries_verify() -> None:
+    import jwt as pyjwt
+
+    key = generate_signing_key(keyring(), NOW, "ES256")
+    token = TokenSigner([key], keyring()).sign(claims())
+    header, _payload, signature = token.split(".")
+    assert json.loads(base64.urlsafe_b64decode(header + "==")) == {
+        "typ": "JWT",
+        "alg": "ES256",
+        "kid": key.kid,
+    }
+    assert len(base64.urlsafe_b64decode(signature + "==")) == 64  # r || s, not DER
+    public = pyjwt.PyJWK.from_dict(key.public_jwk)
+    decoded = pyjwt.decode(
+        token, public, algorithms=["ES256"], audience=AUDIENCE, issuer=ISSUER, leeway=10**9
+    )
+    assert decoded["sub"] == claims()["sub"]
+
+
 # --- private_key_jwt client assertions -----------------------------------------------------
 
 
