@@ -424,3 +424,40 @@ async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_n
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
     finally:
         await dispose(engine)
+
+
+@pytest.mark.anyio
+async def test_reads_beside_an_open_unit_neither_see_nor_end_it(tmp_path: Path) -> None:
+    # On a SQLite file reads share the writer's connection (its page cache stays warm). A unit
+    # of work can await something that yields (a Redis state store): a read by another task in
+    # that moment must neither see the unit's uncommitted rows nor roll the unit back.
+    _, engine = await _sqlite_file(tmp_path)
+    insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
+    count = text("SELECT count(*) FROM state")
+    written, read = anyio.Event(), anyio.Event()
+    seen: list[int] = []
+
+    async def unit() -> None:
+        async with unit_of_work(engine):
+            async with write_transaction(engine) as conn:
+                await conn.execute(insert.bindparams(k="mine"))
+            written.set()
+            await read.wait()  # a network round trip, say
+            async with write_transaction(engine) as conn:
+                await conn.execute(insert.bindparams(k="still mine"))
+
+    async def reader() -> None:
+        await written.wait()
+        async with read_connection(engine) as conn:
+            seen.append((await conn.execute(count)).scalar_one())
+        read.set()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(unit)
+            tg.start_soon(reader)
+        assert seen == [0]
+        async with read_connection(engine) as conn:
+            assert (await conn.execute(count)).scalar_one() == 2
+    finally:
+        await dispose(engine)
