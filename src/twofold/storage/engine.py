@@ -184,15 +184,11 @@ _blocking_twins: weakref.WeakKeyDictionary[Any, _BlockingTwin] = weakref.WeakKey
 
 
 class _BlockingTwin:
-    """The blocking engine, and per thread one connection for writes and most reads, kept open,
-    plus one for reads made while that one is inside a write transaction.
+    """The blocking engine, and one reading and one writing connection per thread, kept open.
 
-    A pool checkout per statement would cost as much again as the statement. Reads share the
-    writer's connection because SQLite drops a connection's whole page cache whenever another
-    connection has written since its last read: with separate reading and writing connections
-    every read after a write started cold (an mfa-otp grant's SQL took ~30 % longer in-process).
-    A read never runs inside another task's write transaction, though: while one is open on the
-    shared connection (a unit of work may await Redis), reads go to the second connection.
+    Nothing yields to the loop while it uses them (reads are single statements, and writers take
+    turns on the process's write lock), so one of each per thread is enough, and a pool checkout
+    per statement would cost as much again as the statement.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -215,7 +211,15 @@ class _BlockingTwin:
         return self._connection("reader")
 
     def writer(self) -> Connection:
-        return self._connection("writer")
+        conn = self._connection("writer")
+        if not conn.info.get("twofold_writer"):
+            # Waits for the write lock happen in `_begin_immediate`, in asyncio sleeps; once a
+            # transaction holds the lock nothing it runs waits for another connection under WAL.
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            raw.execute("PRAGMA busy_timeout=0")
+            conn.info["twofold_writer"] = True
+        return conn
 
     def checkpoint(self) -> None:
         # Its own connection: this runs in a worker thread, one call at a time.
@@ -423,13 +427,7 @@ async def read_connection(engine: AsyncEngine) -> AsyncIterator[Conn]:
         async with _autocommit(engine).connect() as conn:
             yield _AsyncConn(conn, _postgresql_plans(engine))
         return
-    blocking = twin.writer()
-    raw = blocking.connection.driver_connection
-    assert isinstance(raw, sqlite3.Connection)
-    if raw.in_transaction:
-        # A write transaction of some task is open on it: its uncommitted rows are not ours to
-        # read, and the rollback below would end it.
-        blocking = twin.reader()
+    blocking = twin.reader()
     try:
         yield _BlockingConn(blocking, twin.plans)
     finally:
@@ -564,22 +562,16 @@ async def _begin_immediate(conn: Connection) -> None:
     assert isinstance(raw, sqlite3.Connection)
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     delay = _RETRY_FIRST_S
-    # Only BEGIN must not wait inside sqlite3: once a transaction holds the lock nothing it
-    # runs waits for another connection under WAL, and reads on this connection keep theirs.
-    raw.execute("PRAGMA busy_timeout=0")
-    try:
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY_* too
-                if not busy or time.monotonic() >= deadline:
-                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _RETRY_MAX_S)
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY_* too
+            if not busy or time.monotonic() >= deadline:
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _RETRY_MAX_S)
 
 
 def make_sync_engine(url: str) -> Engine:
