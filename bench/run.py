@@ -945,15 +945,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{results['hashing']['cores']} cores "
                 f"(measured {results['hashing']['measured_parallel_rps']} rps)"
             )
-        if {"mfa-otp", "recovery-code"} & set(opts.scenarios):
-            log(f"measuring {opts.signing_alg} signatures on every core (the signing ceiling)")
-            results["signing"] = sign_algs.parallel_sign_rate(
-                opts.signing_alg, os.cpu_count() or 1, 2.0 if opts.quick else 4.0
-            )
-            log(
-                f"{results['signing']['signatures_per_second']:.0f} signatures/s, so at most "
-                f"{results['signing']['grants_per_second_bound']:.0f} grants/s"
-            )
+        signing = bool({"mfa-otp", "recovery-code"} & set(opts.scenarios))
+        if signing:
+            measure_signing(results, opts, "before the servers")
         if scale:
             results["mode"] = "scale"
             results["sizes"] = []
@@ -969,6 +963,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["seed"] = bench.seed_report
             results["cells"] = bench.matrix(opts.workers, opts.connections, opts.scenarios)
             results["otp_response_bytes"] = bench.otp_response_bytes
+        if signing:
+            measure_signing(results, opts, "after the cells")
         results["meta"]["total_seconds"] = round(time.perf_counter() - started, 1)
         paths = write_results(results, opts)
         log(f"wrote {', '.join(_shown(p) for p in paths)}")
@@ -979,6 +975,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measure_signing(results: dict[str, Any], opts: Options, when: str) -> None:
+    """The signing ceiling, once before the servers start and once after the last cell: this
+    machine's speed drifts over minutes, and the report uses the faster of the two, so that a
+    target it calls out of reach is out of reach at the machine's best."""
+    log(f"measuring {opts.signing_alg} signatures on every core (the signing ceiling, {when})")
+    measured = sign_algs.parallel_sign_rate(
+        opts.signing_alg, os.cpu_count() or 1, 2.0 if opts.quick else 4.0
+    )
+    measured["when"] = when
+    log(
+        f"{measured['signatures_per_second']:.0f} signatures/s, so at most "
+        f"{measured['grants_per_second_bound']:.0f} grants/s"
+    )
+    earlier = results.get("signing")
+    runs = [*(earlier["measurements"] if earlier else []), measured]
+    best = max(runs, key=lambda m: m["signatures_per_second"])
+    results["signing"] = {**best, "measurements": runs}
 
 
 def _shown(path: Path) -> str:
