@@ -43,6 +43,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # confirms enrolments only: it must not mint itself a successor with an existing factor.
     confirming = tx.via_access_token or not has_active_factor(authenticators)
     candidates = _candidates(authenticators, confirming, pending_only=tx.via_access_token)
+    # Nothing such a token may confirm: the attempt is still taken, then the token refused.
+    nothing_to_confirm = tx.via_access_token and not candidates
     now = deps.clock.now()
     # Codes are compared before the unit opens, so that it holds its locks for writes only;
     # what they say is acted on only once an attempt has been taken inside it.
@@ -59,32 +61,28 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
     # Signing comes after, outside it.
     async with mfa_common.attempt_unit(deps, req, user, attempts):
-        if tx.via_access_token and not candidates:
-            pass  # the attempt stays taken; answered below
-        else:
-            for candidate, step in matches:
-                if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
-                    replayed = True
-                    continue
-                if not candidate.active:
-                    await _confirm_enrolment(deps, authenticators, candidate, now)
-                    await mfa_common.record_enrolment(deps, req, user, candidate)
-                await mfa_common.spend(deps, mfa_token, tx)
-                winner = candidate
-                break
-            # A replayed valid code is not a guess: it reveals nothing and costs the bucket
-            # nothing.
-            if winner is not None or replayed:
-                await attempts.refund(user.user_id)
-            if winner is not None:
-                # The factor is verified and the mfa_token spent: that is what this row says,
-                # even if minting then fails (an API deleted since the password step).
-                await mfa_common.record_success(deps, req, user, winner.id)
-            elif not replayed:
-                await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
+        for candidate, step in matches:
+            if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
+                replayed = True
+                continue
+            if not candidate.active:
+                await _confirm_enrolment(deps, authenticators, candidate, now)
+                await mfa_common.record_enrolment(deps, req, user, candidate)
+            await mfa_common.spend(deps, mfa_token, tx)
+            winner = candidate
+            break
+        # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
+        if winner is not None or replayed:
+            await attempts.refund(user.user_id)
+        if winner is not None:
+            # The factor is verified and the mfa_token spent: that is what this row says, even
+            # if minting then fails (an API deleted since the password step).
+            await mfa_common.record_success(deps, req, user, winner.id)
+        elif not replayed and not nothing_to_confirm:
+            await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
     if winner is not None:
         return await mfa_common.mint(deps, req, tx, user, "mfa-otp")
-    if tx.via_access_token and not candidates:
+    if nothing_to_confirm:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     raise InvalidGrant(INVALID_OTP)
 
