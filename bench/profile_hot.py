@@ -88,7 +88,7 @@ def _bodies(
     scenario: str, n: int, settings: Any, spec: Any, client_id: str, client_secret: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """(content kind, body) per request, single-use tokens and codes as in the wrk run."""
-    from twofold.core.factors import totp
+    from twofold.core.factors import totp_codes as totp
     from twofold.seeding import issue_mfa_tokens, reset_factors
 
     indices = list(range(n))

@@ -437,7 +437,7 @@ class Bench:
         return int(min(self.users, max(2000, 2.0 * per_worker * workers * duration)))
 
     def bodies(self, scn: Scenario, workers: int, duration: float) -> Path | None:
-        from twofold.core.factors import totp
+        from twofold.core.factors import totp_codes as totp
 
         spec = self.spec()
         if scn.name == "jwks":
@@ -514,7 +514,7 @@ class Bench:
         """Size of one real mfa-otp token response: the ceiling answers this many bytes."""
         import http.client
 
-        from twofold.core.factors import totp
+        from twofold.core.factors import totp_codes as totp
 
         index = self._sample(1)
         token = self._fresh_tokens(index)[0]

@@ -28,7 +28,6 @@ from twofold.core.admin import Admin
 from twofold.core.clock import Clock, SystemClock
 from twofold.core.crypto import KeyRing
 from twofold.core.deps import Deps, Policy
-from twofold.core.factors import oob_flows
 from twofold.core.passwords import PasswordHasher
 from twofold.delivery.factory import build_channels
 from twofold.observability.logging import configure as configure_logging
@@ -184,7 +183,6 @@ async def create_services(
         channels = build_channels(settings)
     except ValueError as exc:
         raise ConfigurationError(f"delivery: {exc} (see docs/delivery.md)") from None
-    oob_flows.install()
     engine = make_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,

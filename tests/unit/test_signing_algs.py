@@ -22,10 +22,11 @@ from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 
 from twofold.core import discovery
+from twofold.core.claims import TokenInvalid
 from twofold.core.clock import FrozenClock
 from twofold.core.deps import Deps
 from twofold.core.models import TENANT_SIGNING_ALGS, SigningKey, Tenant
-from twofold.core.tokens import TokenInvalid, TokenSigner, generate_signing_key
+from twofold.core.tokens import TokenSigner, generate_signing_key
 
 from .test_tokens import AUDIENCE, ISSUER, NOW, b64url, keyring, private_of
 from .test_tokens import claims as _claims

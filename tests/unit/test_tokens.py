@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
+from twofold.core.claims import TokenInvalid
 from twofold.core.crypto import DecryptionError, KeyRing
 from twofold.core.models import SigningKey
 from twofold.core.tokens import (
-    TokenInvalid,
     TokenSigner,
     generate_signing_key,
     verify_client_assertion,

@@ -593,7 +593,7 @@ async def test_losing_the_mfa_token_to_a_concurrent_grant_costs_no_attempt(
     # with the rollback, one outside it (Redis; here the memory store) by a refund. Either
     # way exactly one attempt, the wrong guess before, stays taken.
     from twofold.core.grants import mfa_common
-    from twofold.core.mfa import transaction
+    from twofold.core.mfa import mfa_tokens
     from twofold.state.memory import MemoryStateStore
 
     deps = env.services.deps
@@ -610,7 +610,7 @@ async def test_losing_the_mfa_token_to_a_concurrent_grant_costs_no_attempt(
     spend = mfa_common.spend
 
     async def raced(deps, token, tx):
-        await transaction.consume(deps, token)  # the concurrent grant, a moment earlier
+        await mfa_tokens.consume(deps, token)  # the concurrent grant, a moment earlier
         await spend(deps, token, tx)
 
     monkeypatch.setattr(mfa_common, "spend", raced)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from joserfc.util import urlsafe_b64decode
 
+from twofold.core.claims import TokenInvalid
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidClient, InvalidRequest, missing
 from twofold.core.ids import constant_time_equal, digest
 from twofold.core.models import Client
-from twofold.core.tokens import TokenInvalid, verify_client_assertion
+from twofold.core.tokens import verify_client_assertion
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_BYTES = 2048

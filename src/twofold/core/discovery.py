@@ -5,41 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from twofold.core.grants.registry import GRANTS
 from twofold.core.models import (
-    GRANT_CLIENT_CREDENTIALS,
-    GRANT_MFA_OOB,
-    GRANT_MFA_OTP,
-    GRANT_MFA_RECOVERY_CODE,
-    GRANT_PASSWORD,
-    GRANT_PASSWORD_REALM,
-    GRANT_REFRESH_TOKEN,
     OIDC_SCOPES,
 )
 
 
-def document(
-    issuer: str, *, signing_algs: Sequence[str], oob_enabled: bool = False
-) -> dict[str, Any]:
+def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
     """The discovery document. `signing_algs` are the algorithms of the published signing keys
     (`TokenSigner.algs`: the current key's first, then those of older keys still in the JWKS),
     so a relying party never sees an algorithm we do not sign with, nor misses one a still-valid
     token carries."""
-    grants = [
-        GRANT_PASSWORD,
-        GRANT_PASSWORD_REALM,
-        GRANT_REFRESH_TOKEN,
-        GRANT_CLIENT_CREDENTIALS,
-        GRANT_MFA_OTP,
-        GRANT_MFA_RECOVERY_CODE,
-    ]
-    if oob_enabled:
-        grants.append(GRANT_MFA_OOB)
     return {
         "issuer": issuer,
         "token_endpoint": f"{issuer}oauth/token",
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "mfa_challenge_endpoint": f"{issuer}mfa/challenge",
-        "grant_types_supported": grants,
+        "grant_types_supported": list(GRANTS),
         "response_types_supported": ["token", "id_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(signing_algs),

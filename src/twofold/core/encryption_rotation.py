@@ -9,23 +9,13 @@ be removed from TWOFOLD_ENCRYPTION_KEYS. See docs/configuration.md for the whole
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from twofold.core import associated_data
 from twofold.core.crypto import DecryptionError, KeyRing
 from twofold.core.ports import EncryptedColumns
 
-# The associated data each column's cells were sealed with (see the modules that write them:
-# grants/mfa_otp.py, factors/oob_flows.py, factors/push.py, tokens.py). A column whose cells
-# may carry one of several is tried in order; the tag tells which one is right.
-AAD: dict[str, Callable[[str], Sequence[str]]] = {
-    "authenticators.secret_enc": lambda key: (f"authenticator:{key}:secret",),
-    "authenticators.target_enc": lambda key: (
-        f"authenticator:{key}:target",
-        f"authenticator:{key}:device",
-    ),
-    "signing_keys.private_key_enc": lambda key: (f"signing_key:{key}",),
-}
 MAX_PASSES = 5
 
 
@@ -53,12 +43,7 @@ def _kid(envelope: str) -> str:
 
 
 def _reseal(keyring: KeyRing, column: str, key: str, envelope: str) -> str:
-    for aad in AAD[column](key):
-        try:
-            return keyring.reencrypt(envelope, aad)
-        except DecryptionError:
-            continue
-    raise DecryptionError()
+    return keyring.reencrypt(envelope, associated_data.for_cell(column, key))
 
 
 async def rotate(
@@ -78,7 +63,7 @@ async def rotate(
         report.by_kid = {}
         report.unreadable = []
         left = 0
-        for column in AAD:
+        for column in associated_data.COLUMNS:
             after: str | None = None
             while True:
                 page = await cells.page(column, after, batch)

@@ -16,15 +16,22 @@ rendered; it must not contain secrets either.
     ├── MfaRequired               403 mfa_required (+ mfa_token, mfa_requirements)
     ├── ExpiredToken              403 expired_token
     ├── TooManyAttempts           429 too_many_attempts
+    ├── TooManyRequests           429 too_many_requests (send limits)
     ├── AssociationRequired       400 association_required
     ├── UnsupportedChallengeType  400 unsupported_challenge_type
     ├── InvalidAuthenticator      400 invalid_authenticator
+    ├── AuthorizationPending      400 authorization_pending (mfa-oob poll)
+    ├── SlowDown                  400 slow_down (mfa-oob poll too fast)
+    ├── PushRejected              400 access_denied (the device said no)
+    ├── EnrolmentConflict         409 invalid_request (push enrolment used twice)
     ├── InvalidToken              401 invalid_token (bearer on /mfa/*)
     ├── InsufficientScope         403 insufficient_scope
     ├── NotFound                  404 not_found
     ├── UnsupportedMediaType      415 invalid_request
     ├── PayloadTooLarge           413 invalid_request
-    └── ServerError               500 server_error
+    ├── MethodNotAllowed          405 invalid_request
+    ├── ServerError               500 server_error
+    └── BadGateway                502 bad_gateway (a message could not be delivered)
 """
 
 from __future__ import annotations
@@ -42,6 +49,12 @@ ALREADY_ENROLLED = "User is already enrolled"
 WRONG_CREDENTIALS = "Wrong email or password."
 TOO_MANY_ATTEMPTS = "Too many failed attempts. Try again later."
 CLIENT_AUTH_FAILED = "Client authentication failed"
+OOB_EXPIRED = "oob_code is expired"
+OOB_MISMATCH = "The oob_code doesn't match the mfa_token"
+MALFORMED_OOB = "Malformed oob_code"
+PUSH_REJECTED = "MFA Authorization rejected."
+PENDING = "Authorization pending: please repeat the request in a few seconds."
+SLOW_DOWN = "You are polling faster than allowed. Try again in a few seconds."
 
 
 class OAuthError(Exception):
@@ -154,6 +167,38 @@ class InvalidAuthenticator(OAuthError):
     default_description = "The authenticator_id is not valid for this user"
 
 
+class AuthorizationPending(OAuthError):
+    status = 400
+    error = "authorization_pending"
+    default_description = PENDING
+
+
+class SlowDown(OAuthError):
+    status = 400
+    error = "slow_down"
+    default_description = SLOW_DOWN
+
+
+class PushRejected(OAuthError):
+    """The observed real answer, 400 access_denied (Auth0's documentation says 403)."""
+
+    status = 400
+    error = "access_denied"
+    default_description = PUSH_REJECTED
+
+
+class EnrolmentConflict(OAuthError):
+    status = 409
+    error = "invalid_request"
+    default_description = "The enrollment transaction was already used"
+
+
+class TooManyRequests(OAuthError):
+    status = 429
+    error = "too_many_requests"
+    default_description = "Too many messages sent. Try again later."
+
+
 class InvalidToken(OAuthError):
     status = 401
     error = "invalid_token"
@@ -184,10 +229,22 @@ class PayloadTooLarge(OAuthError):
     default_description = "Request body too large"
 
 
+class MethodNotAllowed(OAuthError):
+    status = 405
+    error = "invalid_request"
+    default_description = "Method not allowed"
+
+
 class ServerError(OAuthError):
     status = 500
     error = "server_error"
     default_description = "Internal server error"
+
+
+class BadGateway(OAuthError):
+    status = 502
+    error = "bad_gateway"
+    default_description = "The message could not be delivered. Try again later."
 
 
 def missing(name: str) -> InvalidRequest:

@@ -19,14 +19,8 @@ import math
 from dataclasses import dataclass
 
 from twofold.core.clock import Clock
-from twofold.core.errors import OAuthError
+from twofold.core.errors import TooManyRequests
 from twofold.core.ports import StateStore
-
-
-class TooManyRequests(OAuthError):
-    status = 429
-    error = "too_many_requests"
-    default_description = "Too many messages sent. Try again later."
 
 
 @dataclass(frozen=True, slots=True)

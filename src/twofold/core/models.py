@@ -164,7 +164,7 @@ class RefreshToken:
 
 
 @dataclass(frozen=True, slots=True)
-class MfaTransaction:
+class MfaToken:
     """What an mfa_token stands for: the password-time request waiting for a second factor."""
 
     id: str

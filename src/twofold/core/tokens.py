@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -33,6 +32,9 @@ from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 from joserfc.jws import CompactSignature, JWSRegistry
 from joserfc.util import urlsafe_b64decode
 
+from twofold.core import associated_data
+from twofold.core import claims as claims_mod
+from twofold.core.claims import TokenInvalid
 from twofold.core.crypto import KeyRing
 from twofold.core.models import SigningKey
 
@@ -88,10 +90,6 @@ _PARSE_OWN = _OwnJWSRegistry(algorithms=list(SIGNING_ALGS))
 _PARSE_CLIENT = JWSRegistry(algorithms=list(CLIENT_ASSERTION_ALGS), strict_check_header=False)
 
 
-class TokenInvalid(Exception):
-    """The token is not acceptable. The message is a short reason for server logs only."""
-
-
 def generate_signing_key(keyring: KeyRing, now: float, alg: str = "RS256") -> SigningKey:
     """A new key pair; the private half leaves here only encrypted, bound to its kid."""
     key: Key
@@ -113,7 +111,7 @@ def generate_signing_key(keyring: KeyRing, now: float, alg: str = "RS256") -> Si
     return SigningKey(
         kid=kid,
         alg=alg,
-        private_key_enc=keyring.encrypt(key.as_pem(private=True), _private_key_aad(kid)),
+        private_key_enc=keyring.encrypt(key.as_pem(private=True), associated_data.signing_key(kid)),
         public_jwk=public_jwk,
         created_at=now,
         status="current",
@@ -167,7 +165,7 @@ class TokenSigner:
             )
         self._jwks = published
 
-        pem = keyring.decrypt(current.private_key_enc, _private_key_aad(current.kid))
+        pem = keyring.decrypt(current.private_key_enc, associated_data.signing_key(current.kid))
         private = JWKRegistry.import_key(pem, _key_type(current.alg))
         if not private.is_private or private.thumbprint() != current.kid:
             raise ValueError(f"signing key {current.kid!r} does not match its kid")
@@ -236,12 +234,12 @@ class TokenSigner:
         if not _signature_ok(obj, verifier.key, _OWN_REGISTRIES[verifier.alg]):
             raise TokenInvalid("bad signature")
 
-        claims = _claims(obj.payload)
-        _check_times(claims, now, leeway)
+        claims = claims_mod.parse(obj.payload)
+        claims_mod.check_times(claims, now, leeway)
         iss = claims.get("iss")
         if not isinstance(iss, str) or iss != issuer:
             raise TokenInvalid("wrong issuer")
-        if not _audience_ok(claims.get("aud"), audience):
+        if not claims_mod.audience_ok(claims.get("aud"), audience):
             raise TokenInvalid("wrong audience")
         return claims
 
@@ -270,14 +268,14 @@ def verify_client_assertion(
     if not any(_signature_ok(obj, key, registry) for key in _client_keys(jwks, alg, kid)):
         raise TokenInvalid("bad signature")
 
-    claims = _claims(obj.payload)
-    exp = _check_times(claims, now, leeway)
+    claims = claims_mod.parse(obj.payload)
+    exp = claims_mod.check_times(claims, now, leeway)
     if exp > now + max_lifetime + leeway:
         # A long-lived assertion is a long-lived password; RFC 7523 lets us refuse it.
         raise TokenInvalid("assertion lifetime too long")
     if claims.get("iss") != client_id or claims.get("sub") != client_id:
         raise TokenInvalid("iss and sub must be the client_id")
-    if not _audience_ok(claims.get("aud"), audiences):
+    if not claims_mod.audience_ok(claims.get("aud"), audiences):
         raise TokenInvalid("wrong audience")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
@@ -310,10 +308,6 @@ def _signature_function(alg: str, key: Key) -> Callable[[bytes], bytes] | None:
     if alg == "EdDSA" and isinstance(private, Ed25519PrivateKey):
         return private.sign
     return None
-
-
-def _private_key_aad(kid: str) -> str:
-    return f"signing_key:{kid}"
 
 
 def _key_type(alg: str) -> Literal["RSA", "EC", "OKP"]:
@@ -396,65 +390,3 @@ def _client_rsa_size_ok(n: object) -> bool:
     except Exception:
         return False
     return _MIN_CLIENT_RSA_BITS <= bits <= _MAX_CLIENT_RSA_BITS
-
-
-def _claims(payload: bytes) -> dict[str, Any]:
-    try:
-        claims = json.loads(
-            payload, object_pairs_hook=_unique_members, parse_constant=_reject_constant
-        )
-    except (ValueError, TypeError, RecursionError):
-        raise TokenInvalid("malformed claims") from None
-    if not isinstance(claims, dict):
-        raise TokenInvalid("malformed claims")
-    return cast(dict[str, Any], claims)
-
-
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Two "aud" or "exp" members would let two parsers read two different tokens.
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise ValueError("duplicate member")
-    return out
-
-
-def _reject_constant(name: str) -> Any:
-    # Python's json reads NaN and Infinity, which are not JSON; an "exp" of NaN never expires.
-    raise ValueError("non-standard JSON constant")
-
-
-def _check_times(claims: Mapping[str, Any], now: float, leeway: int) -> float:
-    """Check exp (required), nbf and iat; return exp."""
-    exp = _numeric_date(claims, "exp")
-    if exp is None:
-        raise TokenInvalid("missing exp")
-    if exp <= now - leeway:
-        raise TokenInvalid("expired")
-    nbf = _numeric_date(claims, "nbf")
-    if nbf is not None and nbf > now + leeway:
-        raise TokenInvalid("not yet valid")
-    iat = _numeric_date(claims, "iat")
-    if iat is not None and iat > now + leeway:
-        raise TokenInvalid("issued in the future")
-    return exp
-
-
-def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
-    value = claims.get(name)
-    if value is None:
-        return None
-    # bool is an int in Python; `"exp": true` is not a date.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TokenInvalid(f"malformed {name}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise TokenInvalid(f"malformed {name}")
-    return value
-
-
-def _audience_ok(claim: object, accepted: str | Sequence[str]) -> bool:
-    wanted = {accepted} if isinstance(accepted, str) else set(accepted)
-    if isinstance(claim, str):
-        return claim in wanted
-    if isinstance(claim, list) and claim and all(isinstance(a, str) for a in claim):
-        return any(a in wanted for a in claim)
-    return False

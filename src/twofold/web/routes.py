@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from twofold.core.errors import NotFound, OAuthError
+from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
 from twofold.web.endpoints import mfa, openapi, ops, push, token, wellknown
 from twofold.web.errors import (
     CatchAll,
@@ -41,12 +41,6 @@ ROUTES = [
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/openapi.yaml", openapi.openapi, methods=["GET"]),
 ]
-
-
-class MethodNotAllowed(OAuthError):
-    status = 405
-    error = "invalid_request"
-    default_description = "Method not allowed"
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ import logging
 
 from twofold.core import audit
 from twofold.core.deps import Deps
-from twofold.core.factors.oob import BadGateway
+from twofold.core.errors import BadGateway
 from twofold.core.limits import SendLimiter
 from twofold.core.models import OutboundMessage
 from twofold.core.ports import DeliveryError

@@ -1,103 +1,73 @@
-"""TOTP (RFC 6238) as authenticator apps and Auth0 do it: SHA1, 6 digits, 30-second steps.
+"""The otp factor: an authenticator app's TOTP codes (the code math is in `totp_codes`).
 
-`matching_step` returns the *step* a code belongs to rather than a yes/no, because accepting a
-code is two things: the code matches, and its step is later than the last step accepted for this
-authenticator. The second is a single conditional write in storage (`claim_totp_step`), which is
-what stops one code from being used twice, even by two requests racing on two nodes.
+Enrolment hands out a fresh secret and its otpauth URI; the authenticator stays inactive until
+the mfa-otp grant confirms a code from it. A challenge sends nothing: the app shows the code.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
-import pyotp
-from cryptography.hazmat.primitives.hashes import SHA1
-from cryptography.hazmat.primitives.twofactor.hotp import HOTP
+from twofold.core import associated_data
+from twofold.core.deps import Deps
+from twofold.core.factors import base, totp_codes
+from twofold.core.factors.base import Enrolment
+from twofold.core.ids import authenticator_id
+from twofold.core.models import Authenticator, MfaToken
 
-DIGITS = 6
-PERIOD = 30
-ALGORITHM = "SHA1"
-SECRET_BYTES = 20  # 160 bits, RFC 4226's recommendation; 32 base32 characters without padding
-
-_ASCII_DIGITS = frozenset("0123456789")
+describe = base.describe
 
 
-def new_secret() -> str:
-    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii")
-
-
-def barcode_uri(secret: str, issuer: str, account: str) -> str:
-    """The otpauth URI an authenticator app scans, in the shape Auth0 returns.
-
-    The issuer appears both as the label prefix and as a parameter: older apps read the first,
-    newer ones the second.
-    """
-    label = f"{quote(issuer, safe='')}:{quote(account, safe='')}"
-    return (
-        f"otpauth://totp/{label}?secret={secret}&issuer={quote(issuer, safe='')}"
-        f"&algorithm={ALGORITHM}&digits={DIGITS}&period={PERIOD}"
+async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
+    base.require_enabled(enrolment.tenant, "otp")
+    user = enrolment.user
+    now = deps.clock.now()
+    # Replace the user's pending OTP enrolment, but never a pending push enrolment's companion
+    # TOTP (it has a link_id): that one belongs to the push enrolment and goes with it.
+    stale = [
+        a.id
+        for a in await deps.storage.authenticators.list_for_user(user.user_id)
+        if a.kind == "totp" and not a.active and a.link_id is None
+    ]
+    if stale:
+        await deps.storage.authenticators.delete(stale)
+    secret = totp_codes.new_secret()
+    new_id = authenticator_id("totp")
+    await deps.storage.authenticators.add(
+        Authenticator(
+            id=new_id,
+            user_id=user.user_id,
+            kind="totp",
+            active=False,
+            created_at=now,
+            secret_enc=deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(new_id)),
+        )
     )
+    return {
+        "authenticator_type": "otp",
+        "secret": secret,
+        "barcode_uri": totp_codes.barcode_uri(secret, enrolment.tenant.friendly_name, user.email),
+    }
 
 
-def code_at(secret: str, now: float) -> str:
-    """The code an app shows at `now`; for tests and tooling."""
-    return _code(secret, _step(now))
+async def challenge(deps: Deps, mfa_token: MfaToken, chosen: Authenticator) -> dict[str, Any]:
+    return {"challenge_type": "otp"}
 
 
-def matching_step(secret: str, code: str, now: float) -> int | None:
-    """The time step whose code equals `code`: the current step first, then the previous one.
-
-    Only exactly six ASCII digits can match; anything else is None without computing a code.
-    A secret that is not valid base32 is our own bug, not user input, and raises ValueError.
-    """
-    if not _is_candidate(code):
-        return None
-    current = _step(now)
-    steps = [current, current - 1] if current > 0 else [current]
-    generator = _generator(secret)
-    # Compute and compare every candidate so the time taken does not say which step matched.
-    given = code.encode("ascii")
-    matches = [hmac.compare_digest(generator.generate(step), given) for step in steps]
-    for step, matched in zip(steps, matches, strict=True):
-        if matched:
-            return step
-    return None
-
-
-def hotp(
-    secret_bytes: bytes,
-    counter: int,
-    digits: int = DIGITS,
-    digest: Callable[..., Any] = hashlib.sha1,
-) -> str:
-    """RFC 4226 HOTP over raw key bytes with any digest; TOTP is this at counter = step."""
-    secret = base64.b32encode(secret_bytes).decode("ascii").rstrip("=")
-    otp: str = pyotp.HOTP(secret, digits=digits, digest=digest).at(counter)
-    return otp
-
-
-def _is_candidate(code: str) -> bool:
-    # str.isdigit() would also accept other scripts' digits ("١٢٣٤٥٦"), which no app shows.
-    return isinstance(code, str) and len(code) == DIGITS and set(code) <= _ASCII_DIGITS
-
-
-def _step(now: float) -> int:
-    return int(now // PERIOD)
-
-
-def _generator(secret: str) -> HOTP:
-    """RFC 4226 over the decoded secret: TOTP is HOTP at counter = step. Apps accept secrets
-    without base32 padding, so it is added back before decoding."""
-    key = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
-    # Secrets made elsewhere (imported, or by older apps) can be shorter than 128 bits.
-    return HOTP(key, DIGITS, SHA1(), enforce_key_length=False)  # noqa: S303 - RFC 6238 and every app use SHA1
-
-
-def _code(secret: str, step: int) -> str:
-    return _generator(secret).generate(step).decode("ascii")
+def verify(
+    deps: Deps, candidates: Sequence[Authenticator], code: str, now: float
+) -> list[tuple[Authenticator, int]]:
+    """The candidates `code` matches, each with the time step it matched (no writes: claiming
+    the step is the grant's single conditional write)."""
+    matches: list[tuple[Authenticator, int]] = []
+    for candidate in candidates:
+        if candidate.secret_enc is None:
+            continue
+        secret = deps.keyring.decrypt(
+            candidate.secret_enc, associated_data.otp_secret(candidate.id)
+        ).decode()
+        step = totp_codes.matching_step(secret, code, now)
+        if step is not None:
+            matches.append((candidate, step))
+    return matches

@@ -9,7 +9,6 @@ from twofold.core.grants.base import GrantRequest
 from twofold.core.models import GRANT_CLIENT_CREDENTIALS, TokenSet
 
 GRANT_TYPE = GRANT_CLIENT_CREDENTIALS
-PARAMETERS = frozenset({"audience", "scope"})
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:

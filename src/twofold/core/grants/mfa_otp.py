@@ -1,4 +1,4 @@
-"""http://auth0.com/oauth/grant-type/mfa-otp (spec §4.1, decisions 6 and 7).
+"""http://auth0.com/oauth/grant-type/mfa-otp: a TOTP code as the second factor.
 
 Verifies a TOTP code against the user's active OTP authenticators, or confirms a pending
 enrolment. The replay guard is a single conditional write of the accepted time step, so one code
@@ -13,11 +13,10 @@ from twofold.core.errors import INVALID_OTP, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
-from twofold.core.mfa.authenticators import has_active_factor
-from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
+from twofold.core.mfa.enrolled import has_active_factor
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
 
 GRANT_TYPE = GRANT_MFA_OTP
-PARAMETERS = frozenset({"mfa_token", "otp"})
 
 
 def _candidates(
@@ -30,29 +29,21 @@ def _candidates(
     return active + pending if confirming else active
 
 
-def secret_aad(authenticator_id: str) -> str:
-    return f"authenticator:{authenticator_id}:secret"
-
-
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    mfa_token, tx, user = await mfa_common.begin(deps, req)
+    mfa_token, record, user = await mfa_common.begin(deps, req)
     code = req.required("otp")
     authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
     # A pending enrolment may be confirmed while the user has no active factor, or by the holder
     # of an MFA-API access token (which itself required MFA once a factor existed). That token
     # confirms enrolments only: it must not mint itself a successor with an existing factor.
-    confirming = tx.via_access_token or not has_active_factor(authenticators)
-    candidates = _candidates(authenticators, confirming, pending_only=tx.via_access_token)
+    confirming = record.via_access_token or not has_active_factor(authenticators)
+    candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
     # Nothing such a token may confirm: the attempt is still taken, then the token refused.
-    nothing_to_confirm = tx.via_access_token and not candidates
+    nothing_to_confirm = record.via_access_token and not candidates
     now = deps.clock.now()
     # Codes are compared before the unit opens, so that it holds its locks for writes only;
     # what they say is acted on only once an attempt has been taken inside it.
-    matches = [
-        (candidate, step)
-        for candidate in candidates
-        if (step := _matching_step(deps, candidate, code, now)) is not None
-    ]
+    matches = totp.verify(deps, candidates, code, now)
     attempts = mfa_common.attempts(deps)
     winner: Authenticator | None = None
     replayed = False
@@ -60,15 +51,14 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # spending the mfa_token, the refund and the audit rows. Rows are locked in the order
     # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
     # Signing comes after, outside it.
-    async with mfa_common.attempt_unit(deps, req, user, attempts):
+    async with mfa_common.grant_unit(deps, req, user, attempts):
         for candidate, step in matches:
             if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
                 replayed = True
                 continue
             if not candidate.active:
-                await _confirm_enrolment(deps, authenticators, candidate, now)
-                await mfa_common.record_enrolment(deps, req, user, candidate)
-            await mfa_common.spend(deps, mfa_token, tx)
+                await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
+            await mfa_common.spend(deps, mfa_token, record)
             winner = candidate
             break
         # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
@@ -81,26 +71,21 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         elif not replayed and not nothing_to_confirm:
             await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
     if winner is not None:
-        return await mfa_common.mint(deps, req, tx, user, "mfa-otp")
+        return await mfa_common.mint(deps, req, record, user, "mfa-otp")
     if nothing_to_confirm:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     raise InvalidGrant(INVALID_OTP)
 
 
-def _matching_step(deps: Deps, candidate: Authenticator, code: str, now: float) -> int | None:
-    if candidate.secret_enc is None:
-        return None
-    secret = deps.keyring.decrypt(candidate.secret_enc, secret_aad(candidate.id)).decode()
-    return totp.matching_step(secret, code, now)
-
-
 async def _confirm_enrolment(
     deps: Deps,
+    req: GrantRequest,
+    user: User,
     authenticators: list[Authenticator],
     confirmed: Authenticator,
     now: float,
 ) -> None:
-    ids = await mfa_common.activate_only(authenticators, confirmed, now, deps)
+    ids = await mfa_common.confirm_enrolment(deps, req, user, authenticators, confirmed, now)
     # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one (but never a
     # push enrolment's companion TOTP, which goes with its push).
     others = [

@@ -18,12 +18,11 @@ from twofold.core.ids import constant_time_equal
 from twofold.core.models import GRANT_MFA_RECOVERY_CODE, TokenSet
 
 GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
-PARAMETERS = frozenset({"mfa_token", "recovery_code"})
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    mfa_token, tx, user = await mfa_common.begin(deps, req)
-    if tx.via_access_token:
+    mfa_token, record, user = await mfa_common.begin(deps, req)
+    if record.via_access_token:
         # An MFA-API access token may confirm an enrolment, nothing else.
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     code = req.required("recovery_code")
@@ -46,12 +45,12 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
     # commit together or not at all, so neither the mfa_token nor the code can be spent without
     # the other.
-    async with mfa_common.attempt_unit(deps, req, user, attempts):
+    async with mfa_common.grant_unit(deps, req, user, attempts):
         if good and stored is not None:
             # Made only now, after the attempt is taken: made before, its cost would make a
             # refused (429) right code answer more slowly than a refused wrong one.
             fresh = recovery.new_code()
-            await mfa_common.spend(deps, mfa_token, tx)
+            await mfa_common.spend(deps, mfa_token, record)
             if not await deps.storage.recovery_codes.rotate(
                 user.user_id, stored, recovery.hash_code(fresh), now
             ):
@@ -65,5 +64,5 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
     if not good:
         raise InvalidGrant(INVALID_RECOVERY_CODE)
-    tokens = await mfa_common.mint(deps, req, tx, user, "mfa-recovery-code")
+    tokens = await mfa_common.mint(deps, req, record, user, "mfa-recovery-code")
     return replace(tokens, recovery_code=fresh)

@@ -12,12 +12,11 @@ from twofold.core.deps import Deps
 from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
-from twofold.core.mfa import transaction
-from twofold.core.mfa.authenticators import has_active_factor, requirements
+from twofold.core.mfa import mfa_tokens
+from twofold.core.mfa.enrolled import has_active_factor, requirements
 from twofold.core.models import DEFAULT_REALM, GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet, User
 
 GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
-PARAMETERS = frozenset({"username", "password", "realm", "audience", "scope"})
 
 
 def _attempt_subject(realm: str, login: str, user: User | None) -> str:
@@ -84,7 +83,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # token is how the user enrols, so it is minted directly.
     needs_mfa = enrolled if target.is_mfa_api else tenant.mfa_policy == "always"
     if needs_mfa:
-        token = await transaction.issue(
+        token = await mfa_tokens.issue(
             deps,
             user_id=user.user_id,
             client_id=req.client.client_id,

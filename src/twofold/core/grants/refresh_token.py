@@ -11,7 +11,6 @@ from twofold.core.ids import digest
 from twofold.core.models import GRANT_REFRESH_TOKEN, TokenSet
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
-PARAMETERS = frozenset({"refresh_token", "scope"})
 INVALID_REFRESH = "Unknown or invalid refresh token."
 
 

@@ -7,13 +7,13 @@ the grant → dispatch.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 from twofold.core import client_auth
 from twofold.core.deps import Deps
 from twofold.core.errors import UnauthorizedClient, UnsupportedGrantType, missing
 from twofold.core.grants import (
     client_credentials,
+    mfa_oob,
     mfa_otp,
     mfa_recovery_code,
     password,
@@ -25,30 +25,14 @@ from twofold.core.models import TokenSet
 Handler = Callable[[Deps, GrantRequest], Awaitable[TokenSet]]
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    grant_type: str
-    parameters: frozenset[str]
-    handle: Handler
-
-
-GRANTS: dict[str, Grant] = {
-    g.grant_type: g
-    for g in (
-        *(Grant(gt, password.PARAMETERS, password.handle) for gt in password.GRANT_TYPES),
-        Grant(mfa_otp.GRANT_TYPE, mfa_otp.PARAMETERS, mfa_otp.handle),
-        Grant(mfa_recovery_code.GRANT_TYPE, mfa_recovery_code.PARAMETERS, mfa_recovery_code.handle),
-        Grant(refresh_token.GRANT_TYPE, refresh_token.PARAMETERS, refresh_token.handle),
-        Grant(
-            client_credentials.GRANT_TYPE, client_credentials.PARAMETERS, client_credentials.handle
-        ),
-    )
+GRANTS: Mapping[str, Handler] = {
+    **dict.fromkeys(password.GRANT_TYPES, password.handle),
+    mfa_otp.GRANT_TYPE: mfa_otp.handle,
+    mfa_oob.GRANT_TYPE: mfa_oob.handle,
+    mfa_recovery_code.GRANT_TYPE: mfa_recovery_code.handle,
+    refresh_token.GRANT_TYPE: refresh_token.handle,
+    client_credentials.GRANT_TYPE: client_credentials.handle,
 }
-
-
-def register(grant: Grant) -> None:
-    """For grants that arrive with later features (mfa-oob)."""
-    GRANTS[grant.grant_type] = grant
 
 
 def token_endpoint_audiences(deps: Deps) -> list[str]:
@@ -64,8 +48,8 @@ async def exchange(
     grant_type = params.get("grant_type")
     if not grant_type:
         raise missing("grant_type")
-    grant = GRANTS.get(grant_type)
-    if grant is None:
+    handle = GRANTS.get(grant_type)
+    if handle is None:
         raise UnsupportedGrantType(f"Unsupported grant type: {grant_type}")
     client = await client_auth.authenticate(deps, creds, audiences=token_endpoint_audiences(deps))
     effective = grant_type
@@ -74,4 +58,4 @@ async def exchange(
         effective = "http://auth0.com/oauth/grant-type/password-realm"
     if grant_type not in client.grant_types and effective not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
-    return await grant.handle(deps, GrantRequest(params=params, client=client, ip=ip))
+    return await handle(deps, GrantRequest(params=params, client=client, ip=ip))

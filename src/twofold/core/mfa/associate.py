@@ -1,46 +1,56 @@
-"""POST /mfa/associate (spec §6, decisions 10 and 11): start an enrolment.
+"""POST /mfa/associate: start an enrolment.
 
-The new authenticator is stored inactive until an MFA grant confirms it. A new associate of the
-same kind replaces the user's older unconfirmed one. The recovery code is handed out with the
-user's first associate only (decision 8); it stays valid if that enrolment is abandoned.
+The factor asked for (`factors.registry`) stores the new authenticator inactive until an MFA
+grant confirms it; a new associate of the same kind replaces the user's older unconfirmed one.
+The recovery code is handed out with the user's first associate only; it stays valid if that
+enrolment is abandoned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import ALREADY_ENROLLED, AccessDenied, InvalidRequest, missing
-from twofold.core.factors import recovery, totp
-from twofold.core.grants.mfa_otp import secret_aad
+from twofold.core.factors import recovery
+from twofold.core.factors.base import Enrolment
+from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.ids import authenticator_id
-from twofold.core.mfa.authenticators import has_active_factor
 from twofold.core.mfa.bearer import Principal
+from twofold.core.mfa.enrolled import has_active_factor
 from twofold.core.models import Authenticator, User
 
-OobEnroller = Callable[[Deps, Principal, User, Mapping[str, Any]], Awaitable[dict[str, Any]]]
-_oob_enroller: OobEnroller | None = None
+AUTHENTICATOR_TYPES = ("otp", "oob")
 
 
-def register_oob(enroller: OobEnroller) -> None:
-    global _oob_enroller
-    _oob_enroller = enroller
-
-
-def _types(body: Mapping[str, Any]) -> list[str]:
-    raw = body.get("authenticator_types")
+def _strings(body: Mapping[str, Any], name: str) -> list[str]:
+    """A parameter that is an array of strings (a lone string is taken as a one-item array)."""
+    raw = body.get(name)
     if raw is None or raw == [] or raw == "":
-        raise missing("authenticator_types")
+        raise missing(name)
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(t, str) for t in raw):
-        raise InvalidRequest("authenticator_types must be an array of strings")
-    unknown = [t for t in raw if t not in ("otp", "oob")]
+        raise InvalidRequest(f"{name} must be an array of strings")
+    return list(raw)
+
+
+def _types(body: Mapping[str, Any]) -> list[str]:
+    types = _strings(body, "authenticator_types")
+    unknown = [t for t in types if t not in AUTHENTICATOR_TYPES]
     if unknown:
         raise InvalidRequest(f"Unsupported authenticator_types: {unknown[0]}")
-    return list(raw)
+    return types
+
+
+def _oob_channel(body: Mapping[str, Any]) -> str:
+    channels = _strings(body, "oob_channels")
+    unknown = [c for c in channels if c not in OOB_KINDS]
+    if unknown:
+        raise InvalidRequest(f"Unsupported oob_channels: {unknown[0][:32]}")
+    return channels[0]
 
 
 async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -52,15 +62,10 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
     if principal.kind == "mfa_token" and has_active_factor(authenticators):
         raise AccessDenied(ALREADY_ENROLLED)
-    tenant = await deps.tenant()
-    if types[0] == "oob":
-        if _oob_enroller is None:
-            raise InvalidRequest("Unsupported authenticator_types: oob")
-        answer = await _oob_enroller(deps, principal, user, body)
-    else:
-        if "otp" not in tenant.enabled_factors:
-            raise InvalidRequest("The otp factor is not enabled")
-        answer = await _enroll_totp(deps, user, tenant.friendly_name)
+    channel = _oob_channel(body) if types[0] == "oob" else None
+    kind = OOB_KINDS[channel] if channel is not None else "totp"
+    enrolment = await _enrolment(deps, principal, user, body, channel)
+    answer = await FACTORS[kind].enrol(deps, enrolment)
     if codes := await recovery_codes_for_first_enrolment(deps, user, authenticators):
         answer["recovery_codes"] = codes
     await audit.record(
@@ -73,38 +78,28 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     return answer
 
 
-async def _enroll_totp(deps: Deps, user: User, issuer: str) -> dict[str, Any]:
-    now = deps.clock.now()
-    # Replace the user's pending OTP enrolment, but never a pending push enrolment's companion
-    # TOTP (it has a link_id): that one belongs to the push enrolment and goes with it.
-    stale = [
-        a.id
-        for a in await deps.storage.authenticators.list_for_user(user.user_id)
-        if a.kind == "totp" and not a.active and a.link_id is None
-    ]
-    if stale:
-        await deps.storage.authenticators.delete(stale)
-    secret = totp.new_secret()
-    new_id = authenticator_id("totp")
-    await deps.storage.authenticators.add(
-        Authenticator(
-            id=new_id,
-            user_id=user.user_id,
-            kind="totp",
-            active=False,
-            created_at=now,
-            secret_enc=deps.keyring.encrypt(secret.encode(), secret_aad(new_id)),
-        )
+async def _enrolment(
+    deps: Deps, principal: Principal, user: User, body: Mapping[str, Any], channel: str | None
+) -> Enrolment:
+    tenant = await deps.tenant()
+    if principal.kind == "mfa_token" and principal.tx is not None:
+        binding, not_after = f"tx:{principal.tx.id}", principal.tx.expires_at
+    else:
+        binding = f"user:{user.user_id}"
+        not_after = deps.clock.now() + deps.policy.mfa_api_token_lifetime
+    return Enrolment(
+        user=user,
+        client_id=principal.client_id,
+        tenant=tenant,
+        binding=binding,
+        not_after=not_after,
+        body=body,
+        oob_channel=channel,
     )
-    return {
-        "authenticator_type": "otp",
-        "secret": secret,
-        "barcode_uri": totp.barcode_uri(secret, issuer, user.email),
-    }
 
 
 async def recovery_codes_for_first_enrolment(
-    deps: Deps, user: User, authenticators: Any
+    deps: Deps, user: User, authenticators: Sequence[Authenticator]
 ) -> list[str] | None:
     tenant = await deps.tenant()
     if not tenant.recovery_codes_enabled:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from twofold.core.claims import TokenInvalid
 from twofold.core.deps import Deps
 from twofold.core.errors import (
     MALFORMED_MFA_TOKEN,
@@ -17,9 +18,8 @@ from twofold.core.errors import (
     InvalidGrant,
     InvalidToken,
 )
-from twofold.core.mfa import transaction
-from twofold.core.models import MfaTransaction
-from twofold.core.tokens import TokenInvalid
+from twofold.core.mfa import mfa_tokens
+from twofold.core.models import MfaToken
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class Principal:
     client_id: str
     kind: Literal["mfa_token", "access_token"]
     scopes: frozenset[str]
-    tx: MfaTransaction | None = None
+    tx: MfaToken | None = None
 
     def require_scope(self, scope: str) -> None:
         """Access tokens need the scope; an mfa_token's rights are fixed by the spec instead."""
@@ -70,7 +70,7 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         )
     try:
-        tx = await transaction.load(deps, token)
+        tx = await mfa_tokens.load(deps, token)
     except ExpiredToken:
         raise
     except InvalidGrant:
@@ -80,7 +80,7 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
     )
 
 
-async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaTransaction:
+async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaToken:
     """The transaction an MFA grant works on: a live mfa_token, or an MFA-API access token."""
     if _looks_like_jwt(mfa_token):
         try:
@@ -89,7 +89,7 @@ async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaTransactio
             raise InvalidGrant(MALFORMED_MFA_TOKEN) from None
         scope = claims.get("scope")
         now = deps.clock.now()
-        tx = MfaTransaction(
+        tx = MfaToken(
             id="",
             user_id=str(claims.get("sub", "")),
             client_id=str(claims.get("azp", "")),
@@ -100,6 +100,6 @@ async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaTransactio
             via_access_token=True,
         )
     else:
-        tx = await transaction.load(deps, mfa_token)
-    transaction.check_client(tx, client_id)
+        tx = await mfa_tokens.load(deps, mfa_token)
+    mfa_tokens.check_client(tx, client_id)
     return tx

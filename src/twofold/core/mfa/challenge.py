@@ -1,14 +1,14 @@
-"""POST /mfa/challenge (spec §5, decisions 3 and 4).
+"""POST /mfa/challenge: ask the user's chosen authenticator for a proof.
 
 Picks the authenticator to challenge from (types the client accepts) ∩ (the user's active
 authenticators): the one named by authenticator_id, or else the most recently used (ties: most
-recently enrolled). OTP challenges send nothing; out-of-band channels plug in through
-`register_oob` when they are enabled.
+recently enrolled). Its factor (`factors.registry.FACTORS`) answers: an OTP challenge sends
+nothing, an out-of-band one sends a code or a push and hands out an `oob_code`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from twofold.core import client_auth
@@ -20,21 +20,13 @@ from twofold.core.errors import (
     UnsupportedChallengeType,
     missing,
 )
+from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.grants.registry import token_endpoint_audiences
-from twofold.core.mfa import transaction
-from twofold.core.mfa.authenticators import for_user, usable
-from twofold.core.models import Authenticator, MfaTransaction
+from twofold.core.mfa import mfa_tokens
+from twofold.core.mfa.enrolled import for_user, usable
+from twofold.core.models import Authenticator
 
 CHALLENGE_TYPES = ("otp", "oob")
-OOB_CHANNELS = ("sms", "voice", "email", "auth0")
-
-OobChallenger = Callable[[Deps, MfaTransaction, str, Authenticator], Awaitable[dict[str, Any]]]
-_oob_challenger: OobChallenger | None = None
-
-
-def register_oob(challenger: OobChallenger) -> None:
-    global _oob_challenger
-    _oob_challenger = challenger
 
 
 def _accepted_types(raw: str | None) -> tuple[str, ...]:
@@ -62,14 +54,14 @@ async def challenge(
     mfa_token = params.get("mfa_token")
     if not mfa_token:
         raise missing("mfa_token")
-    tx = await transaction.load(deps, mfa_token)
-    transaction.check_client(tx, client.client_id)
+    record = await mfa_tokens.load(deps, mfa_token)
+    mfa_tokens.check_client(record, client.client_id)
     accepted = _accepted_types(params.get("challenge_type"))
     channel = params.get("oob_channel") or None
-    if channel is not None and channel not in OOB_CHANNELS:
+    if channel is not None and channel not in OOB_KINDS:
         raise InvalidRequest(f"Invalid oob_channel: {channel}")
 
-    active = usable(await for_user(deps, tx.user_id))
+    active = [a for a in usable(await for_user(deps, record.user_id)) if a.kind in FACTORS]
     authenticator_id = params.get("authenticator_id") or None
     if authenticator_id is not None:
         chosen = next((a for a in active if a.id == authenticator_id), None)
@@ -88,9 +80,4 @@ async def challenge(
         if not fitting:
             raise UnsupportedChallengeType()
         chosen = max(fitting, key=_recency)
-
-    if chosen.kind == "totp":
-        return {"challenge_type": "otp"}
-    if _oob_challenger is None:
-        raise UnsupportedChallengeType()
-    return await _oob_challenger(deps, tx, mfa_token, chosen)
+    return await FACTORS[chosen.kind].challenge(deps, record, chosen)

@@ -1,4 +1,4 @@
-"""GET /mfa/authenticators and DELETE /mfa/authenticators/{id} (spec §7, §8, decision 12)."""
+"""GET /mfa/authenticators and DELETE /mfa/authenticators/{id}."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied, InsufficientScope, NotFound
-from twofold.core.mfa.authenticators import implicit_email_id, list_view
+from twofold.core.factors import email
 from twofold.core.mfa.bearer import Principal
+from twofold.core.mfa.enrolled import list_view
 
 
 async def list_authenticators(deps: Deps, principal: Principal) -> list[dict[str, Any]]:
@@ -23,8 +24,8 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
     authenticators = await deps.storage.authenticators.list_for_user(principal.user_id)
     target = next((a for a in authenticators if a.id == authenticator_id), None)
     if target is None:
-        if authenticator_id == implicit_email_id(principal.user_id):
-            # Spec §8: the authenticator of a verified email exists as long as the email does.
+        if authenticator_id == email.implicit_id(principal.user_id):
+            # The authenticator of a verified email exists as long as the email does.
             raise AccessDenied("The authenticator of a verified email cannot be deleted")
         raise NotFound("Authenticator not found")
     # Linked pairs (sms+voice, push+its totp) go together.

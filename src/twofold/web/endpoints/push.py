@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from twofold.core.errors import InvalidRequest, NotFound
-from twofold.core.factors import push
+from twofold.core.factors import push_device
 from twofold.web import parsing
 from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE, json_response
@@ -18,7 +18,7 @@ from twofold.web.errors import NO_STORE, json_response
 
 async def _jws(request: Request) -> str:
     rt = runtime(request)
-    raw = await parsing.read_body(request, min(rt.max_body_bytes, push.MAX_JWS_CHARS + 64))
+    raw = await parsing.read_body(request, min(rt.max_body_bytes, push_device.MAX_JWS_CHARS + 64))
     try:
         return raw.decode("ascii").strip()
     except UnicodeDecodeError:
@@ -27,12 +27,12 @@ async def _jws(request: Request) -> str:
 
 async def enroll(request: Request) -> Response:
     rt = runtime(request)
-    return json_response(await push.device_enroll(rt.deps, await _jws(request)), status=201)
+    return json_response(await push_device.device_enroll(rt.deps, await _jws(request)), status=201)
 
 
 async def pending(request: Request) -> Response:
     rt = runtime(request)
-    transactions = await push.device_pending(rt.deps, await _jws(request))
+    transactions = await push_device.device_pending(rt.deps, await _jws(request))
     return json_response({"transactions": transactions})
 
 
@@ -41,6 +41,6 @@ async def decide(request: Request) -> Response:
     decision = request.path_params["decision"]
     if decision not in ("approve", "reject"):
         raise NotFound()
-    tx_id = request.path_params["transaction_id"][:64]
-    await push.device_decide(rt.deps, await _jws(request), tx_id, decision == "approve")
+    request_id = request.path_params["transaction_id"][:64]
+    await push_device.device_decide(rt.deps, await _jws(request), request_id, decision == "approve")
     return Response(status_code=204, headers=NO_STORE)

@@ -6,8 +6,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from twofold.core import discovery
-from twofold.core.grants.registry import GRANTS
-from twofold.core.models import GRANT_MFA_OOB
 from twofold.web.context import runtime
 
 # Public documents: cacheable for a short while so a key rotation is seen within minutes.
@@ -17,9 +15,7 @@ _CACHE = {"Cache-Control": "public, max-age=60"}
 async def openid_configuration(request: Request) -> Response:
     rt = runtime(request)
     signer = await rt.deps.signer()
-    doc = discovery.document(
-        rt.deps.issuer, signing_algs=signer.algs, oob_enabled=GRANT_MFA_OOB in GRANTS
-    )
+    doc = discovery.document(rt.deps.issuer, signing_algs=signer.algs)
     return JSONResponse(doc, headers=_CACHE)
 
 

@@ -1,15 +1,15 @@
-"""Reading a user's authenticators: the list view, requirements, and which are usable."""
+"""A user's enrolled authenticators: which are usable, what they require, and the list view."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from twofold.core.deps import Deps
-from twofold.core.factors.contact import mask_email
-from twofold.core.ids import BASE62, digest
-from twofold.core.models import Authenticator, User
+from twofold.core.factors import email
+from twofold.core.factors.base import describe
+from twofold.core.factors.registry import FACTORS
+from twofold.core.models import Authenticator
 
 
 def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
@@ -18,33 +18,9 @@ def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
 
 
 def has_active_factor(authenticators: Sequence[Authenticator]) -> bool:
-    """An active factor other than email: email is a dependent factor (spec §6.1, §16), so an
+    """An active factor other than email: email is a dependent factor (as on Auth0), so an
     email-only user may still enrol with an mfa_token and gets an MFA-API token directly."""
     return any(a.kind != "email" for a in usable(authenticators))
-
-
-def implicit_email_id(user_id: str) -> str:
-    """A stable id for the implicit authenticator of a user's verified email (never stored)."""
-    n = int(digest(user_id, "implicit-email"), 16)
-    suffix = ""
-    for _ in range(16):
-        n, r = divmod(n, 62)
-        suffix += BASE62[r]
-    return f"email|dev_{suffix}"
-
-
-def implicit_email(user: User, enabled_factors: frozenset[str]) -> Authenticator | None:
-    """Spec §7: with the email factor on, a verified email is an active authenticator."""
-    if "email" not in enabled_factors or not user.email_verified or not user.email:
-        return None
-    return Authenticator(
-        id=implicit_email_id(user.user_id),
-        user_id=user.user_id,
-        kind="email",
-        active=True,
-        created_at=user.created_at,
-        name=mask_email(user.email),
-    )
 
 
 async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
@@ -53,35 +29,18 @@ async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
     tenant = await deps.tenant()
     if "email" in tenant.enabled_factors:
         user = await deps.storage.users.get(user_id)
-        if user is not None and (implicit := implicit_email(user, tenant.enabled_factors)):
+        if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
             stored.insert(0, implicit)
     return stored
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def view(a: Authenticator) -> dict[str, Any]:
-    """One entry of GET /mfa/authenticators (decision 11)."""
-    out: dict[str, Any] = {
-        "id": a.id,
-        "authenticator_type": a.authenticator_type,
-        "active": a.active,
-    }
-    if a.oob_channel is not None:
-        out["oob_channel"] = a.oob_channel
-    if a.name is not None:
-        out["name"] = a.name
-    out["type"] = a.factor_type
-    out["created_at"] = _iso(a.created_at)
-    if a.last_used_at is not None:
-        out["last_auth"] = _iso(a.last_used_at)
-    return out
-
-
 async def list_view(deps: Deps, user_id: str) -> list[dict[str, Any]]:
-    return [view(a) for a in await for_user(deps, user_id)]
+    """GET /mfa/authenticators: each authenticator as its factor describes it."""
+    # Recovery codes are no factor of their own; their entry is the common one.
+    return [
+        FACTORS[a.kind].describe(a) if a.kind in FACTORS else describe(a)
+        for a in await for_user(deps, user_id)
+    ]
 
 
 def _enrollable(enabled: frozenset[str]) -> list[str]:
@@ -94,7 +53,7 @@ def _enrollable(enabled: frozenset[str]) -> list[str]:
 
 
 async def requirements(deps: Deps, user_id: str) -> dict[str, list[dict[str, str]]]:
-    """mfa_requirements for an mfa_required answer (decision 1)."""
+    """mfa_requirements for an mfa_required answer."""
     authenticators = await for_user(deps, user_id)
     active = [a for a in authenticators if a.active]
     types: list[str] = []

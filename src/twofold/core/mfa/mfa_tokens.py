@@ -1,8 +1,8 @@
 """The mfa_token: an opaque handle on the password-time request that waits for a second factor.
 
-Spec decision 5: lives `mfa_token_lifetime` (600 s), is bound to its client, may be used for
-challenge, associate and list any number of times, and is consumed by the first successful MFA
-grant. The token itself is random; the state store keeps the transaction under a hash of it, a
+It lives `mfa_token_lifetime` (600 s), is bound to its client, may be used for challenge,
+associate and list any number of times, and is consumed by the first successful MFA grant. The
+token itself is random; the state store keeps its record (`MfaToken`) under a hash of it, a
 little longer than its lifetime so that an expired token is told apart from a garbage one.
 """
 
@@ -21,9 +21,9 @@ from twofold.core.errors import (
     InvalidRequest,
 )
 from twofold.core.ids import digest, opaque_token
-from twofold.core.models import MfaTransaction
+from twofold.core.models import MfaToken
 
-# How long an expired transaction is remembered, to answer expired_token rather than malformed.
+# How long an expired mfa_token is remembered, to answer expired_token rather than malformed.
 _EXPIRED_MEMORY = 3600.0
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_\-]{20,128}")
 
@@ -38,7 +38,7 @@ async def issue(
     token = opaque_token(32)
     now = deps.clock.now()
     lifetime = deps.policy.mfa_token_lifetime
-    tx = MfaTransaction(
+    record = MfaToken(
         id=digest(token, "mfa_token")[:32],
         user_id=user_id,
         client_id=client_id,
@@ -48,7 +48,7 @@ async def issue(
         expires_at=now + lifetime,
         realm=realm,
     )
-    await deps.state.put(_key(token), json.dumps(asdict(tx)), ttl=lifetime + _EXPIRED_MEMORY)
+    await deps.state.put(_key(token), json.dumps(asdict(record)), ttl=lifetime + _EXPIRED_MEMORY)
     return token
 
 
@@ -56,21 +56,21 @@ def looks_like_mfa_token(token: str) -> bool:
     return _TOKEN_SHAPE.fullmatch(token) is not None
 
 
-async def load(deps: Deps, token: str) -> MfaTransaction:
-    """The live transaction behind `token`; Malformed for unknown/consumed, Expired when expired."""
+async def load(deps: Deps, token: str) -> MfaToken:
+    """The live record behind `token`; Malformed for unknown/consumed, Expired when expired."""
     if not looks_like_mfa_token(token):
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     raw = await deps.state.get(_key(token))
     if raw is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
-    tx = MfaTransaction(**json.loads(raw))
-    if deps.clock.now() >= tx.expires_at:
+    record = MfaToken(**json.loads(raw))
+    if deps.clock.now() >= record.expires_at:
         raise ExpiredToken()
-    return tx
+    return record
 
 
-def check_client(tx: MfaTransaction, client_id: str) -> None:
-    if tx.client_id != client_id:
+def check_client(record: MfaToken, client_id: str) -> None:
+    if record.client_id != client_id:
         raise InvalidRequest(MFA_TOKEN_OTHER_CLIENT)
 
 

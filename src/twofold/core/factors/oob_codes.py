@@ -1,4 +1,4 @@
-"""Out-of-band challenges (spec §4.2, decisions 9 and 16): the state behind an `oob_code`.
+"""The state behind an `oob_code`: one record per out-of-band challenge or enrolment.
 
 An `oob_code` is a random opaque string handed to the client by /mfa/associate or
 /mfa/challenge. The StateStore keeps one record per code under a hash of it, so it works alike
@@ -23,16 +23,20 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from twofold.core.deps import Deps
-from twofold.core.errors import ExpiredToken, InvalidGrant, InvalidRequest, OAuthError
+from twofold.core.errors import (
+    MALFORMED_OOB,
+    OOB_EXPIRED,
+    OOB_MISMATCH,
+    AuthorizationPending,
+    ExpiredToken,
+    InvalidGrant,
+    InvalidRequest,
+    OAuthError,
+    SlowDown,
+)
 from twofold.core.ids import digest, opaque_token
-from twofold.core.models import MfaTransaction
+from twofold.core.models import MfaToken
 
-OOB_EXPIRED = "oob_code is expired"
-OOB_MISMATCH = "The oob_code doesn't match the mfa_token"
-MALFORMED_OOB = "Malformed oob_code"
-PUSH_REJECTED = "MFA Authorization rejected."
-PENDING = "Authorization pending: please repeat the request in a few seconds."
-SLOW_DOWN = "You are polling faster than allowed. Try again in a few seconds."
 POLL_INTERVAL = 5.0
 CODE_DIGITS = 6
 # After expiry a record is remembered this long, to say "expired" rather than "unknown".
@@ -42,37 +46,11 @@ _MAX_OOB_CODE = 256
 Status = Literal["pending", "approved", "rejected"]
 
 
-class AuthorizationPending(OAuthError):
-    status = 400
-    error = "authorization_pending"
-    default_description = PENDING
-
-
-class SlowDown(OAuthError):
-    status = 400
-    error = "slow_down"
-    default_description = SLOW_DOWN
-
-
-class PushRejected(OAuthError):
-    """Decision 2: the observed real answer, 400 access_denied (not the documented 403)."""
-
-    status = 400
-    error = "access_denied"
-    default_description = PUSH_REJECTED
-
-
-class BadGateway(OAuthError):
-    status = 502
-    error = "bad_gateway"
-    default_description = "The message could not be delivered. Try again later."
-
-
 @dataclass(frozen=True, slots=True)
 class OobRecord:
     user_id: str
     client_id: str
-    # The mfa_token it belongs to (its transaction id), or "user:<id>" for an MFA-API token.
+    # "tx:<id>" for the mfa_token it belongs to, or "user:<id>" for an MFA-API token.
     binding: str
     authenticator_id: str
     # sms, voice, email or auth0 (push).
@@ -83,8 +61,10 @@ class OobRecord:
     status: Status = "pending"
 
 
-def binding_for(tx: MfaTransaction) -> str:
-    return f"user:{tx.user_id}" if tx.via_access_token else f"tx:{tx.id}"
+def binding_for(mfa_token: MfaToken) -> str:
+    if mfa_token.via_access_token:
+        return f"user:{mfa_token.user_id}"
+    return f"tx:{mfa_token.id}"
 
 
 def key_for(oob_code: str) -> str:
@@ -142,15 +122,15 @@ async def issue(
     return oob_code, key
 
 
-async def load(deps: Deps, oob_code: str, tx: MfaTransaction) -> OobRecord:
-    """The live record for `oob_code` under this transaction, or the spec's error for it."""
+async def load(deps: Deps, oob_code: str, mfa_token: MfaToken) -> OobRecord:
+    """The live record for `oob_code` under this mfa_token, or the error Auth0 answers for it."""
     if not oob_code or len(oob_code) > _MAX_OOB_CODE:
         raise InvalidGrant(MALFORMED_OOB)
     raw = await deps.state.get(key_for(oob_code))
     if raw is None:
         raise InvalidGrant(MALFORMED_OOB)
     record = _decode(raw)
-    if record.user_id != tx.user_id or record.binding != binding_for(tx):
+    if record.user_id != mfa_token.user_id or record.binding != binding_for(mfa_token):
         raise InvalidRequest(OOB_MISMATCH)
     if deps.clock.now() >= record.expires_at:
         raise ExpiredToken(OOB_EXPIRED)
@@ -169,7 +149,7 @@ def code_matches(record: OobRecord, oob_code: str, binding_code: str) -> bool:
 
 async def poll(deps: Deps, oob_code: str) -> OAuthError:
     """The answer to a poll of a challenge still waiting: pending, or slow_down when the
-    previous poll was less than POLL_INTERVAL seconds ago (decision 16)."""
+    previous poll was less than POLL_INTERVAL seconds ago."""
     first = await deps.state.add(f"oobpoll:{digest(oob_code, 'oob_code')}", "1", POLL_INTERVAL)
     return AuthorizationPending() if first else SlowDown()
 
