@@ -52,6 +52,12 @@ def _assertion_subject(assertion: str) -> str | None:
     return sub if isinstance(sub, str) else None
 
 
+def token_endpoint_audiences(deps: Deps) -> list[str]:
+    """What a private_key_jwt assertion sent to /oauth/token or /mfa/challenge may name as its
+    audience: the issuer, or the token endpoint's URL."""
+    return [deps.issuer, f"{deps.issuer}oauth/token"]
+
+
 async def authenticate(deps: Deps, creds: ClientCredentials, *, audiences: Sequence[str]) -> Client:
     client_id = creds.client_id
     secret: str | None

@@ -35,10 +35,6 @@ GRANTS: Mapping[str, Handler] = {
 }
 
 
-def token_endpoint_audiences(deps: Deps) -> list[str]:
-    return [deps.issuer, f"{deps.issuer}oauth/token"]
-
-
 async def exchange(
     deps: Deps,
     params: Mapping[str, str],
@@ -51,7 +47,9 @@ async def exchange(
     handle = GRANTS.get(grant_type)
     if handle is None:
         raise UnsupportedGrantType(f"Unsupported grant type: {grant_type}")
-    client = await client_auth.authenticate(deps, creds, audiences=token_endpoint_audiences(deps))
+    client = await client_auth.authenticate(
+        deps, creds, audiences=client_auth.token_endpoint_audiences(deps)
+    )
     effective = grant_type
     if grant_type == "password" and params.get("realm"):
         # Decision 15: password with a realm behaves as password-realm.

@@ -21,7 +21,6 @@ from twofold.core.errors import (
     missing,
 )
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
-from twofold.core.grants.registry import token_endpoint_audiences
 from twofold.core.mfa import mfa_tokens
 from twofold.core.mfa.enrolled import for_user, usable
 from twofold.core.models import Authenticator
@@ -50,7 +49,9 @@ def _recency(a: Authenticator) -> tuple[float, float]:
 async def challenge(
     deps: Deps, params: Mapping[str, str], creds: client_auth.ClientCredentials
 ) -> dict[str, Any]:
-    client = await client_auth.authenticate(deps, creds, audiences=token_endpoint_audiences(deps))
+    client = await client_auth.authenticate(
+        deps, creds, audiences=client_auth.token_endpoint_audiences(deps)
+    )
     mfa_token = params.get("mfa_token")
     if not mfa_token:
         raise missing("mfa_token")
