@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -126,7 +126,3 @@ class Settings(BaseSettings):
         toml_file = os.environ.get("TWOFOLD_CONFIG_FILE") or None
         toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
         return (init_settings, env_settings, toml)
-
-
-def load(**overrides: Any) -> Settings:
-    return Settings(**overrides)

@@ -9,6 +9,7 @@ from twofold.core.grants.registry import GRANTS
 from twofold.core.models import (
     OIDC_SCOPES,
 )
+from twofold.core.tokens import CLIENT_ASSERTION_ALGS
 
 
 def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
             "client_secret_post",
             "private_key_jwt",
         ],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "PS256", "ES256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
         "scopes_supported": sorted(OIDC_SCOPES),
         "claims_supported": [
             "aud",

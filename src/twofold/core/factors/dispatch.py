@@ -17,11 +17,10 @@ from twofold.core.limits import SendLimiter
 from twofold.core.models import OutboundMessage
 from twofold.core.ports import DeliveryError
 
-SEND_EMAIL_FAILURE = "gd_send_email_failure"
 EVENTS = {
     "sms": (audit.SEND_SMS, audit.SEND_SMS_FAILURE),
     "voice": (audit.SEND_VOICE, audit.SEND_VOICE_FAILURE),
-    "email": (audit.SEND_EMAIL, SEND_EMAIL_FAILURE),
+    "email": (audit.SEND_EMAIL, audit.SEND_EMAIL_FAILURE),
     "push": (audit.SEND_PUSH, audit.SEND_PUSH_FAILURE),
 }
 # Adapters keep their own (shorter) timeouts; this cap holds even if one forgets to.

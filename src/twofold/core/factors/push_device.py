@@ -19,7 +19,7 @@ from joserfc.jwk import ECKey
 from twofold.core import associated_data, audit, claims
 from twofold.core.deps import Deps
 from twofold.core.errors import EnrolmentConflict, InvalidRequest, InvalidToken, NotFound
-from twofold.core.factors import oob_codes, push
+from twofold.core.factors import oob_codes, push, totp_codes
 from twofold.core.factors.push import Device
 from twofold.core.ids import digest
 
@@ -123,7 +123,12 @@ async def device_enroll(deps: Deps, token: str) -> dict[str, Any]:
         secret = deps.keyring.decrypt(
             companion.secret_enc, associated_data.otp_secret(companion.id)
         ).decode()
-        out["totp"] = {"secret": secret, "algorithm": "SHA1", "digits": 6, "period": 30}
+        out["totp"] = {
+            "secret": secret,
+            "algorithm": totp_codes.ALGORITHM,
+            "digits": totp_codes.DIGITS,
+            "period": totp_codes.PERIOD,
+        }
     await audit.record(
         deps, audit.UPDATE_DEVICE_ACCOUNT, user_id=record["user_id"], device_id=record["push_id"]
     )

@@ -20,7 +20,7 @@ from twofold.core.grants import (
     refresh_token,
 )
 from twofold.core.grants.base import GrantRequest
-from twofold.core.models import TokenSet
+from twofold.core.models import GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet
 
 Handler = Callable[[Deps, GrantRequest], Awaitable[TokenSet]]
 
@@ -51,9 +51,9 @@ async def exchange(
         deps, creds, audiences=client_auth.token_endpoint_audiences(deps)
     )
     effective = grant_type
-    if grant_type == "password" and params.get("realm"):
+    if grant_type == GRANT_PASSWORD and params.get("realm"):
         # Decision 15: password with a realm behaves as password-realm.
-        effective = "http://auth0.com/oauth/grant-type/password-realm"
+        effective = GRANT_PASSWORD_REALM
     if grant_type not in client.grant_types and effective not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
     return await handle(deps, GrantRequest(params=params, client=client, ip=ip))
