@@ -430,3 +430,30 @@ async def test_concurrent_grants_with_the_right_code_succeed_once(env, smtp):
         *(oob_grant(env, client, mfa_token, body["oob_code"], code) for _ in range(5))
     )
     assert sorted(r.status_code for r in results) == [200, 403, 403, 403, 403]
+
+
+async def test_a_crash_inside_the_grant_leaves_no_step_done(env, smtp, monkeypatch):
+    # Spending the oob_code, confirming the enrolment and spending the mfa_token are one unit:
+    # a failure at the last step must leave the first two undone, so the user can try again.
+    from twofold.core.grants import mfa_common
+
+    client = await env.client()
+    mfa_token, body = await _enrol_email(env, smtp, client)
+    code = smtp.last_code("ada@mail.test")
+
+    async def crash(deps, token, record):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(mfa_common, "spend", crash)
+    failed = await oob_grant(env, client, mfa_token, body["oob_code"], code)
+    assert failed.status_code == 500
+    listed = (await env.list_authenticators(mfa_token)).json()
+    [pending] = [a for a in listed if a["authenticator_type"] == "oob"]
+    assert pending["active"] is False
+
+    monkeypatch.undo()
+    tokens = assert_tokens(await oob_grant(env, client, mfa_token, body["oob_code"], code))
+    _, claims = await env.decode(tokens["access_token"])
+    assert claims["amr"] == ["mfa"]
+    listed = (await env.list_authenticators(await env.mfa_token(client))).json()
+    assert [a["active"] for a in listed if a["authenticator_type"] == "oob"] == [True]
