@@ -37,9 +37,16 @@ class Policy:
     failed_attempts_capacity: int = 10
     failed_attempts_refill_seconds: float = 360.0
     trusted_forwarding_clients: frozenset[str] = frozenset()
-    # Out-of-band codes (spec decision 9) and the language of the messages that carry them.
+    # Out-of-band codes and the language of the messages that carry them.
     oob_code_lifetime: int = 300
     delivery_locale: str = "en"
+    # Active authenticators one user may hold of each kind (a phone counts once).
+    max_authenticators_per_kind: int = 5
+    # /mfa/associate calls: a burst per user, refilled one every so many seconds, and at most
+    # so many per mfa_token (or MFA-API token). They bound the enrolment state one user holds.
+    associate_capacity: int = 20
+    associate_refill_seconds: float = 60.0
+    associate_per_token: int = 10
     # How long signing keys are cached: a rotation on another node is seen within this time.
     signing_key_cache_seconds: float = SIGNER_CACHE_SECONDS
 

@@ -41,9 +41,6 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # Nothing such a token may confirm: the attempt is still taken, then the token refused.
     nothing_to_confirm = record.via_access_token and not candidates
     now = deps.clock.now()
-    # Codes are compared before the unit opens, so that it holds its locks for writes only;
-    # what they say is acted on only once an attempt has been taken inside it.
-    matches = totp.verify(deps, candidates, code, now)
     attempts = mfa_common.attempts(deps)
     winner: Authenticator | None = None
     replayed = False
@@ -52,6 +49,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
     # Signing comes after, outside it.
     async with mfa_common.grant_unit(deps, req, user, attempts):
+        # Secrets are opened only once the attempt is taken, so a refused (429) request costs
+        # the same however many authenticators the user holds.
+        matches = totp.verify(deps, candidates, code, now)
         for candidate, step in matches:
             if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
                 replayed = True

@@ -18,6 +18,7 @@ from twofold.core.factors import recovery
 from twofold.core.factors.base import Enrolment
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.ids import authenticator_id
+from twofold.core.mfa import enrolment_limits
 from twofold.core.mfa.bearer import Principal
 from twofold.core.mfa.enrolled import has_active_factor
 from twofold.core.models import Authenticator, User
@@ -64,6 +65,8 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
         raise AccessDenied(ALREADY_ENROLLED)
     channel = _oob_channel(body) if types[0] == "oob" else None
     kind = OOB_KINDS[channel] if channel is not None else "totp"
+    enrolment_limits.check_room(deps, authenticators, kind)
+    await enrolment_limits.take_associate(deps, user.user_id, _credential(principal))
     enrolment = await _enrolment(deps, principal, user, body, channel)
     answer = await FACTORS[kind].enrol(deps, enrolment)
     if codes := await recovery_codes_for_first_enrolment(deps, user, authenticators):
@@ -76,6 +79,13 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
         factor=answer.get("oob_channel") or answer["authenticator_type"],
     )
     return answer
+
+
+def _credential(principal: Principal) -> str:
+    if principal.tx is not None:
+        return f"mfa_token:{principal.tx.id}"
+    # MFA-API access tokens of one user and client share one allowance.
+    return f"access_token:{principal.user_id}:{principal.client_id}"
 
 
 async def _enrolment(
