@@ -89,7 +89,7 @@ async def enroll(
     else:
         if body.get("phone_number") in (None, ""):
             raise missing("phone_number")
-        target = contact.normalize_phone(body.get("phone_number"))
+        target = contact.normalize_phone(body.get("phone_number"), deps.policy.phone_countries)
         sibling = "voice" if channel == "sms" else "sms"
         kinds = ["sms", "voice"] if channel == "sms" else ["voice", "sms"]
         if sibling not in tenant.enabled_factors:

@@ -329,7 +329,7 @@ async def _notify(
         )
     else:
         # Nothing is sent (the device polls), but the push limit still holds.
-        await SendLimiter(deps.state, deps.clock).take("push", tx.user_id)
+        await SendLimiter.of(deps).take("push", tx.user_id, None)
 
 
 async def _enqueue(deps: Deps, device_id: str, tx_id: str, expires_at: float) -> None:
