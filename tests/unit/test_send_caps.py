@@ -3,6 +3,8 @@ that a refused send costs nobody's budget, and the breaker's report when it trip
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from twofold.core.clock import FrozenClock
@@ -28,7 +30,10 @@ class Trips:
 
 
 def limiter(
-    clock: FrozenClock, store: MemoryStateStore | None = None, trips: Trips | None = None, **policy
+    clock: FrozenClock,
+    store: MemoryStateStore | None = None,
+    trips: Trips | None = None,
+    **policy: Any,
 ) -> SendLimiter:
     store = store or MemoryStateStore(clock)
     return SendLimiter(store, clock, Policy(**policy), on_trip=trips)

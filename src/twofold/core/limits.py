@@ -1,6 +1,6 @@
 """Send limits: how many codes and pushes Twofold sends before it says 429.
 
-Per user (spec §11):
+Per user (Auth0's published limits):
 
 | channel     | burst | then          |
 |-------------|-------|---------------|
