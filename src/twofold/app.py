@@ -215,6 +215,8 @@ async def create_services(
             trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
             delivery_locale=settings.delivery_locale,
             signing_key_cache_seconds=settings.signing_key_cache_seconds,
+            **settings.send_policy(),
+            **settings.enrolment_policy(),
         ),
         channels=channels,
         devices=SqlPushDeviceRepository(engine),

@@ -6,9 +6,11 @@ Validated once at start-up; everything else receives the object, never the envir
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import phonenumbers
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -18,6 +20,29 @@ from pydantic_settings import (
 )
 
 DEFAULT_DATA_DIR = Path("var")
+
+
+def country_allow_list(entries: Iterable[str | int]) -> frozenset[str]:
+    """The operator's allow-list in normal form: `+<calling code>` or an upper-case region.
+
+    Accepts `44`, `+44`, `"44"` and `us`, `US`; raises ValueError naming an entry that is neither
+    a calling code nor a region libphonenumber knows.
+    """
+    allowed: set[str] = set()
+    for entry in entries:
+        text = str(entry).strip()
+        code = text.removeprefix("+")
+        if code.isascii() and code.isdigit() and len(code) <= 3:
+            if int(code) not in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                raise ValueError(f"unknown country calling code {text[:8]!r}")
+            allowed.add(f"+{int(code)}")
+        elif text.upper() in phonenumbers.SUPPORTED_REGIONS:
+            allowed.add(text.upper())
+        else:
+            raise ValueError(
+                f"{text[:8]!r} is neither a country calling code (44) nor a region (GB)"
+            )
+    return frozenset(allowed)
 
 
 class Settings(BaseSettings):
@@ -86,6 +111,23 @@ class Settings(BaseSettings):
     push_webhook_url: str = ""
     delivery_timeout: float = Field(default=10.0, gt=0, le=60)
     delivery_locale: str = "en"
+    # Send caps per hour, whatever the user (docs/delivery.md); 0 switches one off. Per
+    # destination, then tenant-wide per channel (a circuit breaker against toll fraud).
+    send_cap_per_phone_number: int = Field(default=10, ge=0, le=1_000_000)
+    send_cap_per_email_address: int = Field(default=30, ge=0, le=1_000_000)
+    send_cap_sms: int = Field(default=1000, ge=0, le=100_000_000)
+    send_cap_voice: int = Field(default=1000, ge=0, le=100_000_000)
+    send_cap_email: int = Field(default=5000, ge=0, le=100_000_000)
+    send_cap_push: int = Field(default=10_000, ge=0, le=100_000_000)
+    # Countries whose phone numbers may be enrolled for sms/voice: calling codes ("+44") and
+    # regions ("US"); empty: all.
+    phone_countries: list[str] = Field(default_factory=list)
+    # What one user may cost (docs/configuration.md): active authenticators of each kind, and
+    # /mfa/associate calls per user (a burst, then one per refill) and per mfa_token.
+    max_authenticators_per_kind: int = Field(default=5, ge=1, le=100)
+    associate_capacity: int = Field(default=20, ge=1, le=10_000)
+    associate_refill_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    associate_per_token: int = Field(default=10, ge=1, le=10_000)
 
     @field_validator("domain")
     @classmethod
@@ -104,6 +146,19 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("phone_countries", mode="before")
+    @classmethod
+    def _country_entries(cls, value: Any) -> Any:
+        # JSON and TOML may give calling codes as numbers: [1, 44].
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @field_validator("phone_countries")
+    @classmethod
+    def _known_countries(cls, value: list[str]) -> list[str]:
+        return sorted(country_allow_list(value))
+
     @property
     def issuer(self) -> str:
         return f"https://{self.domain}/"
@@ -111,6 +166,27 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def send_policy(self) -> dict[str, Any]:
+        """The send caps and the phone allow-list, as the core's Policy fields."""
+        return {
+            "send_cap_per_phone_number": self.send_cap_per_phone_number,
+            "send_cap_per_email_address": self.send_cap_per_email_address,
+            "send_cap_sms": self.send_cap_sms,
+            "send_cap_voice": self.send_cap_voice,
+            "send_cap_email": self.send_cap_email,
+            "send_cap_push": self.send_cap_push,
+            "phone_countries": frozenset(self.phone_countries),
+        }
+
+    def enrolment_policy(self) -> dict[str, Any]:
+        """The enrolment limits, as the core's Policy fields."""
+        return {
+            "max_authenticators_per_kind": self.max_authenticators_per_kind,
+            "associate_capacity": self.associate_capacity,
+            "associate_refill_seconds": self.associate_refill_seconds,
+            "associate_per_token": self.associate_per_token,
+        }
 
     @classmethod
     def settings_customise_sources(

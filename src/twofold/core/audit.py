@@ -39,6 +39,8 @@ UPDATE_DEVICE_ACCOUNT = "gd_update_device_account"
 BLOCKED_ACCOUNT = "limit_wc"
 SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
+# Twofold's own (Auth0 has no tenant-wide send cap): in the family of its `limit_*` events.
+SEND_CAP_TRIPPED = "limit_send_tenant"
 
 DESCRIPTIONS = {
     SUCCESS_LOGIN: "Success Login",
@@ -64,6 +66,7 @@ DESCRIPTIONS = {
     BLOCKED_ACCOUNT: "Too many failed login attempts",
     SEND_PUSH: "Push notification sent",
     SEND_PUSH_FAILURE: "Push notification failed",
+    SEND_CAP_TRIPPED: "Tenant-wide send cap reached: messages on the channel are refused",
 }
 
 log = logging.getLogger("twofold.audit")

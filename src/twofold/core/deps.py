@@ -49,6 +49,18 @@ class Policy:
     associate_per_token: int = 10
     # How long signing keys are cached: a rotation on another node is seen within this time.
     signing_key_cache_seconds: float = SIGNER_CACHE_SECONDS
+    # Send caps per hour, whatever the user (core/limits.py); 0 switches one off. Per destination
+    # (one phone number, sms and voice together; one email address), then tenant-wide per
+    # channel: a breaker against SMS pumping and email bombing through many accounts.
+    send_cap_per_phone_number: int = 10
+    send_cap_per_email_address: int = 30
+    send_cap_sms: int = 1000
+    send_cap_voice: int = 1000
+    send_cap_email: int = 5000
+    send_cap_push: int = 10_000
+    # Phone numbers /mfa/associate accepts: country calling codes ("+44") and regions ("US"), as
+    # `contact.country_allow_list` normalises them; empty: every country.
+    phone_countries: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

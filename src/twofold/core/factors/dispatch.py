@@ -39,8 +39,8 @@ async def send(
 ) -> None:
     """Deliver or raise: 429 too_many_requests (send limit), 502 bad_gateway (delivery)."""
     ok_event, failure_event = EVENTS[message.channel]
-    limiter = SendLimiter(deps.state, deps.clock)
-    await limiter.take(message.channel, user_id)
+    limiter = SendLimiter.of(deps)
+    await limiter.take(message.channel, user_id, message.to)
     channel = deps.channels.get(message.channel)
     reason: str | None = None
     if channel is None:
@@ -55,7 +55,7 @@ async def send(
         except Exception as exc:  # an adapter bug must still be a 502, not a 500
             reason = f"unexpected {type(exc).__name__}"
     if reason is not None:
-        await limiter.refund(message.channel, user_id)
+        await limiter.refund(message.channel, user_id, message.to)
         log.warning("%s delivery failed: %s", message.channel, reason)
         await audit.record(
             deps,

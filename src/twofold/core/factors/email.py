@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from twofold.core import contact
 from twofold.core.deps import Deps
-from twofold.core.factors import base, contact, prompt
+from twofold.core.factors import base, prompt
 from twofold.core.factors.base import Enrolment
 from twofold.core.ids import BASE62, digest
 from twofold.core.models import Authenticator, User

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from twofold.core import contact
 from twofold.core.deps import Deps
 from twofold.core.errors import missing
-from twofold.core.factors import base, contact, prompt
+from twofold.core.factors import base, prompt
 from twofold.core.factors.base import Enrolment
 from twofold.core.models import AuthenticatorKind
 
@@ -27,7 +28,9 @@ async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
     base.require_enabled(enrolment.tenant, first)
     if enrolment.body.get("phone_number") in (None, ""):
         raise missing("phone_number")
-    number = contact.normalize_phone(enrolment.body.get("phone_number"))
+    number = contact.normalize_phone(
+        enrolment.body.get("phone_number"), deps.policy.phone_countries
+    )
     kinds = [first, other] if other in enrolment.tenant.enabled_factors else [first]
     return await prompt.enrol(
         deps,

@@ -220,7 +220,7 @@ async def _notify(
         )
     else:
         # Nothing is sent (the device polls), but the push limit still holds.
-        await SendLimiter(deps.state, deps.clock).take("push", mfa_token.user_id)
+        await SendLimiter.of(deps).take("push", mfa_token.user_id, None)
 
 
 async def _enqueue(deps: Deps, device_id: str, request_id: str, expires_at: float) -> None:
