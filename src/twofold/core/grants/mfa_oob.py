@@ -29,7 +29,7 @@ from twofold.core.errors import (
 from twofold.core.factors import oob
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
-from twofold.core.mfa.authenticators import has_active_factor, implicit_email_id
+from twofold.core.mfa.authenticators import implicit_email_id, is_enrolled
 from twofold.core.models import GRANT_MFA_OOB, TokenSet
 
 GRANT_TYPE = GRANT_MFA_OOB
@@ -76,7 +76,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             a.id for a in authenticators if target.link_id and a.link_id == target.link_id
         }
         others = [a for a in authenticators if a.id not in linked]
-        if not tx.via_access_token and has_active_factor(others):
+        if not tx.via_access_token and await is_enrolled(deps, user.user_id, others):
             raise AccessDenied(ALREADY_ENROLLED)
         await mfa_common.activate_enrolment(deps, req, user, authenticators, target, now)
     if target is not None:

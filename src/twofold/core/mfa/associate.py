@@ -16,7 +16,7 @@ from twofold.core.errors import ALREADY_ENROLLED, AccessDenied, InvalidRequest, 
 from twofold.core.factors import recovery, totp
 from twofold.core.grants.mfa_otp import secret_aad
 from twofold.core.ids import authenticator_id
-from twofold.core.mfa.authenticators import has_active_factor
+from twofold.core.mfa.authenticators import is_enrolled
 from twofold.core.mfa.bearer import Principal
 from twofold.core.models import Authenticator, User
 
@@ -50,7 +50,7 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     if user is None:
         raise AccessDenied("User not found")
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
-    if principal.kind == "mfa_token" and has_active_factor(authenticators):
+    if principal.kind == "mfa_token" and await is_enrolled(deps, user.user_id, authenticators):
         raise AccessDenied(ALREADY_ENROLLED)
     tenant = await deps.tenant()
     if types[0] == "oob":
