@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from twofold.core.admin import AdminError
 from twofold.core.clock import FrozenClock
 from web.oob_support import SmtpSink, associate_oob, oob_grant, oob_settings
 from web.support import (
@@ -77,6 +78,10 @@ async def _attempts_to_add_a_factor(env, smtp, mfa_token):
 
 
 async def test_tenants_count_email_as_a_factor_by_default(env):
+    assert (await env.admin.tenant()).email_counts_as_factor is True
+    # Only a real boolean turns it off: a stray string must not read as "false".
+    with pytest.raises(AdminError):
+        await env.tenant(email_counts_as_factor="false")
     assert (await env.admin.tenant()).email_counts_as_factor is True
 
 
