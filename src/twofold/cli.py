@@ -374,6 +374,7 @@ def _tenant_dict(t: Any) -> dict[str, Any]:
         "id_token_lifetime": t.id_token_lifetime,
         "refresh_token_lifetime": t.refresh_token_lifetime,
         "signing_alg": t.signing_alg,
+        "email_counts_as_factor": t.email_counts_as_factor,
     }
 
 
@@ -399,6 +400,12 @@ def tenant_show() -> None:
     help="Algorithm of the next signing key; takes effect at the next `twofold keys rotate` "
     "(or use `twofold keys rotate --alg` to set and rotate in one step).",
 )
+@click.option(
+    "--email-counts-as-factor/--no-email-counts-as-factor",
+    default=None,
+    help="Whether email (enrolled, or a verified address) counts as a factor. Off restores "
+    "Auth0's behaviour: anyone with an email-only user's password can add a factor of their own.",
+)
 def tenant_set(
     friendly_name: str | None,
     mfa_policy: str | None,
@@ -406,6 +413,7 @@ def tenant_set(
     recovery_codes: bool | None,
     default_audience: str | None,
     signing_alg: str | None,
+    email_counts_as_factor: bool | None,
 ) -> None:
     changes: dict[str, Any] = {}
     if friendly_name is not None:
@@ -420,6 +428,8 @@ def tenant_set(
         changes["default_audience"] = default_audience or None
     if signing_alg is not None:
         changes["signing_alg"] = signing_alg
+    if email_counts_as_factor is not None:
+        changes["email_counts_as_factor"] = email_counts_as_factor
     if not changes:
         raise click.UsageError("nothing to set")
 

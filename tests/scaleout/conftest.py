@@ -106,7 +106,12 @@ async def _seed(cluster: Cluster, api: str, labels: tuple[str, ...]) -> Tenant:
     try:
         admin = services.admin
         # No node has read the tenant yet (start-up and /readyz do not): nothing to wait for.
-        await admin.update_tenant(enabled_factors=frozenset({"otp", "email", "recovery-code"}))
+        # The users have verified addresses and enrol beside them with their mfa_token: the
+        # lenient mode, where email does not count (the strict default is in tests/security).
+        await admin.update_tenant(
+            enabled_factors=frozenset({"otp", "email", "recovery-code"}),
+            email_counts_as_factor=False,
+        )
         created_api = await admin.create_api(api, scopes=["read:things"])
         client, secret = await admin.create_client("scale-out app")
         m2m, m2m_secret = await admin.create_client(
@@ -134,7 +139,7 @@ async def _seed(cluster: Cluster, api: str, labels: tuple[str, ...]) -> Tenant:
 
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster) -> Tenant:
-    labels = ("flow", "racer", "guesser", "mailer", "viewer")
+    labels = ("flow", "racer", "guesser", "mailer", "viewer", "stale")
     return asyncio.run(_seed(cluster, "https://api.scaleout.twofold.test/", labels))
 
 

@@ -282,6 +282,42 @@ def test_full_flow_hops_between_nodes(cluster: Cluster, tenant: Tenant) -> None:
     assert repeats == [], f"consecutive requests on one node: {upstreams}"
 
 
+def test_a_password_only_mfa_api_token_dies_on_every_node_with_the_first_enrolment(
+    cluster: Cluster, tenant: Tenant
+) -> None:
+    """A password-only MFA-API token taken on one node, the user's enrolment on others: every
+    node refuses the token from then on (the authenticators are shared state)."""
+    user = tenant.users["stale"]
+    with Route(cluster, tenant) as route:
+        taken = route.send(
+            "POST",
+            "/oauth/token",
+            data={
+                "grant_type": GRANT_PASSWORD,
+                "username": user.email,
+                "password": user.password,
+                "audience": f"{cluster.issuer}mfa/",
+                "scope": "enroll read:authenticators offline_access",
+                **route.client_params(),
+            },
+        )
+        assert taken.status_code == 200, _body(taken)
+        assert "refresh_token" not in taken.json(), taken.json()
+        stale = taken.json()["access_token"]
+        route.enrol("stale")
+
+    for node in cluster.nodes:
+        listed = httpx.get(
+            f"{node.base_url}/mfa/authenticators",
+            headers={"Authorization": f"Bearer {stale}"},
+            timeout=10.0,
+        )
+        assert _outcome(listed) == (
+            403,
+            {"error": "access_denied", "error_description": "User is already enrolled"},
+        ), node.name
+
+
 def test_fifty_simultaneous_grants_with_one_code_succeed_once(
     cluster: Cluster, tenant: Tenant
 ) -> None:

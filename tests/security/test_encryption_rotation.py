@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from e2e._server import Tls, TwofoldServer, free_port
+from twofold.core.associated_data import COLUMNS
 from twofold.core.clock import FrozenClock
 from twofold.core.crypto import DecryptionError
-from twofold.core.encryption_rotation import AAD, rotate
+from twofold.core.encryption_rotation import rotate
 from twofold.storage.reencrypt import SqlEncryptedColumns
 from web.support import (
     BASE_URL,
@@ -75,7 +76,7 @@ async def _node(stack: Any, tmp_path: Any, keys: str, clock: FrozenClock) -> Nod
 async def _cells(services: Any) -> dict[str, str]:
     cols = SqlEncryptedColumns(services.engine)
     out = {}
-    for column in AAD:
+    for column in COLUMNS:
         for key, envelope in await cols.page(column, None, 10_000):
             out[f"{column} {key}"] = envelope
     return out

@@ -311,6 +311,8 @@ async def test_challenge_the_implicit_email(env, smtp):
 
 
 async def test_email_only_user_may_still_enrol_another_factor(env, smtp):
+    # The lenient mode (email does not count): the strict default is covered in tests/security.
+    await env.tenant(email_counts_as_factor=False)
     client = await env.client()
     await env.user()
     mfa_token = await env.mfa_token(client)
@@ -320,6 +322,8 @@ async def test_email_only_user_may_still_enrol_another_factor(env, smtp):
 
 
 async def test_implicit_email_cannot_be_deleted(env, smtp):
+    # Enrols OTP with the mfa_token beside the verified email: the lenient mode.
+    await env.tenant(email_counts_as_factor=False)
     client = await env.client()
     enrolled = await env.enrolled(client)
     token = await env.mfa_api_token(client, enrolled, "remove:authenticators read:authenticators")
@@ -330,6 +334,8 @@ async def test_implicit_email_cannot_be_deleted(env, smtp):
 
 
 async def test_mfa_api_token_can_enrol_and_confirm_email(env, smtp):
+    # Enrols OTP with the mfa_token beside the verified email: the lenient mode.
+    await env.tenant(email_counts_as_factor=False)
     client = await env.client()
     enrolled = await env.enrolled(client)
     token = (await env.mfa_api_token(client, enrolled, "enroll read:authenticators"))[

@@ -75,7 +75,8 @@ def serve(tmp_path: Any, clock: FrozenClock, twilio: FakeTwilio, smtp: SmtpSink)
 
 
 async def _token_for(env: Harness, client: Any, email: str) -> str:
-    await env.user(email, PASSWORD)
+    # Unverified: a verified email would be a factor already, and enrolment would need it first.
+    await env.admin.create_user(email, PASSWORD, email_verified=False)
     return await env.mfa_token(client, username=email)
 
 
@@ -136,7 +137,10 @@ async def test_tenant_breaker_trips_with_an_audit_row_and_a_warning(serve, twili
             resp = await associate_oob(env, token, "sms", phone_number=uk_number(i))
             assert resp.status_code == 200, resp.text
 
-        pumper_id = (await env.user("pumper@example.com", PASSWORD)).user_id
+        pumper_user = await env.admin.create_user(
+            "pumper@example.com", PASSWORD, email_verified=False
+        )
+        pumper_id = pumper_user.user_id
         pumper = await env.mfa_token(client, username="pumper@example.com")
         refused = await associate_oob(env, pumper, "sms", phone_number=VICTIM)
         assert_error(refused, 429, "too_many_requests", TOO_MANY)

@@ -129,6 +129,10 @@ class Admin:
             raise AdminError("mfa_policy must be 'never' or 'always'")
         if "signing_alg" in changes and changes["signing_alg"] not in TENANT_SIGNING_ALGS:
             raise AdminError(f"signing_alg must be one of {', '.join(TENANT_SIGNING_ALGS)}")
+        if "email_counts_as_factor" in changes and not isinstance(
+            changes["email_counts_as_factor"], bool
+        ):
+            raise AdminError("email_counts_as_factor must be true or false")
         if "enabled_factors" in changes:
             changes["enabled_factors"] = frozenset(changes["enabled_factors"])
         tenant = replace(await self._deps.tenant(), **changes)

@@ -1,5 +1,8 @@
 """Minting token responses: access and ID tokens signed with the current key (RS256 unless the
-tenant chose ES256 or EdDSA), rotating refresh tokens."""
+tenant chose ES256 or EdDSA), rotating refresh tokens.
+
+The MFA-API audience never gets a refresh token: `offline_access` is dropped from its scope. Its
+token manages the user's factors, so it must never outlive the second factor that guarded it."""
 
 from __future__ import annotations
 
@@ -26,6 +29,9 @@ async def user_tokens(
     signer = await deps.signer()
     now = int(deps.clock.now())
     scopes = scope.split()
+    if deps.is_mfa_audience(audience) and "offline_access" in scopes:
+        scopes = [s for s in scopes if s != "offline_access"]
+        scope = " ".join(scopes)
     amr = ["mfa"] if mfa else ["pwd"]
     aud: str | list[str] = audience
     if "openid" in scopes and audience != deps.userinfo_audience:

@@ -56,6 +56,11 @@ class Tenant:
     # The algorithm of the next signing key (the first one, and each `twofold keys rotate`).
     # Changing it does not touch the current key: tokens already issued keep verifying.
     signing_alg: SigningAlg = "RS256"
+    # Whether email (enrolled, or the implicit authenticator of a verified email) counts as a
+    # factor: then an email-only user must pass it before adding another factor or getting an
+    # MFA-API token. False restores Auth0's lenient "email does not count", which lets anyone
+    # with the password of an email-only user enrol a factor of their own.
+    email_counts_as_factor: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ class SqlTenantRepository(SqlRepository):
             refresh_token_lifetime=row.refresh_token_lifetime,
             default_audience=row.default_audience,
             signing_alg=cast(SigningAlg, row.signing_alg),
+            email_counts_as_factor=bool(row.email_counts_as_factor),
         )
 
     async def save(self, tenant: Tenant) -> None:
@@ -42,6 +43,7 @@ class SqlTenantRepository(SqlRepository):
             "refresh_token_lifetime": tenant.refresh_token_lifetime,
             "default_audience": tenant.default_audience,
             "signing_alg": tenant.signing_alg,
+            "email_counts_as_factor": tenant.email_counts_as_factor,
         }
         insert = insert_for(self._engine)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
         await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))

@@ -44,6 +44,8 @@ tenant = sa.Table(
     sa.Column("default_audience", sa.String(1024), nullable=True),
     # Algorithm of the next signing key: RS256, ES256 or EdDSA (migration 0003).
     sa.Column("signing_alg", sa.String(16), nullable=False, server_default="RS256"),
+    # Whether email counts as a factor (migration 0004; true is the strict default).
+    sa.Column("email_counts_as_factor", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.CheckConstraint(f"id = {TENANT_ROW_ID}", name="single_row"),
 )
 

@@ -32,7 +32,7 @@ from twofold.core.factors import email, oob_codes
 from twofold.core.factors.registry import OOB_FACTORS
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
-from twofold.core.mfa.enrolled import has_active_factor
+from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import GRANT_MFA_OOB, Authenticator, TokenSet
 
 GRANT_TYPE = GRANT_MFA_OOB
@@ -66,7 +66,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             linked = {target.id} | {
                 a.id for a in authenticators if target.link_id and a.link_id == target.link_id
             }
-            if has_active_factor([a for a in authenticators if a.id not in linked]):
+            others = [a for a in authenticators if a.id not in linked]
+            if await is_enrolled(deps, user.user_id, others):
                 raise AccessDenied(ALREADY_ENROLLED)
 
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None

@@ -13,7 +13,7 @@ from twofold.core.errors import INVALID_OTP, MALFORMED_MFA_TOKEN, InvalidGrant
 from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
-from twofold.core.mfa.enrolled import has_active_factor
+from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
 
 GRANT_TYPE = GRANT_MFA_OTP
@@ -36,7 +36,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # A pending enrolment may be confirmed while the user has no active factor, or by the holder
     # of an MFA-API access token (which itself required MFA once a factor existed). That token
     # confirms enrolments only: it must not mint itself a successor with an existing factor.
-    confirming = record.via_access_token or not has_active_factor(authenticators)
+    confirming = record.via_access_token or not await is_enrolled(
+        deps, user.user_id, authenticators
+    )
     candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
     # Nothing such a token may confirm: the attempt is still taken, then the token refused.
     nothing_to_confirm = record.via_access_token and not candidates

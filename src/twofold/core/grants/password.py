@@ -9,11 +9,10 @@ from __future__ import annotations
 from twofold.core import audience, audit, issuance
 from twofold.core.attempts import PasswordAttempts
 from twofold.core.deps import Deps
-from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, MfaRequired, TooManyAttempts
+from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
-from twofold.core.mfa import mfa_tokens
-from twofold.core.mfa.enrolled import has_active_factor, requirements
+from twofold.core.mfa import policy
 from twofold.core.models import DEFAULT_REALM, GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet, User
 
 GRANT_TYPES = (GRANT_PASSWORD, GRANT_PASSWORD_REALM)
@@ -76,14 +75,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     scope = audience.grant_scopes(target, req.optional("scope"))
     user = await check_password(deps, realm, username, password, req.client.client_id, req.ip)
 
-    tenant = await deps.tenant()
-    authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
-    enrolled = has_active_factor(authenticators)
-    # Asking for the MFA API forces MFA once a factor exists (spec §1.2); without one the
-    # token is how the user enrols, so it is minted directly.
-    needs_mfa = enrolled if target.is_mfa_api else tenant.mfa_policy == "always"
-    if needs_mfa:
-        token = await mfa_tokens.issue(
+    # Asking for the MFA API forces MFA once a factor exists; without one the token is how the
+    # user enrols, so it is minted directly.
+    if await policy.mfa_needed(deps, target, user.user_id):
+        await policy.require_mfa(
             deps,
             user_id=user.user_id,
             client_id=req.client.client_id,
@@ -91,10 +86,6 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             scope=scope,
             realm=realm,
         )
-        await audit.record(
-            deps, audit.MFA_REQUIRED, user_id=user.user_id, client_id=req.client.client_id
-        )
-        raise MfaRequired(token, await requirements(deps, user.user_id))
     await audit.record(
         deps, audit.SUCCESS_LOGIN, user_id=user.user_id, client_id=req.client.client_id
     )

@@ -1,5 +1,10 @@
 """grant_type=refresh_token with rotation: every use returns a new refresh token, and reuse of a
-rotated one revokes the whole family (a stolen token is useless once either party uses it)."""
+rotated one revokes the whole family (a stolen token is useless once either party uses it).
+
+The MFA policy is applied again at every exchange, as at password time: a family issued without
+a second factor, where one is now needed (the user has since enrolled one, or the tenant now
+requires MFA), is revoked and answered 403 mfa_required with a fresh mfa_token. A refresh token
+must not carry a password-only session past the user's first enrolment."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from twofold.core.deps import Deps
 from twofold.core.errors import InvalidGrant, InvalidScope
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
+from twofold.core.mfa import policy
 from twofold.core.models import GRANT_REFRESH_TOKEN, TokenSet
 
 GRANT_TYPE = GRANT_REFRESH_TOKEN
@@ -36,9 +42,17 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     if user is None:
         raise InvalidGrant(INVALID_REFRESH)
     target = await audience.resolve(deps, stored.audience)
-    # Keep offline_access so the family goes on rotating even when the caller narrows scope.
-    if "offline_access" in stored.scope.split() and "offline_access" not in scope.split():
-        scope = f"{scope} offline_access".strip()
+    scope = _keep_offline_access(stored.scope, scope)
+    if stored.mfa_at is None and await policy.mfa_needed(deps, target, user.user_id):
+        await deps.storage.refresh_tokens.revoke_family(stored.family_id)
+        await policy.require_mfa(
+            deps,
+            user_id=user.user_id,
+            client_id=req.client.client_id,
+            audience=target.audience,
+            scope=scope,
+            realm=user.realm,
+        )
     return await issuance.user_tokens(
         deps,
         user=user,
@@ -50,3 +64,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         grant="refresh_token",
         family_id=stored.family_id,
     )
+
+
+def _keep_offline_access(stored: str, scope: str) -> str:
+    # Keep offline_access so the family goes on rotating even when the caller narrows scope.
+    if "offline_access" in stored.split() and "offline_access" not in scope.split():
+        scope = f"{scope} offline_access".strip()
+    return scope

@@ -20,7 +20,7 @@ from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.ids import authenticator_id
 from twofold.core.mfa import enrolment_limits
 from twofold.core.mfa.bearer import Principal
-from twofold.core.mfa.enrolled import has_active_factor
+from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import Authenticator, User
 
 AUTHENTICATOR_TYPES = ("otp", "oob")
@@ -61,7 +61,7 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     if user is None:
         raise AccessDenied("User not found")
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
-    if principal.kind == "mfa_token" and has_active_factor(authenticators):
+    if principal.kind == "mfa_token" and await is_enrolled(deps, user.user_id, authenticators):
         raise AccessDenied(ALREADY_ENROLLED)
     channel = _oob_channel(body) if types[0] == "oob" else None
     kind = OOB_KINDS[channel] if channel is not None else "totp"

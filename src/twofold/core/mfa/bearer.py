@@ -2,6 +2,13 @@
 
 Also lets an MFA-API access token stand in for the mfa_token at the token endpoint, to confirm an
 enrolment made with that access token (spec §1.2 "observed quirks").
+
+An MFA-API access token minted without a second factor (no `mfa` in its `amr`: the password-only
+token of a user who had no factor yet) is worth no more than that password: once the user has a
+factor that counts, every MFA-API endpoint and MFA grant refuses it with the answer an mfa_token
+of an enrolled user gets at /mfa/associate (403 access_denied "User is already enrolled"). While
+the user has none, it may still confirm the enrolment it started: that confirmation is what gives
+the user their first factor.
 """
 
 from __future__ import annotations
@@ -12,13 +19,16 @@ from typing import Literal
 from twofold.core.claims import TokenInvalid
 from twofold.core.deps import Deps
 from twofold.core.errors import (
+    ALREADY_ENROLLED,
     MALFORMED_MFA_TOKEN,
+    AccessDenied,
     ExpiredToken,
     InsufficientScope,
     InvalidGrant,
     InvalidToken,
 )
 from twofold.core.mfa import mfa_tokens
+from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import MfaToken
 
 
@@ -50,6 +60,17 @@ async def _verify_access_token(deps: Deps, token: str) -> dict[str, object]:
     )
 
 
+def _passed_mfa(claims: dict[str, object]) -> bool:
+    amr = claims.get("amr")
+    return isinstance(amr, list) and "mfa" in amr
+
+
+async def _refuse_password_only(deps: Deps, claims: dict[str, object]) -> None:
+    """A password-only MFA-API token is refused once its user has a factor that counts."""
+    if not _passed_mfa(claims) and await is_enrolled(deps, str(claims.get("sub", ""))):
+        raise AccessDenied(ALREADY_ENROLLED)
+
+
 async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
     if not authorization:
         raise InvalidToken("Missing authorization header")
@@ -62,6 +83,7 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
             claims = await _verify_access_token(deps, token)
         except TokenInvalid:
             raise InvalidToken("Invalid token") from None
+        await _refuse_password_only(deps, claims)
         scope = claims.get("scope")
         return Principal(
             user_id=str(claims.get("sub", "")),
@@ -99,7 +121,9 @@ async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaToken:
             expires_at=now + deps.policy.mfa_api_token_lifetime,
             via_access_token=True,
         )
-    else:
-        tx = await mfa_tokens.load(deps, mfa_token)
+        mfa_tokens.check_client(tx, client_id)
+        await _refuse_password_only(deps, claims)
+        return tx
+    tx = await mfa_tokens.load(deps, mfa_token)
     mfa_tokens.check_client(tx, client_id)
     return tx

@@ -17,10 +17,34 @@ def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
     return [a for a in authenticators if a.active and a.kind != "recovery-code"]
 
 
-def has_active_factor(authenticators: Sequence[Authenticator]) -> bool:
-    """An active factor other than email: email is a dependent factor (as on Auth0), so an
-    email-only user may still enrol with an mfa_token and gets an MFA-API token directly."""
-    return any(a.kind != "email" for a in usable(authenticators))
+def has_active_factor(
+    authenticators: Sequence[Authenticator], *, email_counts: bool = True
+) -> bool:
+    """Whether any of these authenticators is an active factor. Email counts unless the tenant
+    chose Auth0's lenient behaviour (`email_counts=False`), where an email-only user may still
+    enrol with an mfa_token and gets an MFA-API token with the password alone."""
+    return any(email_counts or a.kind != "email" for a in usable(authenticators))
+
+
+async def is_enrolled(
+    deps: Deps, user_id: str, stored: Sequence[Authenticator] | None = None
+) -> bool:
+    """Whether the user has an active factor that counts, by the tenant's rules: with
+    `email_counts_as_factor` (the default) an explicitly enrolled email and the implicit
+    authenticator of a verified email (email factor on) count like any other factor.
+
+    `stored` is the user's stored authenticators when the caller has them (or a subset of them,
+    to ask about the others than the one being confirmed); the implicit email is added here."""
+    tenant = await deps.tenant()
+    if stored is None:
+        authenticators = await for_user(deps, user_id)
+    else:
+        authenticators = list(stored)
+        if tenant.email_counts_as_factor and "email" in tenant.enabled_factors:
+            user = await deps.storage.users.get(user_id)
+            if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
+                authenticators.append(implicit)
+    return has_active_factor(authenticators, email_counts=tenant.email_counts_as_factor)
 
 
 async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
@@ -60,11 +84,12 @@ async def requirements(deps: Deps, user_id: str) -> dict[str, list[dict[str, str
     for a in sorted(active, key=lambda a: a.kind == "recovery-code"):
         if a.factor_type not in types:
             types.append(a.factor_type)
-    if has_active_factor(active):
-        return {"challenge": [{"type": t} for t in types]}
     tenant = await deps.tenant()
+    if has_active_factor(active, email_counts=tenant.email_counts_as_factor):
+        return {"challenge": [{"type": t} for t in types]}
     enroll = {"enroll": [{"type": t} for t in _enrollable(tenant.enabled_factors)]}
     if usable(active):
-        # Email alone: it can be challenged, and the user may still enrol a real factor.
+        # Email alone, on a tenant where email does not count: it can be challenged, and the
+        # user may still enrol another factor.
         return {"challenge": [{"type": t} for t in types if t != "recovery-code"], **enroll}
     return enroll

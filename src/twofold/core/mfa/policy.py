@@ -1,0 +1,41 @@
+"""When a token request needs a second factor, and the mfa_required answer it then gets.
+
+One rule for the password grant and the refresh grant (which applies it again to a family that
+was issued without a second factor): the MFA-API audience needs MFA once the user has a factor
+that counts (without one, its token is how the user enrols); any other audience follows the
+tenant's `mfa_policy`.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+from twofold.core import audit
+from twofold.core.audience import Target
+from twofold.core.deps import Deps
+from twofold.core.errors import MfaRequired
+from twofold.core.mfa import mfa_tokens
+from twofold.core.mfa.enrolled import is_enrolled, requirements
+
+
+async def mfa_needed(deps: Deps, target: Target, user_id: str) -> bool:
+    if target.is_mfa_api:
+        return await is_enrolled(deps, user_id)
+    tenant = await deps.tenant()
+    return tenant.mfa_policy == "always"
+
+
+async def require_mfa(
+    deps: Deps, *, user_id: str, client_id: str, audience: str, scope: str, realm: str
+) -> NoReturn:
+    """Answer 403 mfa_required with a fresh mfa_token bound to this audience and scope."""
+    token = await mfa_tokens.issue(
+        deps,
+        user_id=user_id,
+        client_id=client_id,
+        audience=audience,
+        scope=scope,
+        realm=realm,
+    )
+    await audit.record(deps, audit.MFA_REQUIRED, user_id=user_id, client_id=client_id)
+    raise MfaRequired(token, await requirements(deps, user_id))
