@@ -43,7 +43,7 @@ class SqlTenantRepository(SqlRepository):
             "default_audience": tenant.default_audience,
             "signing_alg": tenant.signing_alg,
         }
-        insert = insert_for(self._engine)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
+        insert = insert_for(self._db.dialect_name)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
         await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
