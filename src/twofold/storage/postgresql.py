@@ -14,10 +14,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn
+from twofold.storage.failures import is_unavailable, unavailable
 
 
 def connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
@@ -34,7 +36,9 @@ def connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
 class PostgreSQL:
     """Reads in autocommit (one statement each, which sees a consistent snapshot on its own: that
     saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU), writes in
-    transactions, and statements built once compiled once and run on psycopg."""
+    transactions, and statements built once compiled once and run on psycopg. A lost or
+    unreachable server is `BackendUnavailable` (see `failures`); the pool's pre-ping replaces
+    dead connections, so the next request after the server is back just works."""
 
     serial_writes = False
 
@@ -45,13 +49,23 @@ class PostgreSQL:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        async with self._autocommit.connect() as conn:
-            yield AsyncConn(conn, self.plans)
+        try:
+            async with self._autocommit.connect() as conn:
+                yield AsyncConn(conn, self.plans)
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        async with self._engine.begin() as conn:
-            yield AsyncConn(conn, self.plans)
+        try:
+            async with self._engine.begin() as conn:
+                yield AsyncConn(conn, self.plans)
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         # A failed statement aborts the whole transaction: a write whose failure is swallowed

@@ -38,12 +38,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn, Result
+from twofold.storage.failures import is_unavailable, unavailable
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -207,6 +208,10 @@ class SqliteFile:
         blocking = self._connection("reader")
         try:
             yield BlockingConn(blocking, self.plans)
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
         finally:
             # No BEGIN was sent (see `install_hooks`); this only ends SQLAlchemy's bookkeeping.
             blocking.rollback()
@@ -215,16 +220,21 @@ class SqliteFile:
     async def begin(self) -> AsyncIterator[Conn]:
         """A write transaction; the caller holds the process's write lock."""
         blocking = self._writer()
-        await begin_immediate(blocking)
-        with blocking.begin():
-            yield BlockingConn(blocking, self.plans)
-            if not _raw(blocking).in_transaction:
-                # SQLite rolls a whole transaction back on some errors (SQLITE_FULL, IOERR,
-                # NOMEM, a trigger's RAISE(ROLLBACK)). If the caller swallowed that error (the
-                # audit trail does), COMMIT would silently commit nothing: fail instead.
-                raise OperationalError(
-                    "COMMIT", None, sqlite3.OperationalError("the transaction was rolled back")
-                )
+        try:
+            await begin_immediate(blocking)
+            with blocking.begin():
+                yield BlockingConn(blocking, self.plans)
+                if not _raw(blocking).in_transaction:
+                    # SQLite rolls a whole transaction back on some errors (SQLITE_FULL, IOERR,
+                    # NOMEM, a trigger's RAISE(ROLLBACK)). If the caller swallowed that error
+                    # (the audit trail does), COMMIT would silently commit nothing: fail instead.
+                    raise OperationalError(
+                        "COMMIT", None, sqlite3.OperationalError("the transaction was rolled back")
+                    )
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         return None  # SQLite undoes only the failed statement: a failed write can simply join.
@@ -271,13 +281,23 @@ class SqliteMemory:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        async with self._engine.connect() as conn:
-            yield AsyncConn(conn)
+        try:
+            async with self._engine.connect() as conn:
+                yield AsyncConn(conn)
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        async with self._writer.begin() as conn:
-            yield AsyncConn(conn)
+        try:
+            async with self._writer.begin() as conn:
+                yield AsyncConn(conn)
+        except SQLAlchemyError as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         return None

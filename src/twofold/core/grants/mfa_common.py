@@ -3,13 +3,19 @@ after a verified factor spend the mfa_token and mint the tokens bound at passwor
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from twofold.core import audience, audit, issuance
 from twofold.core.attempts import Attempts, mfa_attempts
 from twofold.core.deps import Deps
-from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant, TooManyAttempts
+from twofold.core.errors import (
+    MALFORMED_MFA_TOKEN,
+    BackendUnavailable,
+    InvalidGrant,
+    TooManyAttempts,
+)
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa import bearer, transaction
 from twofold.core.models import Authenticator, MfaTransaction, TokenSet, User
@@ -68,6 +74,13 @@ async def attempt_unit(
     except InvalidGrant:
         if not deps.state.transactional:
             await bucket.refund(user.user_id)
+        raise
+    except BackendUnavailable:
+        # The unit rolled back; an attempt taken outside it (Redis) goes back too, if Redis
+        # answers: an outage is not a guess.
+        if not deps.state.transactional:
+            with contextlib.suppress(BackendUnavailable):
+                await bucket.refund(user.user_id)
         raise
 
 
