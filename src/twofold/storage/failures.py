@@ -19,6 +19,10 @@ from twofold.core.errors import BackendUnavailable
 def is_unavailable(error: BaseException) -> bool:
     if isinstance(error, exc.TimeoutError):  # no pooled connection free within pool_timeout
         return True
+    if isinstance(error, exc.PendingRollbackError):
+        # The connection was lost inside the transaction (during COMMIT, say): SQLAlchemy
+        # refuses to reconnect until the transaction is rolled back, which ending it does.
+        return True
     if isinstance(error, exc.DBAPIError):
         return error.connection_invalidated or isinstance(
             error, exc.OperationalError | exc.InterfaceError
