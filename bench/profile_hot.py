@@ -58,17 +58,17 @@ class StatementCounter:
         self.counts: collections.Counter[str] = collections.Counter()
         self.checkouts = 0
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, database: Any) -> None:
         from sqlalchemy import event
 
-        from twofold.storage.engine import trace_statements
+        engine = database.engine
 
         def count(statement: str) -> None:
             self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
 
         # On a SQLite file the statements run on the blocking twin's connections, partly
         # straight on the driver: SQLite's own trace sees them all, BEGIN and COMMIT included.
-        if trace_statements(engine, count):
+        if database.trace_statements(count):
             return
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
@@ -162,7 +162,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             await services.admin.rotate_signing_key(alg=args.signing_alg)
         app = build_app(services)
         counter = StatementCounter()
-        counter.attach(services.engine)
+        counter.attach(services.database)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%MZ")
         for scenario in args.scenario:
             bodies = await asyncio.to_thread(

@@ -578,7 +578,7 @@ class Bench:
         loaded tables are vacuumed and analysed (else autovacuum would run during the cells)."""
         import sqlalchemy as sa
 
-        from twofold.storage.engine import sync_url
+        from twofold.storage.urls import sync_url
 
         url = sync_url(self.database_url)
         if url.startswith("sqlite"):

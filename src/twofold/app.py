@@ -34,11 +34,8 @@ from twofold.observability.logging import configure as configure_logging
 from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
+from twofold.storage.database import Database
 from twofold.storage.devices import SqlPushDeviceRepository
-from twofold.storage.engine import checkpoint as checkpoint_database
-from twofold.storage.engine import dispose as dispose_engine
-from twofold.storage.engine import make_engine
-from twofold.storage.engine import ping as ping_database
 from twofold.storage.locks import exclusive
 from twofold.storage.repositories import SqlStorage
 from twofold.web.context import Runtime
@@ -85,19 +82,19 @@ class Services:
     settings: Settings
     deps: Deps
     admin: Admin
-    engine: AsyncEngine
+    database: Database
     hasher: PasswordHasher
     state: StateStoreAdapter
 
     async def close(self) -> None:
         if isinstance(self.state, RedisStateStore):
             await self.state.close()
-        await dispose_engine(self.engine)
+        await self.database.dispose()
         self.hasher.close()
 
     async def readiness(self) -> dict[str, bool]:
         """Whether each backend this node needs answers now: the database, and Redis if used."""
-        probes: dict[str, Awaitable[object]] = {"database": ping_database(self.engine)}
+        probes: dict[str, Awaitable[object]] = {"database": self.database.ping()}
         if isinstance(self.state, RedisStateStore):
             probes["redis"] = self.state.ping()
         results = await asyncio.gather(*(_probe(name, p) for name, p in probes.items()))
@@ -124,7 +121,7 @@ class Services:
         while True:
             await asyncio.sleep(interval)
             try:
-                if not await checkpoint_database(self.engine):
+                if not await self.database.checkpoint():
                     return  # not a SQLite file
             except Exception as exc:  # busy or failed: the next round tries again
                 log.warning("database checkpoint failed: %s", type(exc).__name__)
@@ -158,7 +155,7 @@ async def _require_current_schema(engine: AsyncEngine) -> None:
         )
 
 
-def _state_store(settings: Settings, engine: AsyncEngine, clock: Clock) -> StateStoreAdapter:
+def _state_store(settings: Settings, database: Database, clock: Clock) -> StateStoreAdapter:
     if settings.redis_url:
         return RedisStateStore.from_url(
             settings.redis_url,
@@ -167,9 +164,9 @@ def _state_store(settings: Settings, engine: AsyncEngine, clock: Clock) -> State
             timeout=settings.redis_timeout,
             max_connections=settings.redis_max_connections,
         )
-    # The storage's own engine: the store's writes then join the storage's units of work, which
-    # is what its `transactional = True` promises the grants.
-    return SqlStateStore(engine, clock)
+    # The storage's own database: the store's writes then join the storage's units of work,
+    # which is what its `transactional = True` promises the grants.
+    return SqlStateStore(database, clock)
 
 
 async def create_services(
@@ -183,7 +180,7 @@ async def create_services(
         channels = build_channels(settings)
     except ValueError as exc:
         raise ConfigurationError(f"delivery: {exc} (see docs/delivery.md)") from None
-    engine = make_engine(
+    database = Database.open(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -192,11 +189,11 @@ async def create_services(
     )
     if not settings.is_sqlite:
         try:
-            await _require_current_schema(engine)
+            await _require_current_schema(database.engine)
         except ConfigurationError:
-            await dispose_engine(engine)
+            await database.dispose()
             raise
-    state = _state_store(settings, engine, clock)
+    state = _state_store(settings, database, clock)
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -204,7 +201,7 @@ async def create_services(
         max_concurrency=settings.hashing_concurrency,
     )
     deps = Deps(
-        storage=SqlStorage(engine),
+        storage=SqlStorage(database),
         state=state,
         clock=clock,
         keyring=load_keyring(settings),
@@ -219,15 +216,15 @@ async def create_services(
             **settings.enrolment_policy(),
         ),
         channels=channels,
-        devices=SqlPushDeviceRepository(engine),
+        devices=SqlPushDeviceRepository(database),
     )
     admin = Admin(deps)
     # Nodes starting together on an empty database: one creates the first key, the others
     # wait and then find it (without the lock each would make its own, one after the other).
-    async with exclusive(engine, "twofold:first-signing-key"):
+    async with exclusive(database, "twofold:first-signing-key"):
         await admin.ensure_signing_key()
     return Services(
-        settings=settings, deps=deps, admin=admin, engine=engine, hasher=hasher, state=state
+        settings=settings, deps=deps, admin=admin, database=database, hasher=hasher, state=state
     )
 
 

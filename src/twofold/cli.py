@@ -333,7 +333,7 @@ def keys_rotate_encryption(batch: int, dry_run: bool, as_json: bool) -> None:
 
     report = _run(
         lambda s: rotate(
-            SqlEncryptedColumns(s.engine), s.deps.keyring, batch=batch, dry_run=dry_run
+            SqlEncryptedColumns(s.database), s.deps.keyring, batch=batch, dry_run=dry_run
         )
     )
     data = {

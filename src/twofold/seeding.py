@@ -143,7 +143,7 @@ def _refuse_production(settings: Settings) -> None:
 
 
 def _engine(settings: Settings) -> Engine:
-    from twofold.storage.engine import make_sync_engine
+    from twofold.storage.database import make_sync_engine
 
     return make_sync_engine(settings.database_url)
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import anyio.to_thread
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.clock import Clock, FrozenClock
 from twofold.core.models import DEFAULT_REALM, User
@@ -28,7 +27,7 @@ from twofold.state.memory import MemoryStateStore
 from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
-from twofold.storage.engine import make_engine
+from twofold.storage.database import Database
 from twofold.storage.repositories import SqlStorage
 
 from ._backends import REDIS_URL, postgres_schema, redis_prefix
@@ -66,10 +65,10 @@ DATABASES: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
 }
 
 
-async def _migrated_engine(url: str) -> AsyncEngine:
+async def _migrated_database(url: str) -> Database:
     # migrate.upgrade blocks (it runs before the loop in production), so keep it off the loop.
     await anyio.to_thread.run_sync(migrate.upgrade, url)
-    return make_engine(url)
+    return Database.open(url)
 
 
 @pytest.fixture(params=sorted(DATABASES))
@@ -79,17 +78,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = await _migrated_engine(database_url)
+async def database(database_url: str) -> AsyncIterator[Database]:
+    database = await _migrated_database(database_url)
     try:
-        yield engine
+        yield database
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @pytest.fixture
-def storage(engine: AsyncEngine) -> SqlStorage:
-    return SqlStorage(engine)
+def storage(database: Database) -> SqlStorage:
+    return SqlStorage(database)
 
 
 @pytest.fixture
@@ -129,11 +128,11 @@ def _sql_state(database: str) -> StateFactory:
     @asynccontextmanager
     async def factory(clock: Clock, tmp_path: Path) -> AsyncIterator[SqlStateStore]:
         with DATABASES[database](tmp_path) as url:
-            engine = await _migrated_engine(url)
+            db = await _migrated_database(url)
             try:
-                yield SqlStateStore(engine, clock)
+                yield SqlStateStore(db, clock)
             finally:
-                await engine.dispose()
+                await db.dispose()
 
     return factory
 

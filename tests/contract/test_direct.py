@@ -12,13 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from twofold.storage import direct, migrate
-from twofold.storage.engine import (
-    dispose,
-    make_engine,
-    read_connection,
-    trace_statements,
-    write_transaction,
-)
+from twofold.storage.database import Database
 from twofold.storage.tables import state
 
 _c = state.c
@@ -105,44 +99,45 @@ async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: 
     # Through read_connection/write_transaction: straight on sqlite3 or psycopg for statements
     # built once, compared with SQLAlchemy's own execution of the same statements.
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-    engine = make_engine(database_url)
+    database = Database.open(database_url)
+    engine = database.engine
     try:
         # Every statement here takes the direct path on this dialect.
         plans = direct.Plans(engine.dialect)
         assert all(plans.get(s) is not None for s in (_GET, _INSERT, _SCALAR, _BUMP))
         # On a SQLite file the statements must run on the blocking connections, not aiosqlite.
         traced: list[str] = []
-        assert trace_statements(engine, traced.append) == database_url.startswith("sqlite")
-        async with write_transaction(engine) as conn:
+        assert database.trace_statements(traced.append) == database_url.startswith("sqlite")
+        async with database.write_transaction() as conn:
             for key, expires in (("a", 10.0), ("b", 20.0), ("c", 30.0)):
                 assert (await conn.execute(_INSERT, {"k": key, "e": expires})).rowcount == 1
         with pytest.raises(sa_exc.IntegrityError):
-            async with write_transaction(engine) as conn:
+            async with database.write_transaction() as conn:
                 await conn.execute(_INSERT, {"k": "a", "e": 1.0})
         for now in (0.0, 15.0, 99.0):
             async with engine.connect() as plain:
                 expected = (await plain.execute(_GET, {"now": now})).all()
-            async with read_connection(engine) as conn:
+            async with database.read_connection() as conn:
                 rows = (await conn.execute(_GET, {"now": now})).all()
             assert [(r.key, r.value) for r in rows] == [(r.key, r.value) for r in expected]
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(_SCALAR, {"k": "b"})).scalar_one() == "fixed"
             assert (await conn.execute(_SCALAR, {"k": "zz"})).scalar_one_or_none() is None
             first = (await conn.execute(_GET, {"now": 25.0})).first()
             assert (first.key, first.value) == ("c", "fixed")
-        async with write_transaction(engine) as conn:
+        async with database.write_transaction() as conn:
             assert (await conn.execute(_BUMP, {"k": "a"})).rowcount == 1
             assert (await conn.execute(_BUMP, {"k": "zz"})).rowcount == 0
 
         # A transaction that fails rolls back what ran straight on the driver, too.
         async def undone() -> None:
-            async with write_transaction(engine) as conn:
+            async with database.write_transaction() as conn:
                 await conn.execute(_INSERT, {"k": "d", "e": 1.0})
                 raise RuntimeError("undo")
 
         with pytest.raises(RuntimeError):
             await undone()
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(_SCALAR, {"k": "d"})).scalar_one_or_none() is None
             assert len((await conn.execute(_GET, {"now": 0.0})).all()) == 3
         if database_url.startswith("sqlite"):
@@ -150,4 +145,4 @@ async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: 
             assert any(s.startswith('SELECT state."key"') for s in traced)
             assert "BEGIN IMMEDIATE" in traced
     finally:
-        await dispose(engine)
+        await database.dispose()

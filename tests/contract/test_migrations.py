@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from twofold.storage import migrate
-from twofold.storage.engine import make_engine, make_sync_engine
+from twofold.storage.database import Database, make_sync_engine
 from twofold.storage.tables import metadata
 
 EXPECTED_TABLES = {
@@ -112,13 +112,13 @@ def test_concurrent_upgrades_serialise(database_url: str) -> None:
 
 @pytest.mark.anyio
 async def test_database_revision_of_a_running_engine(database_url: str) -> None:
-    engine = make_engine(database_url)
+    database = Database.open(database_url)
     try:
-        assert await migrate.database_revision(engine) is None
+        assert await migrate.database_revision(database.engine) is None
         await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-        assert await migrate.database_revision(engine) == migrate.head_revision()
+        assert await migrate.database_revision(database.engine) == migrate.head_revision()
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def test_an_upgrade_is_one_transaction_on_sqlite(

@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from twofold.core.clock import FrozenClock
+from twofold.core.errors import BackendUnavailable
 from twofold.state.redis import GRACE_MS, RedisStateStore
 
 from ._backends import REDIS_URL, redis_prefix
@@ -130,11 +131,17 @@ async def test_two_nodes_share_one_counter(nodes: list[RedisStateStore]) -> None
 
 async def test_ping(nodes: list[RedisStateStore], clock: FrozenClock, tmp_path: Path) -> None:
     assert await nodes[0].ping() is True
-    # Nothing listens on port 1: the probe fails with a connection error, it does not hang.
+    # Nothing listens on port 1: the probe fails with a connection error, it does not hang; like
+    # every operation, as the core's BackendUnavailable (a 503), the client's error as its cause.
     down = RedisStateStore.from_url("redis://127.0.0.1:1/0", clock, timeout=2.0)
     try:
-        with pytest.raises((aioredis.ConnectionError, OSError)):
+        with pytest.raises(BackendUnavailable) as refused:
             await down.ping()
+        assert isinstance(refused.value.__cause__, aioredis.ConnectionError | OSError)
+        with pytest.raises(BackendUnavailable):
+            await down.get("k")
+        with pytest.raises(BackendUnavailable):
+            await down.gcra_take("k", 1.0, 1.0)
     finally:
         await down.close()
 

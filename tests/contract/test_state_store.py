@@ -288,7 +288,7 @@ def test_gcra_take_holds_across_processes_sharing_a_sqlite_file(tmp_path: Path) 
 
     from twofold.state.sql import SqlStateStore
     from twofold.storage import migrate
-    from twofold.storage.engine import dispose, make_engine
+    from twofold.storage.database import Database
 
     url = f"sqlite:///{tmp_path / 'twofold.db'}"
     migrate.upgrade(url)
@@ -296,15 +296,15 @@ def test_gcra_take_holds_across_processes_sharing_a_sqlite_file(tmp_path: Path) 
     start = threading.Barrier(2)
 
     async def node() -> None:
-        engine = make_engine(url)
-        store = SqlStateStore(engine, FrozenClock())
+        database = Database.open(url)
+        store = SqlStateStore(database, FrozenClock())
         try:
             await store.get("warm-up")  # open the connections before the race
             start.wait()
             for _ in range(20):
                 taken.append(await store.gcra_take("bucket", 60, 4 * 60) is None)
         finally:
-            await dispose(engine)
+            await database.dispose()
 
     threads = [threading.Thread(target=asyncio.run, args=(node(),)) for _ in range(2)]
     for thread in threads:

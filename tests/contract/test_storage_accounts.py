@@ -234,7 +234,7 @@ async def test_deleting_a_user_cascades(storage: SqlStorage, make_user: MakeUser
     await make_user("auth0|1")
     await storage.authenticators.add(Authenticator("totp|dev_1", "auth0|1", "totp", True, 1.0))
     await storage.recovery_codes.set("auth0|1", "hash", 1.0)
-    async with storage.engine.begin() as conn:
+    async with storage.database.engine.begin() as conn:
         await conn.execute(text("DELETE FROM users WHERE user_id = 'auth0|1'"))
     assert await storage.authenticators.get("totp|dev_1") is None
     assert await storage.recovery_codes.get_hash("auth0|1") is None

@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.models import Authenticator, User
 from twofold.core.ports import PushDeviceRepository
+from twofold.storage.database import Database
 from twofold.storage.devices import SqlPushDeviceRepository
 from twofold.storage.repositories import SqlStorage
 
@@ -19,8 +19,8 @@ MakeUser = Callable[..., Awaitable[User]]
 
 
 @pytest.fixture
-def devices(engine: AsyncEngine) -> PushDeviceRepository:
-    return SqlPushDeviceRepository(engine)
+def devices(database: Database) -> PushDeviceRepository:
+    return SqlPushDeviceRepository(database)
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.models import Authenticator, User
+from twofold.storage.database import Database
 from twofold.storage.reencrypt import SqlEncryptedColumns
 from twofold.storage.repositories import SqlStorage
 
@@ -19,7 +19,7 @@ COLUMN = "authenticators.secret_enc"
 
 
 async def test_pages_cover_every_cell_once_and_swaps_only_unchanged_ones(
-    storage: SqlStorage, engine: AsyncEngine, make_user: MakeUser
+    storage: SqlStorage, database: Database, make_user: MakeUser
 ) -> None:
     user = await make_user("auth0|u1")
     # Mixed case and digits: paging must follow the database's own ordering on both backends.
@@ -29,7 +29,7 @@ async def test_pages_cover_every_cell_once_and_swaps_only_unchanged_ones(
             Authenticator(auth_id, user.user_id, "totp", True, 1.0, secret_enc=f"v1.old.{auth_id}")
         )
     await storage.authenticators.add(Authenticator("sms|dev_1", user.user_id, "sms", True, 1.0))
-    cells = SqlEncryptedColumns(engine)
+    cells = SqlEncryptedColumns(database)
 
     seen: list[tuple[str, str]] = []
     after: str | None = None

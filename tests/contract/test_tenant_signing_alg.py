@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from twofold.core.models import TENANT_SIGNING_ALGS, Tenant
 from twofold.storage import migrate
-from twofold.storage.engine import make_engine, make_sync_engine
+from twofold.storage.database import Database, make_sync_engine
 from twofold.storage.repositories import SqlStorage
 
 pytestmark = pytest.mark.anyio
@@ -33,11 +33,11 @@ async def test_existing_tenant_becomes_rs256(database_url: str) -> None:
 
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
 
-    engine = make_engine(database_url)
+    database = Database.open(database_url)
     try:
-        tenant = await SqlStorage(engine).tenant.get()
+        tenant = await SqlStorage(database).tenant.get()
     finally:
-        await engine.dispose()
+        await database.dispose()
     assert tenant.friendly_name == "Acme"
     assert tenant.signing_alg == "RS256"
 

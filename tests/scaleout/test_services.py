@@ -19,7 +19,7 @@ from twofold.config import Settings
 from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
-from twofold.storage.engine import make_engine
+from twofold.storage.database import Database
 
 pytestmark = [pytest.mark.anyio, pytest.mark.scaleout]
 
@@ -137,9 +137,9 @@ async def test_readyz_503_when_the_database_is_unreachable(
     services = await create_services(
         _settings(tmp_path, database, redis_url=REDIS_URL, redis_prefix=prefix)
     )
-    healthy = services.engine
-    # The database goes away under a running node: its engine now points where nothing listens.
-    services.engine = make_engine(UNREACHABLE_POSTGRES, connect_timeout=2)
+    healthy = services.database
+    # The database goes away under a running node: it now points where nothing listens.
+    services.database = Database.open(UNREACHABLE_POSTGRES, connect_timeout=2)
     try:
         response = await _readyz(services)
         assert response.status_code == 503
@@ -148,8 +148,8 @@ async def test_readyz_503_when_the_database_is_unreachable(
             "checks": {"database": "unavailable", "redis": "ok"},
         }
     finally:
-        await services.engine.dispose()
-        services.engine = healthy
+        await services.database.dispose()
+        services.database = healthy
         await services.close()
 
 

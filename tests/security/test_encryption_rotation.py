@@ -74,7 +74,7 @@ async def _node(stack: Any, tmp_path: Any, keys: str, clock: FrozenClock) -> Nod
 
 
 async def _cells(services: Any) -> dict[str, str]:
-    cols = SqlEncryptedColumns(services.engine)
+    cols = SqlEncryptedColumns(services.database)
     out = {}
     for column in COLUMNS:
         for key, envelope in await cols.page(column, None, 10_000):
@@ -109,14 +109,14 @@ async def test_rotation_in_batches_then_the_old_key_can_go(tmp_path):
 
         both = await _node(stack, tmp_path, f"{NEW},{OLD}", clock)
         dry = await rotate(
-            SqlEncryptedColumns(both.services.engine), both.services.deps.keyring, dry_run=True
+            SqlEncryptedColumns(both.services.database), both.services.deps.keyring, dry_run=True
         )
         assert dry.remaining == len(before)
         assert dry.reencrypted == 0
         assert _kids(await _cells(both.services)) == {"old1"}
 
         report = await rotate(
-            SqlEncryptedColumns(both.services.engine), both.services.deps.keyring, batch=2
+            SqlEncryptedColumns(both.services.database), both.services.deps.keyring, batch=2
         )
         assert report.complete, report
         assert report.reencrypted == len(before)
@@ -125,7 +125,9 @@ async def test_rotation_in_batches_then_the_old_key_can_go(tmp_path):
         assert set(after) == set(before)
         # Fresh ciphertexts, and a second run has nothing to do.
         assert all(after[k] != before[k] for k in before)
-        again = await rotate(SqlEncryptedColumns(both.services.engine), both.services.deps.keyring)
+        again = await rotate(
+            SqlEncryptedColumns(both.services.database), both.services.deps.keyring
+        )
         assert (again.reencrypted, again.already_current, again.complete) == (0, len(before), True)
 
         # The new key alone: every TOTP secret and the signing keys still open.
@@ -194,14 +196,14 @@ async def test_rotation_interleaved_with_live_traffic(tmp_path):
             newcomers.append((email, assoc["secret"]))
             clock.advance(30)  # a fresh TOTP step for the next verification
 
-        cells = Interleaved(SqlEncryptedColumns(rotated.services.engine), step)
+        cells = Interleaved(SqlEncryptedColumns(rotated.services.database), step)
         report = await rotate(cells, rotated.services.deps.keyring, batch=3)
         assert not report.unreadable, report
         assert turn > 5
         assert set(statuses) == {200}, statuses
         # Old-key cells may remain from the lagging node; with it restarted, one run finishes.
         final = await rotate(
-            SqlEncryptedColumns(rotated.services.engine), rotated.services.deps.keyring
+            SqlEncryptedColumns(rotated.services.database), rotated.services.deps.keyring
         )
         assert final.complete, final
         assert _kids(await _cells(rotated.services)) == {"new2"}

@@ -75,7 +75,8 @@ async def test_a_grant_whose_transaction_the_database_undoes_fails_and_spends_no
 ):
     # SQLite rolls a whole transaction back on some errors (disk full, I/O error; here a
     # trigger's RAISE(ROLLBACK) on the audit insert, which the trail swallows). The grant's
-    # unit must then fail loudly, not answer 200 with the mfa_token and the code still unspent.
+    # unit must then fail loudly, not answer 200 with the mfa_token and the code still unspent:
+    # 503 temporarily_unavailable, as for any backend failure (the client may retry as is).
     import contextlib
     import sqlite3
 
@@ -92,12 +93,14 @@ async def test_a_grant_whose_transaction_the_database_undoes_fails_and_spends_no
 
     failed = await env.otp_grant(client, mfa_token, code)
 
-    assert_error(failed, 500, "server_error", "Internal server error")
+    assert_error(failed, 503, "temporarily_unavailable")
+    assert failed.headers["retry-after"] == "5"
     with contextlib.closing(sqlite3.connect(tmp_path / "t.db")) as raw:
         raw.execute("DROP TRIGGER fail_audit")
         raw.commit()
-    # Nothing was committed: the same mfa_token and code work now.
+    # Nothing was committed: the same mfa_token and code work now, once.
     assert_tokens(await env.otp_grant(client, mfa_token, code))
+    assert (await env.otp_grant(client, mfa_token, code)).status_code == 403
 
 
 async def test_enrolled_user_verifies_with_current_code(env):

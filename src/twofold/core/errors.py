@@ -31,7 +31,8 @@ rendered; it must not contain secrets either.
     ├── PayloadTooLarge           413 invalid_request
     ├── MethodNotAllowed          405 invalid_request
     ├── ServerError               500 server_error
-    └── BadGateway                502 bad_gateway (a message could not be delivered)
+    ├── BadGateway                502 bad_gateway (a message could not be delivered)
+    └── BackendUnavailable        503 temporarily_unavailable (+ Retry-After)
 """
 
 from __future__ import annotations
@@ -245,6 +246,28 @@ class BadGateway(OAuthError):
     status = 502
     error = "bad_gateway"
     default_description = "The message could not be delivered. Try again later."
+
+
+# Seconds a client is told to wait after a backend failure: enough for a pool to reconnect or a
+# failover to finish, short enough that a user retrying by hand is not kept waiting.
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+class BackendUnavailable(OAuthError):
+    """A backend (the database, Redis) could not be reached or timed out. The adapters raise
+    it in place of their drivers' connection errors, whose messages never reach the client;
+    whatever the request was writing rolled back, so retrying it is safe."""
+
+    status = 503
+    error = "temporarily_unavailable"
+    default_description = "The service is temporarily unavailable. Try again later."
+
+    def __init__(self, backend: str, *, debug: str | None = None) -> None:
+        super().__init__(
+            debug=f"{backend} unavailable" + (f": {debug}" if debug else ""),
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        )
+        self.backend = backend
 
 
 def missing(name: str) -> InvalidRequest:

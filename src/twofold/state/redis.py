@@ -17,16 +17,25 @@ Every operation is one Redis command or one Lua script, and Redis runs each of t
 
 Keys are the core's keys behind a configurable prefix, so several deployments (or test runs) can
 share one Redis.
+
+When Redis cannot be reached or does not answer within the timeout, every operation raises the
+core's `BackendUnavailable` (503 with Retry-After) instead of the client library's error. The pool
+opens fresh connections for the next commands, so the store works again as soon as Redis is back.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from twofold.core.clock import Clock
+from twofold.core.errors import BackendUnavailable
 
 # Garbage collection lags the clock by this much; reads never see an entry past its expiry.
 GRACE_MS = 1_000
@@ -113,6 +122,23 @@ return 1
 )
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _guarded(method: Callable[_P, Awaitable[_T]]) -> Callable[_P, Awaitable[_T]]:
+    """Redis unreachable, or no answer in time: BackendUnavailable, never the library's error."""
+
+    @functools.wraps(method)
+    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
+            raise BackendUnavailable("redis", debug=type(exc).__name__) from exc
+
+    return guarded
+
+
 def _px(ttl: float) -> int:
     """Redis TTL in milliseconds for an entry that lives `ttl` seconds by the clock."""
     return max(1, math.ceil(ttl * 1000)) + GRACE_MS
@@ -171,22 +197,27 @@ class RedisStateStore:
             return None
         return value if live else None
 
+    @_guarded
     async def get(self, key: str) -> str | None:
         return self._decode(await self._redis.get(self._key(key)))
 
+    @_guarded
     async def put(self, key: str, value: str, ttl: float) -> None:
         expires_at = self._clock.now() + ttl
         await self._redis.set(self._key(key), f"{expires_at!r}{_SEP}{value}", px=_px(ttl))
 
+    @_guarded
     async def add(self, key: str, value: str, ttl: float) -> bool:
         now = self._clock.now()
         entry = f"{now + ttl!r}{_SEP}{value}"
         return bool(await self._add(keys=[self._key(key)], args=[repr(now), entry, _px(ttl)]))
 
+    @_guarded
     async def consume(self, key: str) -> str | None:
         # GETDEL removes an expired entry too, which is what its grace second would do anyway.
         return self._decode(await self._redis.getdel(self._key(key)))
 
+    @_guarded
     async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
         if expected is None:
             return await self.add(key, value, ttl)
@@ -195,23 +226,28 @@ class RedisStateStore:
         args: list[str | int] = [repr(now), expected, entry, _px(ttl)]
         return bool(await self._cas(keys=[self._key(key)], args=args))
 
+    @_guarded
     async def incr(self, key: str, ttl: float) -> int:
         now = self._clock.now()
         args: list[str | int] = [repr(now), repr(now + ttl), _px(ttl)]
         return int(await self._incr(keys=[self._key(key)], args=args))
 
+    @_guarded
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
         args: list[str | int] = [repr(self._clock.now()), repr(interval), repr(tolerance), GRACE_MS]
         refused = await self._gcra_take(keys=[self._key(key)], args=args)
         return None if refused is None else float(refused)
 
+    @_guarded
     async def gcra_refund(self, key: str, interval: float) -> None:
         args: list[str | int] = [repr(self._clock.now()), repr(interval), GRACE_MS]
         await self._gcra_refund(keys=[self._key(key)], args=args)
 
+    @_guarded
     async def delete(self, key: str) -> None:
         await self._redis.delete(self._key(key))
 
+    @_guarded
     async def ping(self) -> bool:
         """Whether Redis answers; for readiness checks."""
         return bool(await self._redis.ping())

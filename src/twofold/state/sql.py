@@ -14,10 +14,9 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.clock import Clock
-from twofold.storage.engine import read_connection, write_transaction
+from twofold.storage.database import Database
 from twofold.storage.tables import state
 from twofold.storage.upsert import insert_for
 
@@ -61,14 +60,14 @@ class SqlStateStore:
     """Every statement is built once, here, and run with bound values: building a statement per
     call cost more CPU than running it."""
 
-    # Its writes join a unit of work open on the same engine; the composition root gives it the
-    # storage's engine, so they commit or roll back with the storage's units.
+    # Its writes join a unit of work open on the same database; the composition root gives it the
+    # storage's database, so they commit or roll back with the storage's units.
     transactional = True
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._db = database
         self._clock = clock
-        insert = insert_for(engine)
+        insert = insert_for(database.dialect_name)
         key, value, now, expires_at = _p("k"), _p("v"), _p("now"), _p("exp")
         live = _c.expires_at > now
         new_row = insert(state).values(key=key, value=value, expires_at=expires_at)
@@ -135,7 +134,7 @@ class SqlStateStore:
         self._purge = sa.delete(state).where(_c.key.in_(expired_keys.scalar_subquery()))
 
     async def get(self, key: str) -> str | None:
-        async with read_connection(self._engine) as conn:
+        async with self._db.read_connection() as conn:
             result = await conn.execute(self._get, {"k": _k(key), "now": self._clock.now()})
             value: str | None = result.scalar_one_or_none()
             return value
@@ -147,12 +146,12 @@ class SqlStateStore:
     async def add(self, key: str, value: str, ttl: float) -> bool:
         now = self._clock.now()
         params = {"k": _k(key), "v": value, "now": now, "exp": now + ttl}
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             return (await conn.execute(self._add, params)).first() is not None
 
     async def consume(self, key: str) -> str | None:
         params = {"k": _k(key), "now": self._clock.now()}
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             value: str | None = (await conn.execute(self._consume, params)).scalar_one_or_none()
             return value
 
@@ -168,7 +167,7 @@ class SqlStateStore:
     async def incr(self, key: str, ttl: float) -> int:
         now = self._clock.now()
         params = {"k": _k(key), "now": now, "exp": now + ttl}
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             return int((await conn.execute(self._incr, params)).scalar_one())
 
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
@@ -181,7 +180,7 @@ class SqlStateStore:
             "interval": interval,
             "tolerance": tolerance,
         }
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             if (await conn.execute(self._gcra_take, params)).first() is not None:
                 return None
             # Refused: the TAT for the caller's Retry-After, read on this same connection. Inside
@@ -210,5 +209,5 @@ class SqlStateStore:
             await asyncio.sleep(0)
 
     async def _run(self, stmt: sa.Executable, **params: Any) -> int:
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             return (await conn.execute(stmt, params)).rowcount

@@ -45,7 +45,7 @@ class SqlTenantRepository(SqlRepository):
             "signing_alg": tenant.signing_alg,
             "email_counts_as_factor": tenant.email_counts_as_factor,
         }
-        insert = insert_for(self._engine)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
+        insert = insert_for(self._db.dialect_name)(t.tenant).values(id=t.TENANT_ROW_ID, **values)
         await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))
 
 

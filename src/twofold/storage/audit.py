@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from twofold.core.models import AuditEvent
 from twofold.storage.base import SqlRepository, dumps
-from twofold.storage.engine import tolerant_write
 from twofold.storage.tables import audit_events
 
 _COLUMNS = ("type", "at", "user_id", "client_id", "ip", "description", "details")
@@ -29,7 +28,7 @@ class SqlAuditLog(SqlRepository):
         }
         # Inside a grant's unit of work the row commits with it; `audit.record` swallows a
         # failure here, which must not take the unit's other writes down with it.
-        async with tolerant_write(self._engine) as conn:
+        async with self._db.tolerant_write() as conn:
             await conn.execute(_INSERT, row)
 
     async def query(

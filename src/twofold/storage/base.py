@@ -1,10 +1,10 @@
 """What every SQL repository shares: short write transactions, reads, Conflict on duplicates.
 
-Every write runs in its own short transaction on the writer engine (BEGIN IMMEDIATE on SQLite);
-reads use a plain connection. Writes that must happen once are one conditional statement whose
-row count is the answer; no repository reads a row and then saves it back. Statements on the
-request paths are built once, at import, with bound parameters: building a statement costs more
-CPU than SQLite takes to run it.
+Every write runs in its own short transaction (BEGIN IMMEDIATE on SQLite), or in the unit of work
+open in the task; reads use a connection without a transaction. Writes that must happen once are
+one conditional statement whose row count is the answer; no repository reads a row and then saves
+it back. Statements on the request paths are built once, at import, with bound parameters:
+building a statement costs more CPU than SQLite takes to run it.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import Conflict
-from twofold.storage.engine import read_connection, write_transaction
+from twofold.storage.database import Database
 
 
 class SqlRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def _write(self, stmt: sa.Executable, params: Mapping[str, Any] | None = None) -> int:
         """Run one write statement in its own transaction; the affected row count."""
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             result = await conn.execute(stmt, params)
             return result.rowcount
 
@@ -45,7 +44,7 @@ class SqlRepository:
         self, stmt: sa.Select[Any], params: Mapping[str, Any] | None = None
     ) -> sa.Row[Any] | None:
         try:
-            async with read_connection(self._engine) as conn:
+            async with self._db.read_connection() as conn:
                 row: sa.Row[Any] | None = (await conn.execute(stmt, params)).first()
                 return row
         except DataError:
@@ -55,7 +54,7 @@ class SqlRepository:
         self, stmt: sa.Select[Any], params: Mapping[str, Any] | None = None
     ) -> Sequence[sa.Row[Any]]:
         try:
-            async with read_connection(self._engine) as conn:
+            async with self._db.read_connection() as conn:
                 rows: Sequence[sa.Row[Any]] = (await conn.execute(stmt, params)).all()
                 return rows
         except DataError:

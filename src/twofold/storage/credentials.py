@@ -17,7 +17,6 @@ from twofold.core.models import Authenticator, AuthenticatorKind, RefreshToken, 
 from twofold.core.ports import Conflict, RefreshUse
 from twofold.storage import tables as t
 from twofold.storage.base import SqlRepository, dumps
-from twofold.storage.engine import write_transaction
 from twofold.storage.locks import lock_in_transaction
 from twofold.storage.upsert import insert_for
 
@@ -153,7 +152,7 @@ class SqlRecoveryCodeRepository(SqlRepository):
         return None if row is None else cast(str, row.code_hash)
 
     async def set(self, user_id: str, code_hash: str, now: float) -> None:
-        insert = insert_for(self._engine)(self._t).values(
+        insert = insert_for(self._db.dialect_name)(self._t).values(
             user_id=user_id, code_hash=code_hash, updated_at=now
         )
         await self._write(
@@ -197,11 +196,11 @@ class SqlSigningKeyRepository(SqlRepository):
     async def add_current(self, key: SigningKey) -> None:
         status = self._t.c.status
         try:
-            async with write_transaction(self._engine) as conn:
+            async with self._db.write_transaction() as conn:
                 # One rotation at a time: at READ COMMITTED each statement below sees the rows
                 # committed when it starts, so a concurrent rotation that commits between two of
                 # them could leave two "previous" keys.
-                await lock_in_transaction(conn, self._engine.dialect.name, "signing-key-rotation")
+                await lock_in_transaction(conn, self._db.dialect_name, "signing-key-rotation")
                 # Order matters: retire the old previous before demoting the current one.
                 await conn.execute(
                     sa.update(self._t).where(status == "previous").values(status="retired")

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from twofold.storage.engine import Conn
+from twofold.storage.connections import Conn
+from twofold.storage.database import Database
 
 
 def _lock_id(name: str) -> int:
@@ -31,13 +31,13 @@ async def lock_in_transaction(conn: Conn, dialect_name: str, name: str) -> None:
 
 
 @asynccontextmanager
-async def exclusive(engine: AsyncEngine, name: str) -> AsyncIterator[None]:
+async def exclusive(database: Database, name: str) -> AsyncIterator[None]:
     """Run the block while no other node runs a block under the same name."""
-    if engine.dialect.name != "postgresql":
+    if database.dialect_name != "postgresql":
         yield
         return
     # The lock lives as long as this connection's transaction, and it is released however the
     # block ends (even if the node dies: the server ends the session and its transaction).
-    async with engine.begin() as conn:
+    async with database.engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
         yield

@@ -25,7 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from twofold.storage.engine import make_sync_engine
+from twofold.storage.database import make_sync_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import tables as t
-from twofold.storage.engine import read_connection, write_transaction
+from twofold.storage.database import Database
 
 # "<table>.<column>" -> (table, primary key column, encrypted column)
 COLUMNS: dict[str, tuple[sa.Table, str, str]] = {
@@ -21,8 +20,8 @@ COLUMNS: dict[str, tuple[sa.Table, str, str]] = {
 
 
 class SqlEncryptedColumns:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def page(self, column: str, after: str | None, limit: int) -> Sequence[tuple[str, str]]:
         table, pk, col = COLUMNS[column]
@@ -30,7 +29,7 @@ class SqlEncryptedColumns:
         stmt = sa.select(key, value).where(value.is_not(None)).order_by(key).limit(limit)
         if after is not None:
             stmt = stmt.where(key > after)
-        async with read_connection(self._engine) as conn:
+        async with self._db.read_connection() as conn:
             rows = (await conn.execute(stmt)).all()
         return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -38,7 +37,7 @@ class SqlEncryptedColumns:
         table, pk, col = COLUMNS[column]
         key, value = table.c[pk], table.c[col]
         applied = 0
-        async with write_transaction(self._engine) as conn:
+        async with self._db.write_transaction() as conn:
             for row_key, old, new in changes:
                 result = await conn.execute(
                     sa.update(table).where(key == row_key, value == old).values({col: new})

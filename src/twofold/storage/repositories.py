@@ -1,14 +1,12 @@
 """The core's Storage port on SQLAlchemy Core, for SQLite and PostgreSQL.
 
-engine = make_engine(url)          # twofold.storage.engine, after migrate.upgrade(url)
-storage = SqlStorage(engine)
+database = Database.open(url)      # twofold.storage.database, after migrate.upgrade(url)
+storage = SqlStorage(database)
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.core.ports import (
     ApiRepository,
@@ -34,7 +32,7 @@ from twofold.storage.credentials import (
     SqlRefreshTokenRepository,
     SqlSigningKeyRepository,
 )
-from twofold.storage.engine import unit_of_work
+from twofold.storage.database import Database
 
 __all__ = [
     "SqlApiRepository",
@@ -50,22 +48,22 @@ __all__ = [
 
 
 class SqlStorage:
-    """Every repository over one engine; the composition root builds one per process."""
+    """Every repository over one database; the composition root builds one per process."""
 
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
-        return unit_of_work(self.engine)
+        return self.database.unit_of_work()
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
+    def __init__(self, database: Database) -> None:
+        self.database = database
         # Annotated with the port types: Storage's attributes are mutable Protocol members, so
         # they are invariant and a narrower inferred type would not satisfy the port. It also
         # makes mypy check each repository against its Protocol right here.
-        self.tenant: TenantRepository = SqlTenantRepository(engine)
-        self.clients: ClientRepository = SqlClientRepository(engine)
-        self.apis: ApiRepository = SqlApiRepository(engine)
-        self.users: UserRepository = SqlUserRepository(engine)
-        self.authenticators: AuthenticatorRepository = SqlAuthenticatorRepository(engine)
-        self.recovery_codes: RecoveryCodeRepository = SqlRecoveryCodeRepository(engine)
-        self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(engine)
-        self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(engine)
-        self.audit: AuditLog = SqlAuditLog(engine)
+        self.tenant: TenantRepository = SqlTenantRepository(database)
+        self.clients: ClientRepository = SqlClientRepository(database)
+        self.apis: ApiRepository = SqlApiRepository(database)
+        self.users: UserRepository = SqlUserRepository(database)
+        self.authenticators: AuthenticatorRepository = SqlAuthenticatorRepository(database)
+        self.recovery_codes: RecoveryCodeRepository = SqlRecoveryCodeRepository(database)
+        self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(database)
+        self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(database)
+        self.audit: AuditLog = SqlAuditLog(database)

@@ -10,13 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 InsertFactory = Callable[[Any], "sqlite.Insert | postgresql.Insert"]
 
 
-def insert_for(engine: AsyncEngine) -> InsertFactory:
-    name = engine.dialect.name
+def insert_for(name: str) -> InsertFactory:
+    """The INSERT construct of the dialect called `name`."""
     if name == "sqlite":
         return sqlite.insert
     if name == "postgresql":

@@ -1,5 +1,8 @@
 """OAuthError → JSON response; and the last line of defence that turns anything else into a
-500 server_error JSON without a stack trace or an exception message reaching the client."""
+500 server_error JSON without a stack trace or an exception message reaching the client.
+
+A backend outage is not "anything else": the adapters raise `BackendUnavailable`, an OAuthError
+rendered like any other (503 temporarily_unavailable with Retry-After)."""
 
 from __future__ import annotations
 
@@ -24,7 +27,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: OAuthError) -> Response:
-    if exc.debug:
+    if exc.status >= 500:
+        # A backend outage (503) or our own failure: the operator's business, not the client's.
+        log.warning("server error %s: %s", exc.error, exc.debug or exc.description)
+    elif exc.debug:
         log.info("oauth error %s: %s", exc.error, exc.debug)
     return json_response(exc.body(), exc.status, exc.headers)
 

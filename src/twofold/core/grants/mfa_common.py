@@ -9,13 +9,19 @@ leaves none of them done. Tokens are signed after it, never inside it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from twofold.core import audience, audit, issuance
 from twofold.core.attempts import Attempts, mfa_attempts
 from twofold.core.deps import Deps
-from twofold.core.errors import MALFORMED_MFA_TOKEN, InvalidGrant, TooManyAttempts
+from twofold.core.errors import (
+    MALFORMED_MFA_TOKEN,
+    BackendUnavailable,
+    InvalidGrant,
+    TooManyAttempts,
+)
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa import bearer, mfa_tokens
 from twofold.core.models import Authenticator, MfaToken, TokenSet, User
@@ -73,6 +79,13 @@ async def grant_unit(
     except InvalidGrant:
         if bucket is not None and not deps.state.transactional:
             await bucket.refund(user.user_id)
+        raise
+    except BackendUnavailable:
+        # The unit rolled back; an attempt taken outside it (Redis) goes back too, if Redis
+        # answers: an outage is not a guess.
+        if bucket is not None and not deps.state.transactional:
+            with contextlib.suppress(BackendUnavailable):
+                await bucket.refund(user.user_id)
         raise
 
 

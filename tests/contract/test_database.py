@@ -1,4 +1,5 @@
-"""The engine factory: URL mapping, pool settings, and what every pooled connection gets."""
+"""The Database object: URL mapping, pool settings, what every pooled connection gets, and the
+write discipline (write lock, BEGIN IMMEDIATE, units of work, checkpoints)."""
 
 from __future__ import annotations
 
@@ -11,23 +12,13 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from twofold.storage import engine as engine_module
+from twofold.core.errors import BackendUnavailable
 from twofold.storage import migrate
-from twofold.storage.engine import (
-    async_url,
-    blocking_engine,
-    checkpoint,
-    dispose,
-    is_sqlite,
-    make_engine,
-    read_connection,
-    sync_url,
-    unit_of_work,
-    write_transaction,
-    writer,
-)
+from twofold.storage import sqlite as sqlite_module
+from twofold.storage.database import Database
+from twofold.storage.sqlite import writer
+from twofold.storage.urls import async_url, sync_url
 
 from ._backends import postgres_schema
 
@@ -65,14 +56,14 @@ def test_unsupported_backend() -> None:
 @pytest.mark.anyio
 async def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'dir' / 'twofold.db'}"
-    engine = make_engine(url)
+    database = Database.open(url)
     try:
         assert (tmp_path / "new" / "dir").is_dir()
         expected = {"journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1}
         expected["synchronous"] = 1  # NORMAL
 
         async def check() -> None:
-            async with engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 for pragma, value in expected.items():
                     got = (await conn.execute(text(f"PRAGMA {pragma}"))).scalar_one()
                     assert got == value, pragma
@@ -82,7 +73,7 @@ async def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
             for _ in range(8):
                 tg.start_soon(check)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def _try_write_lock(path: Path) -> bool:
@@ -98,12 +89,12 @@ def _try_write_lock(path: Path) -> bool:
         probe.close()
 
 
-async def _sqlite_file(tmp_path: Path) -> tuple[Path, AsyncEngine]:
-    """A migrated SQLite file and an engine on it."""
+async def _sqlite_file(tmp_path: Path) -> tuple[Path, Database]:
+    """A migrated SQLite file and a Database on it."""
     path = tmp_path / "twofold.db"
     url = f"sqlite:///{path}"
     await anyio.to_thread.run_sync(migrate.upgrade, url)
-    return path, make_engine(url)
+    return path, Database.open(url)
 
 
 @pytest.mark.anyio
@@ -111,23 +102,24 @@ async def test_writers_take_the_write_lock_at_begin_and_readers_do_not(tmp_path:
     # Two deferred transactions that both read and then write deadlock, and SQLite fails one
     # with "database is locked" without honouring busy_timeout. Taking the lock at BEGIN makes
     # the second writer wait instead; readers must not take it, or they would queue behind writes.
-    path, engine = await _sqlite_file(tmp_path)
+    path, database = await _sqlite_file(tmp_path)
     try:
-        async with engine.connect() as conn:
+        async with database.engine.connect() as conn:
             await conn.execute(text("SELECT count(*) FROM state"))
             assert conn.in_transaction()
             assert _try_write_lock(path)
-        async with writer(engine).begin() as conn:
+        async with writer(database.engine).begin() as conn:
             await conn.execute(text("SELECT count(*) FROM state"))
             assert not _try_write_lock(path)
         assert _try_write_lock(path)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_pool_size_overflow_and_timeout_are_honoured(database_url: str) -> None:
-    engine = make_engine(database_url, pool_size=2, max_overflow=1, pool_timeout=0.2)
+    database = Database.open(database_url, pool_size=2, max_overflow=1, pool_timeout=0.2)
+    engine = database.engine
     try:
         async with contextlib.AsyncExitStack() as stack:
             for _ in range(3):  # pool_size + max_overflow
@@ -140,63 +132,72 @@ async def test_pool_size_overflow_and_timeout_are_honoured(database_url: str) ->
         async with engine.connect() as conn:  # returned connections are reused
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_postgresql_sessions_are_named_and_bounded() -> None:
     with postgres_schema("engine") as url:
-        engine = make_engine(url, connect_timeout=3)
+        database = Database.open(url, connect_timeout=3)
         try:
-            async with engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 name = (await conn.execute(text("SHOW application_name"))).scalar_one()
                 schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
             assert name == "twofold"
             assert schema.startswith("twofold_engine_")
-            assert engine.dialect.name == "postgresql"
+            assert database.dialect_name == "postgresql"
+            assert not database.is_sqlite
         finally:
-            await engine.dispose()
+            await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_an_unreachable_postgresql_fails_within_the_connect_timeout() -> None:
     # Nothing listens on port 1: refused at once, never a hang.
-    engine = make_engine("postgresql://postgres@127.0.0.1:1/test", connect_timeout=2)
+    database = Database.open("postgresql://postgres@127.0.0.1:1/test", connect_timeout=2)
     try:
         with pytest.raises(sa_exc.OperationalError):
-            async with engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+        with pytest.raises(BackendUnavailable) as unreachable:
+            await database.ping()
+        assert isinstance(unreachable.value.__cause__, sa_exc.OperationalError)
+        assert unreachable.value.status == 503
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_sqlite_file_statements_run_on_the_blocking_twin(tmp_path: Path) -> None:
     # The serving path on a SQLite file: reads take no lock, a write transaction holds the write
     # lock from its BEGIN to its end, and both go through the blocking driver, not aiosqlite.
-    path, engine = await _sqlite_file(tmp_path)
+    path, database = await _sqlite_file(tmp_path)
     try:
-        twin = blocking_engine(engine)
+        twin = database.blocking_engine
         assert twin is not None
         assert twin.dialect.driver == "pysqlite"
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
             assert _try_write_lock(path)
-        async with write_transaction(engine) as conn:
+        async with database.write_transaction() as conn:
             await conn.execute(text("INSERT INTO state VALUES ('k', 'v', 1e12)"))
             assert not _try_write_lock(path)
         assert _try_write_lock(path)
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(text("SELECT value FROM state"))).scalar_one() == "v"
         with contextlib.suppress(RuntimeError):
-            async with write_transaction(engine) as conn:
+            async with database.write_transaction() as conn:
                 await conn.execute(text("DELETE FROM state"))
                 raise RuntimeError("rolled back")
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 1
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists()
     finally:
-        await dispose(engine)
-    assert blocking_engine(engine) is None
+        await database.dispose()
+    # SQLite removes the write-ahead log when its last connection closes: dispose closed the
+    # twin's kept-open connections too.
+    assert not wal.exists()
 
 
 @pytest.mark.anyio
@@ -205,7 +206,7 @@ async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop
 ) -> None:
     # Another process holding SQLite's write lock must not stall this process's event loop:
     # the writer retries in asyncio sleeps, so other tasks keep running meanwhile.
-    path, engine = await _sqlite_file(tmp_path)
+    path, database = await _sqlite_file(tmp_path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -213,7 +214,7 @@ async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop
         written = anyio.Event()
 
         async def write() -> None:
-            async with write_transaction(engine) as conn:
+            async with database.write_transaction() as conn:
                 await conn.execute(text("INSERT INTO state VALUES ('k', 'v', 1e12)"))
             written.set()
 
@@ -234,54 +235,57 @@ async def test_sqlite_writer_waits_for_another_process_without_blocking_the_loop
         assert other.execute("SELECT value FROM state WHERE key = 'k'").fetchone() == ("v",)
     finally:
         other.close()
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_sqlite_writer_gives_up_after_the_busy_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 100)
-    path, engine = await _sqlite_file(tmp_path)
+    monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_MS", 100)
+    path, database = await _sqlite_file(tmp_path)
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
-        with pytest.raises(sa_exc.OperationalError, match="locked"):
-            async with write_transaction(engine) as conn:
+        with pytest.raises(BackendUnavailable) as refused:
+            async with database.write_transaction() as conn:
                 await conn.execute(text("DELETE FROM state"))
+        # The core's 503, from the driver's "database is locked".
+        assert isinstance(refused.value.__cause__, sa_exc.OperationalError)
+        assert "locked" in str(refused.value.__cause__)
         other.execute("ROLLBACK")
-        async with write_transaction(engine) as conn:  # the connection went back to the pool
+        async with database.write_transaction() as conn:  # the connection went back to the pool
             await conn.execute(text("DELETE FROM state"))
     finally:
         other.close()
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_unit_of_work_commits_together_or_not_at_all(database_url: str) -> None:
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-    engine = make_engine(database_url)
+    database = Database.open(database_url)
     insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
 
     async def keys() -> set[str]:
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             return {row[0] for row in (await conn.execute(text("SELECT key FROM state"))).all()}
 
     try:
-        async with unit_of_work(engine):
+        async with database.unit_of_work():
             for key in ("a", "b"):
-                async with write_transaction(engine) as conn:
+                async with database.write_transaction() as conn:
                     await conn.execute(insert.bindparams(k=key))
             # Joined, not committed: a reader on another connection does not see them yet.
             assert await keys() == set()
         assert await keys() == {"a", "b"}
 
         async def undone() -> None:
-            async with unit_of_work(engine):
-                async with write_transaction(engine) as conn:
+            async with database.unit_of_work():
+                async with database.write_transaction() as conn:
                     await conn.execute(insert.bindparams(k="c"))
                 # Nested: the same unit.
-                async with unit_of_work(engine), write_transaction(engine) as conn:
+                async with database.unit_of_work(), database.write_transaction() as conn:
                     await conn.execute(insert.bindparams(k="d"))
                 raise RuntimeError("undo")
 
@@ -289,7 +293,7 @@ async def test_unit_of_work_commits_together_or_not_at_all(database_url: str) ->
             await undone()
         assert await keys() == {"a", "b"}
     finally:
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
@@ -297,17 +301,17 @@ async def test_unit_of_work_refuses_writes_from_child_tasks(tmp_path: Path) -> N
     # A task started inside a unit inherits its context variables. Writing on the unit's
     # connection would interleave with the parent, and a transaction of its own would wait for
     # the parent's lock while the parent waits for the child: it must fail, not hang.
-    _, engine = await _sqlite_file(tmp_path)
+    _, database = await _sqlite_file(tmp_path)
     insert = text("INSERT INTO state VALUES ('k', 'v', 1e12)")
     try:
         errors: list[BaseException] = []
-        async with unit_of_work(engine):
-            async with write_transaction(engine) as parent:
+        async with database.unit_of_work():
+            async with database.write_transaction() as parent:
                 await parent.execute(insert)
 
             async def child() -> None:
                 try:
-                    async with write_transaction(engine) as conn:
+                    async with database.write_transaction() as conn:
                         await conn.execute(text("DELETE FROM state"))
                 except RuntimeError as exc:
                     errors.append(exc)
@@ -315,38 +319,38 @@ async def test_unit_of_work_refuses_writes_from_child_tasks(tmp_path: Path) -> N
             with anyio.fail_after(5):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(child)
-            async with write_transaction(engine) as again:
+            async with database.write_transaction() as again:
                 assert again is parent  # the parent still writes in its unit
         assert len(errors) == 1
         assert "unit of work" in str(errors[0])
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 1
     finally:
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
 async def test_checkpoint_copies_the_log_back_off_the_loop(database_url: str) -> None:
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-    engine = make_engine(database_url)
+    database = Database.open(database_url)
     try:
-        if not is_sqlite(engine):
-            assert await checkpoint(engine) is False
+        if not database.is_sqlite:
+            assert await database.checkpoint() is False
             return
-        async with write_transaction(engine) as conn:
+        async with database.write_transaction() as conn:
             for i in range(50):
                 await conn.execute(text(f"INSERT INTO state VALUES ('k{i}', 'v', 1e12)"))
-        async with read_connection(engine) as conn:
+        async with database.read_connection() as conn:
             # The loop's connections leave checkpoints to the server's thread (a safety net only
             # for a WAL grown past ~40 MB).
             pages = (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
             assert pages == 10_000
         path = Path(make_url(database_url).database or "")
         assert b"k49" not in path.read_bytes()  # still only in the write-ahead log
-        assert await checkpoint(engine) is True
+        assert await database.checkpoint() is True
         assert b"k49" in path.read_bytes()
     finally:
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
@@ -364,10 +368,10 @@ async def test_refused_takes_inside_units_never_wait_for_a_second_connection(
     from twofold.storage.repositories import SqlStorage
 
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-    engine = make_engine(database_url, pool_size=2, pool_timeout=2.0)
-    storage = SqlStorage(engine)
+    database = Database.open(database_url, pool_size=2, pool_timeout=2.0)
+    storage = SqlStorage(database)
     clock = FrozenClock(1_000_000.0)
-    bucket = mfa_attempts(SqlStateStore(engine, clock), clock, 3, 360.0)
+    bucket = mfa_attempts(SqlStateStore(database, clock), clock, 3, 360.0)
     outcomes: list[str] = []
 
     async def guess() -> None:
@@ -388,7 +392,7 @@ async def test_refused_takes_inside_units_never_wait_for_a_second_connection(
                 tg.start_soon(guess)
         assert outcomes == ["taken"] * 3 + ["429"] * 8
     finally:
-        await dispose(engine)
+        await database.dispose()
 
 
 @pytest.mark.anyio
@@ -398,7 +402,7 @@ async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_n
     # SQLite rolls a whole transaction back on some errors (disk full, I/O error, a trigger's
     # RAISE(ROLLBACK)). The audit trail swallows its own errors; the unit it was part of must
     # then fail, not "commit" with every other write silently gone.
-    path, engine = await _sqlite_file(tmp_path)
+    path, database = await _sqlite_file(tmp_path)
     with contextlib.closing(sqlite3.connect(path)) as raw:
         raw.execute(
             "CREATE TRIGGER fail_audit BEFORE INSERT ON audit_events "
@@ -408,19 +412,21 @@ async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_n
     from twofold.core.models import AuditEvent
     from twofold.storage.repositories import SqlStorage
 
-    storage = SqlStorage(engine)
+    storage = SqlStorage(database)
 
     async def grant() -> None:
-        async with unit_of_work(engine):
-            async with write_transaction(engine) as conn:
+        async with database.unit_of_work():
+            async with database.write_transaction() as conn:
                 await conn.execute(insert.bindparams(k="spent"))
             with contextlib.suppress(Exception):  # as core/audit.py does
                 await storage.audit.record(AuditEvent(type="s", at=1.0, description="s"))
 
     try:
-        with pytest.raises(sa_exc.OperationalError, match="rolled back"):
+        with pytest.raises(BackendUnavailable) as failed:
             await grant()
-        async with read_connection(engine) as conn:
+        assert isinstance(failed.value.__cause__, sa_exc.OperationalError)
+        assert "rolled back" in str(failed.value.__cause__)
+        async with database.read_connection() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
     finally:
-        await dispose(engine)
+        await database.dispose()

@@ -1,0 +1,126 @@
+"""Write transactions and units of work, over one database's backend.
+
+A write transaction is short and on its own, unless a unit of work is open in the same task: then
+it is that unit's transaction, and everything written in the unit commits or rolls back together.
+On SQLite, write transactions of one process take turns on an asyncio lock: SQLite has one writer
+anyway; letting a dozen pooled connections race for its lock only makes the losers sleep in
+busy_timeout's back-off steps (up to 100 ms each), which is where multi-second tail latencies came
+from. PostgreSQL runs concurrent writers; row locks decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
+from typing import Protocol
+
+from twofold.storage.connections import Conn
+
+
+class Backend(Protocol):
+    """How one kind of database reads, begins a write transaction and isolates a failing write."""
+
+    @property
+    def serial_writes(self) -> bool:
+        """Whether the process's writers must take turns (SQLite)."""
+
+    def read(self) -> AbstractAsyncContextManager[Conn]:
+        """A connection for reads, without a transaction: each read is one statement, which
+        sees a consistent snapshot on its own."""
+
+    def begin(self) -> AbstractAsyncContextManager[Conn]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+
+    def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
+        """A savepoint on `conn` if a failed statement would spoil its transaction, else None."""
+
+
+# The unit of work open in this task, if any: (its owner, the task, the connection). A context
+# variable holds it so that the repositories' writes find it without being handed it.
+_unit: ContextVar[tuple[Transactions, object, Conn] | None] = ContextVar(
+    "twofold_unit", default=None
+)
+
+
+class Transactions:
+    """The write discipline of one database: its write lock and its units of work."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        # asyncio locks belong to the loop they run on, and the CLI and tests use one database
+        # under several loops in turn: one lock per loop, the latest one's.
+        self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def _write_lock(self) -> asyncio.Lock | None:
+        if not self._backend.serial_writes:
+            return None
+        loop = asyncio.get_running_loop()
+        entry = self._lock
+        if entry is None or entry[0] is not loop:
+            entry = self._lock = (loop, asyncio.Lock())
+        return entry[1]
+
+    def _joined(self) -> Conn | None:
+        unit = _unit.get()
+        if unit is None or unit[0] is not self:
+            return None
+        if unit[1] is asyncio.current_task():
+            return unit[2]
+        # Child tasks inherit context variables. Writing on the unit's connection would
+        # interleave with the parent, and waiting for a transaction of its own would wait for
+        # the parent, which waits for the child: refuse instead of hanging.
+        raise RuntimeError("a task started inside a unit of work cannot write to its database")
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[None]:
+        """One transaction for every write on this database in the block, by this task: they
+        commit together when the block ends and roll back together if it raises.
+
+        Keep it short and free of slow work (on SQLite it holds the write lock). Inside it, a
+        statement that fails must fail the block: PostgreSQL refuses further statements in a
+        transaction after an error.
+        """
+        if self._joined() is not None:
+            yield
+            return
+        async with self.write_transaction() as conn:
+            token = _unit.set((self, asyncio.current_task(), conn))
+            try:
+                yield
+            finally:
+                _unit.reset(token)
+
+    @asynccontextmanager
+    async def write_transaction(self) -> AsyncIterator[Conn]:
+        """A write transaction; on SQLite one at a time per process. Inside a `unit_of_work` it
+        is that unit's transaction.
+
+        Never open a second one inside the first in the same task: the lock is not re-entrant.
+        """
+        joined = self._joined()
+        if joined is not None:
+            yield joined
+            return
+        lock = self._write_lock()
+        if lock is None:
+            async with self._backend.begin() as conn:
+                yield conn
+            return
+        async with lock, self._backend.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def tolerant_write(self) -> AsyncIterator[Conn]:
+        """A write whose failure its caller swallows (the audit trail's): alone, a transaction
+        of its own; inside a unit of work, a savepoint where the backend needs one (PostgreSQL,
+        where a failed statement aborts the whole transaction); else it joins the unit."""
+        joined = self._joined()
+        savepoint = None if joined is None else self._backend.savepoint(joined)
+        if joined is None or savepoint is None:
+            async with self.write_transaction() as conn:
+                yield conn
+            return
+        async with savepoint:
+            yield joined
