@@ -12,19 +12,9 @@ from click.testing import CliRunner
 
 from twofold.cli import main
 
-from .support import DOMAIN
-
 
 @pytest.fixture
-def serve(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
-        "TWOFOLD_DOMAIN": DOMAIN,
-        "TWOFOLD_DATA_DIR": str(tmp_path),
-        "TWOFOLD_ENVIRONMENT": "test",
-        "TWOFOLD_ENCRYPTION_KEYS": "",
-    }.items():
-        monkeypatch.setenv(name, value)
+def serve(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("TWOFOLD_HASHING_CONCURRENCY", raising=False)
     # serve writes these for its worker processes; monkeypatch restores them afterwards.
     monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
