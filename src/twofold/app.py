@@ -41,6 +41,7 @@ from twofold.storage.engine import dispose as dispose_engine
 from twofold.storage.engine import make_engine
 from twofold.storage.engine import ping as ping_database
 from twofold.storage.locks import exclusive
+from twofold.storage.reencrypt import SqlEncryptedColumns
 from twofold.storage.repositories import SqlStorage
 from twofold.web.context import Runtime
 from twofold.web.routes import make_app
@@ -221,7 +222,7 @@ async def create_services(
         channels=channels,
         devices=SqlPushDeviceRepository(engine),
     )
-    admin = Admin(deps)
+    admin = Admin(deps, SqlEncryptedColumns(engine))
     # Nodes starting together on an empty database: one creates the first key, the others
     # wait and then find it (without the lock each would make its own, one after the other).
     async with exclusive(engine, "twofold:first-signing-key"):
