@@ -62,3 +62,23 @@ def test_a_config_file_setting_wins(
     monkeypatch.setenv("TWOFOLD_CONFIG_FILE", str(config))
     # Not set in the environment by serve: the workers read the same file and get 3.
     assert serve("--workers", "2")["hashing"] is None
+
+
+def test_demo_prints_a_fresh_secret_and_password_on_every_start(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def demo() -> dict[str, str]:
+        result = CliRunner().invoke(main, ["serve", "--demo"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "Twofold is starting with a demo tenant:" in result.stderr
+        assert "base URL       http://127.0.0.1:8080" in result.stderr
+        names = ("issuer", "client_id", "client_secret", "user", "password")
+        fields = [line.split(None, 1) for line in result.stderr.splitlines()]
+        return {f[0]: f[1] for f in fields if len(f) == 2 and f[0] in names}
+
+    first, second = demo(), demo()
+    assert len(first) == 5
+    assert first["user"] == second["user"] == "demo@example.com"
+    assert first["client_id"] == second["client_id"]
+    assert first["client_secret"] != second["client_secret"]
+    assert first["password"] != second["password"]
