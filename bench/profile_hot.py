@@ -88,8 +88,9 @@ def _bodies(
     scenario: str, n: int, settings: Any, spec: Any, client_id: str, client_secret: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """(content kind, body) per request, single-use tokens and codes as in the wrk run."""
+    from seed import issue_mfa_tokens, reset_factors
+
     from twofold.core.factors import totp_codes as totp
-    from twofold.seeding import issue_mfa_tokens, reset_factors
 
     indices = list(range(n))
     reset_factors(settings, spec, indices)
@@ -144,10 +145,10 @@ async def _drive(
 
 async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> list[Path]:
     from pyinstrument import Profiler
+    from seed import SeedSpec, seed_users
 
     from twofold.app import build_app, create_services
     from twofold.config import Settings
-    from twofold.seeding import SeedSpec, seed_users
 
     settings = Settings()
     spec = SeedSpec(seed=secrets.token_urlsafe(16), prefix="prof")

@@ -363,13 +363,13 @@ class Bench:
         return Settings()
 
     def spec(self) -> Any:
-        from twofold.seeding import SeedSpec
+        from seed import SeedSpec
 
         # One seed per size: ids derive from it, and sizes may share one database.
         return SeedSpec(seed=f"{self.opts.seed}:{self.prefix}", prefix=self.prefix)
 
     def seed(self) -> None:
-        from twofold.seeding import seed_users
+        from seed import seed_users
 
         if self.opts.database_url:
             # serve migrates SQLite by itself, never PostgreSQL (docs/deploy.md).
@@ -418,7 +418,7 @@ class Bench:
         return self.rng.sample(range(self.users), min(n, self.users))
 
     def _fresh_tokens(self, indices: list[int]) -> list[str]:
-        from twofold.seeding import issue_mfa_tokens, reset_factors
+        from seed import issue_mfa_tokens, reset_factors
 
         settings, spec = self.settings(), self.spec()
         reset_factors(settings, spec, indices)

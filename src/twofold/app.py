@@ -37,6 +37,7 @@ from twofold.storage import migrate
 from twofold.storage.database import Database
 from twofold.storage.devices import SqlPushDeviceRepository
 from twofold.storage.locks import exclusive
+from twofold.storage.reencrypt import SqlEncryptedColumns
 from twofold.storage.repositories import SqlStorage
 from twofold.web.context import Runtime
 from twofold.web.routes import make_app
@@ -218,7 +219,7 @@ async def create_services(
         channels=channels,
         devices=SqlPushDeviceRepository(database),
     )
-    admin = Admin(deps)
+    admin = Admin(deps, SqlEncryptedColumns(database))
     # Nodes starting together on an empty database: one creates the first key, the others
     # wait and then find it (without the lock each would make its own, one after the other).
     async with exclusive(database, "twofold:first-signing-key"):

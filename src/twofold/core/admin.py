@@ -1,4 +1,6 @@
-"""Operator actions shared by the CLI and the tests: tenants, clients, APIs, users, keys."""
+"""Operator actions shared by the CLI and the tests: tenants, clients, APIs, users, keys, the
+audit trail. The `twofold` command calls only these (never a repository), so its rules are the
+ones written here."""
 
 from __future__ import annotations
 
@@ -8,21 +10,25 @@ from typing import Any
 
 from twofold.core.client_auth import secret_hash
 from twofold.core.deps import Deps
-from twofold.core.ids import new_client_id, new_client_secret, new_user_id
+from twofold.core.encryption_rotation import RotationReport, rotate
+from twofold.core.ids import new_client_id, new_client_secret, new_user_id, opaque_token
 from twofold.core.models import (
     AUTH_METHODS,
     DEFAULT_REALM,
     FIRST_PARTY_GRANTS,
     GRANT_CLIENT_CREDENTIALS,
     MFA_GRANTS,
+    MFA_POLICIES,
     TENANT_SIGNING_ALGS,
     Api,
+    AuditEvent,
     AuthMethod,
     Client,
     SigningKey,
     Tenant,
     User,
 )
+from twofold.core.ports import EncryptedColumns
 from twofold.core.tokens import generate_signing_key
 
 KNOWN_GRANTS = frozenset({*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS})
@@ -32,9 +38,16 @@ class AdminError(ValueError):
     """An operator input that cannot be applied; the message is safe to print."""
 
 
+DEMO_CLIENT_NAME = "Twofold demo app"
+DEMO_EMAIL = "demo@example.com"
+
+
 class Admin:
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, encrypted_columns: EncryptedColumns) -> None:
         self._deps = deps
+        self._encrypted_columns = encrypted_columns
+
+    # ----- clients
 
     async def create_client(
         self,
@@ -71,6 +84,20 @@ class Admin:
         await self._deps.storage.clients.create(client)
         return client, secret
 
+    async def list_clients(self) -> Sequence[Client]:
+        return await self._deps.storage.clients.list()
+
+    async def all_scopes_of(self, audiences: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Each API's whole scope list, as `api_grants` for `create_client`. An unknown API
+        maps to no scopes here; `create_client` then refuses it."""
+        grants: dict[str, tuple[str, ...]] = {}
+        for audience in audiences:
+            api = await self._deps.storage.apis.get(audience)
+            grants[audience] = api.scopes if api else ()
+        return grants
+
+    # ----- APIs, users
+
     async def create_api(
         self,
         identifier: str,
@@ -90,6 +117,9 @@ class Admin:
         )
         await self._deps.storage.apis.create(api)
         return api
+
+    async def list_apis(self) -> Sequence[Api]:
+        return await self._deps.storage.apis.list()
 
     async def create_user(
         self,
@@ -118,6 +148,8 @@ class Admin:
         await self._deps.storage.users.create(user)
         return user
 
+    # ----- tenant
+
     async def tenant(self) -> Tenant:
         return await self._deps.tenant()
 
@@ -125,7 +157,7 @@ class Admin:
         allowed = {f.name for f in fields(Tenant)}
         if unknown := set(changes) - allowed:
             raise AdminError(f"unknown tenant settings: {', '.join(sorted(unknown))}")
-        if "mfa_policy" in changes and changes["mfa_policy"] not in ("never", "always"):
+        if "mfa_policy" in changes and changes["mfa_policy"] not in MFA_POLICIES:
             raise AdminError("mfa_policy must be 'never' or 'always'")
         if "signing_alg" in changes and changes["signing_alg"] not in TENANT_SIGNING_ALGS:
             raise AdminError(f"signing_alg must be one of {', '.join(TENANT_SIGNING_ALGS)}")
@@ -139,6 +171,8 @@ class Admin:
         await self._deps.storage.tenant.save(tenant)
         self._deps.forget_tenant()
         return tenant
+
+    # ----- keys
 
     async def signing_keys(self) -> Sequence[SigningKey]:
         return await self._deps.storage.signing_keys.list()
@@ -161,32 +195,52 @@ class Admin:
     async def ensure_signing_key(self) -> None:
         await self._deps.signer()
 
-
-DEMO_CLIENT_NAME = "Twofold demo app"
-DEMO_EMAIL = "demo@example.com"
-
-
-async def ensure_demo(admin: Admin, deps: Deps) -> tuple[Client, str, User, str]:
-    """The demo client and user for `make run`. Their secrets are never stored in clear, so
-    each start sets new ones and returns them for printing."""
-    from twofold.core.ids import opaque_token
-
-    existing = [c for c in await deps.storage.clients.list() if c.name == DEMO_CLIENT_NAME]
-    secret = new_client_secret()
-    if existing:
-        client = replace(existing[0], secret_hash=secret_hash(secret))
-        await deps.storage.clients.update(client)
-        deps.forget_client(client.client_id)
-    else:
-        client, created = await admin.create_client(DEMO_CLIENT_NAME)
-        assert created is not None
-        secret = created
-    password = opaque_token(16)
-    user = await deps.storage.users.find_by_login(DEFAULT_REALM, DEMO_EMAIL)
-    if user is None:
-        user = await admin.create_user(DEMO_EMAIL, password, email_verified=True, name="Demo User")
-    else:
-        await deps.storage.users.update_password_hash(
-            user.user_id, await deps.hasher.hash(password)
+    async def rotate_encryption(self, *, batch: int, dry_run: bool = False) -> RotationReport:
+        """Re-encrypt every secret at rest under the key ring's current key (see
+        `encryption_rotation`)."""
+        return await rotate(
+            self._encrypted_columns, self._deps.keyring, batch=batch, dry_run=dry_run
         )
-    return client, secret, user, password
+
+    # ----- audit trail
+
+    async def audit_events(
+        self,
+        *,
+        user_id: str | None = None,
+        types: Sequence[str] = (),
+        since: float | None = None,
+        limit: int = 100,
+    ) -> Sequence[AuditEvent]:
+        """Newest first."""
+        return await self._deps.storage.audit.query(
+            user_id=user_id, types=types, since=since, limit=limit
+        )
+
+    # ----- demo tenant
+
+    async def ensure_demo(self) -> tuple[Client, str, User, str]:
+        """The demo client and user for `make run`. Their secrets are never stored in clear, so
+        each start sets new ones and returns them for printing."""
+        deps = self._deps
+        existing = [c for c in await deps.storage.clients.list() if c.name == DEMO_CLIENT_NAME]
+        secret = new_client_secret()
+        if existing:
+            client = replace(existing[0], secret_hash=secret_hash(secret))
+            await deps.storage.clients.update(client)
+            deps.forget_client(client.client_id)
+        else:
+            client, created = await self.create_client(DEMO_CLIENT_NAME)
+            assert created is not None
+            secret = created
+        password = opaque_token(16)
+        user = await deps.storage.users.find_by_login(DEFAULT_REALM, DEMO_EMAIL)
+        if user is None:
+            user = await self.create_user(
+                DEMO_EMAIL, password, email_verified=True, name="Demo User"
+            )
+        else:
+            await deps.storage.users.update_password_hash(
+                user.user_id, await deps.hasher.hash(password)
+            )
+        return client, secret, user, password

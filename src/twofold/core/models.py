@@ -27,6 +27,7 @@ AUTH_METHODS: tuple[AuthMethod, ...] = (
 )
 
 MfaPolicy = Literal["never", "always"]
+MFA_POLICIES: tuple[MfaPolicy, ...] = ("never", "always")
 
 # The algorithms a tenant may sign its tokens with. RS256 is the default because the Auth0 Python
 # SDKs verify ID tokens with RS256 only. EdDSA means Ed25519 under RFC 8037's name, which PyJWT

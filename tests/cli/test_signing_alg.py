@@ -6,34 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-from click.testing import CliRunner
-
-from twofold.cli import main
-
-from .support import DOMAIN
-
-
-@pytest.fixture
-def cli(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    env = {
-        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
-        "TWOFOLD_DOMAIN": DOMAIN,
-        "TWOFOLD_DATA_DIR": str(tmp_path),
-        "TWOFOLD_ENVIRONMENT": "test",
-        "TWOFOLD_ENCRYPTION_KEYS": "",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str, ok: bool = True) -> Any:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, (result.output, result.stderr)
-        return result
-
-    return run
-
 
 def keys(cli: Any) -> list[tuple[str, str]]:
     rows = json.loads(cli("keys", "list", "--json").stdout)

@@ -12,19 +12,9 @@ from click.testing import CliRunner
 
 from twofold.cli import main
 
-from .support import DOMAIN
-
 
 @pytest.fixture
-def serve(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
-        "TWOFOLD_DOMAIN": DOMAIN,
-        "TWOFOLD_DATA_DIR": str(tmp_path),
-        "TWOFOLD_ENVIRONMENT": "test",
-        "TWOFOLD_ENCRYPTION_KEYS": "",
-    }.items():
-        monkeypatch.setenv(name, value)
+def serve(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("TWOFOLD_HASHING_CONCURRENCY", raising=False)
     # serve writes these for its worker processes; monkeypatch restores them afterwards.
     monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
@@ -72,3 +62,23 @@ def test_a_config_file_setting_wins(
     monkeypatch.setenv("TWOFOLD_CONFIG_FILE", str(config))
     # Not set in the environment by serve: the workers read the same file and get 3.
     assert serve("--workers", "2")["hashing"] is None
+
+
+def test_demo_prints_a_fresh_secret_and_password_on_every_start(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def demo() -> dict[str, str]:
+        result = CliRunner().invoke(main, ["serve", "--demo"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert "Twofold is starting with a demo tenant:" in result.stderr
+        assert "base URL       http://127.0.0.1:8080" in result.stderr
+        names = ("issuer", "client_id", "client_secret", "user", "password")
+        fields = [line.split(None, 1) for line in result.stderr.splitlines()]
+        return {f[0]: f[1] for f in fields if len(f) == 2 and f[0] in names}
+
+    first, second = demo(), demo()
+    assert len(first) == 5
+    assert first["user"] == second["user"] == "demo@example.com"
+    assert first["client_id"] == second["client_id"]
+    assert first["client_secret"] != second["client_secret"]
+    assert first["password"] != second["password"]

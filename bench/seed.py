@@ -1,10 +1,14 @@
 """Bulk test data for load tests: many users, each with a confirmed TOTP authenticator and a
 recovery code, written straight into the tables with large batched inserts.
 
-Not a way to create real users. Every secret of a seeded user (TOTP secret, recovery code) is
-derived from a seed string and the user's index, so whoever knows the seed can compute any
-user's codes: that is what lets a load generator produce a fresh valid code for a million users
-without storing a million secrets. For the same reason the commands refuse to run when
+    TWOFOLD_SEED_PASSWORD='…' .venv/bin/python bench/seed.py users --count 1000000 --seed my-seed
+
+A bench tool, not part of the server: it reads the server's configuration (the same
+TWOFOLD_* variables) and writes rows in the server's table layout, which no server code path
+does. It is not a way to create real users. Every secret of a seeded user (TOTP secret,
+recovery code) is derived from a seed string and the user's index, so whoever knows the seed
+can compute any user's codes: that is what lets a load generator produce a fresh valid code for
+a million users without storing a million secrets. For the same reason it refuses to run when
 `TWOFOLD_ENVIRONMENT=production`.
 
 What a seeded user looks like, as if they had enrolled through the API:
@@ -13,9 +17,10 @@ What a seeded user looks like, as if they had enrolled through the API:
 - an active `recovery-code` authenticator and its `recovery_codes` row (hash of the code).
 
 `issue_mfa_tokens` writes mfa_token state for given users as the password grant would (through
-the core's own `transaction.issue`), and `reset_factors` puts used factors back in their seeded
+the core's own `mfa_tokens.issue`), and `reset_factors` puts used factors back in their seeded
 state (TOTP replay guard cleared, recovery code back to the derived one), so a benchmark can
-reuse users instead of running an argon2 check per login.
+reuse users instead of running an argon2 check per login. `bench/run.py` and
+`bench/profile_hot.py` import these functions.
 """
 
 from __future__ import annotations
@@ -108,7 +113,7 @@ class SeedSpec:
         return "recovery-code|dev_" + _base62(i, 6) + self._chars("recovery-id", i, _TO_BASE62, 10)
 
     def totp_secret(self, i: int) -> str:
-        # 32 base32 characters = 160 bits, the size `totp.new_secret` makes.
+        # 32 base32 characters = 160 bits, the size `totp_codes.new_secret` makes.
         return self._chars("totp-secret", i, _TO_BASE32, 32)
 
     def recovery_code(self, i: int) -> str:
@@ -200,8 +205,8 @@ def _build_rows(
     spec: SeedSpec, block: range, keyring: KeyRing, password_hash: str, now: float
 ) -> Rows:
     """The users, authenticators and recovery_codes rows of one batch."""
+    from twofold.core.associated_data import otp_secret as secret_aad
     from twofold.core.factors import recovery
-    from twofold.core.grants.mfa_otp import secret_aad
 
     users: list[dict[str, Any]] = []
     authenticators: list[dict[str, Any]] = []
@@ -321,7 +326,7 @@ def seed_users(
 
 
 class _CollectingState:
-    """Stands in for the StateStore while `transaction.issue` runs, to batch its writes."""
+    """Stands in for the StateStore while `mfa_tokens.issue` runs, to batch its writes."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -350,7 +355,7 @@ def issue_mfa_tokens(
 
     from twofold.core.clock import FrozenClock
     from twofold.core.deps import Policy
-    from twofold.core.mfa import transaction
+    from twofold.core.mfa import mfa_tokens
     from twofold.storage import tables as t
 
     _refuse_production(settings)
@@ -367,7 +372,7 @@ def issue_mfa_tokens(
 
     async def issue_all() -> list[str]:
         return [
-            await transaction.issue(
+            await mfa_tokens.issue(
                 deps,
                 user_id=spec.user_id(i),
                 client_id=client_id,
@@ -439,14 +444,23 @@ def _settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {exc}") from None
 
 
-@click.group("seed")
+@click.group("bench/seed.py")
 def seed_group() -> None:
-    """Bulk test data for load tests (refused in production)."""
+    """Bulk test data for load tests (refused in production). Reads the server's TWOFOLD_*
+    configuration."""
 
 
 @seed_group.command("users")
-@click.option("--count", required=True, type=click.IntRange(1, 100_000_000))
-@click.option("--start", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--count", required=True, type=click.IntRange(1, 100_000_000), help="Users to create."
+)
+@click.option(
+    "--start",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Index of the first user (to add users after existing ones).",
+)
 @click.option(
     "--password",
     required=True,
@@ -455,8 +469,14 @@ def seed_group() -> None:
 )
 @click.option("--seed", "seed", help="Derives every secret; random (and printed) if omitted.")
 @click.option("--prefix", default="seed", show_default=True, help="Emails are <prefix><i>@…")
-@click.option("--batch", default=DEFAULT_BATCH, show_default=True, type=click.IntRange(1))
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--batch",
+    default=DEFAULT_BATCH,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Users per insert transaction.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def seed_users_command(
     count: int, start: int, password: str, seed: str | None, prefix: str, batch: int, as_json: bool
 ) -> None:
@@ -481,3 +501,7 @@ def seed_users_command(
             f"seeded {count} users in {report.total_seconds:.1f} s "
             f"({data['users_per_second']}/s); seed={spec.seed}"
         )
+
+
+if __name__ == "__main__":
+    seed_group()

@@ -1,0 +1,227 @@
+"""`twofold clients`, `users`, `apis` and `audit`: the tenant's records, through the core's
+admin use cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from twofold.cli.common import emit, json_option, run
+from twofold.core.models import AUTH_METHODS, DEFAULT_REALM, AuthMethod
+
+if TYPE_CHECKING:
+    from twofold.app import Services
+    from twofold.core.models import Client
+
+
+@click.group()
+def clients() -> None:
+    """Applications that call the token endpoint."""
+
+
+@clients.command("create")
+@click.option("--name", required=True, help="The application's name.")
+@click.option(
+    "--grant-types",
+    "grant_types",
+    multiple=True,
+    help="Grant types the client may use; repeat or space-separate "
+    "(default: password, password-realm, refresh_token and the MFA grants).",
+)
+@click.option(
+    "--auth-method",
+    type=click.Choice(AUTH_METHODS),
+    default="client_secret_post",
+    show_default=True,
+    help="How the client authenticates at the token endpoint.",
+)
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    help="API for client_credentials, granted with all its scopes; repeatable.",
+)
+@click.option(
+    "--jwks-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The client's public keys (a JWKS), for private_key_jwt.",
+)
+@json_option
+def clients_create(
+    name: str,
+    grant_types: tuple[str, ...],
+    auth_method: AuthMethod,
+    audiences: tuple[str, ...],
+    jwks_file: str | None,
+    as_json: bool,
+) -> None:
+    """Register a client and print its id and secret (shown only now)."""
+    grants = [g for chunk in grant_types for g in chunk.split()] or None
+    jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
+
+    async def action(s: Services) -> tuple[Client, str | None]:
+        api_grants = await s.admin.all_scopes_of(audiences)
+        return await s.admin.create_client(
+            name,
+            grant_types=grants,
+            auth_method=auth_method,
+            jwks=jwks,
+            api_grants=api_grants or None,
+        )
+
+    client, secret = run(action)
+    data = {"client_id": client.client_id, "client_secret": secret}
+    emit(data, as_json, f"client_id={client.client_id}\nclient_secret={secret or ''}")
+
+
+@clients.command("list")
+@json_option
+def clients_list(as_json: bool) -> None:
+    """List the clients (never their secrets)."""
+    found = run(lambda s: s.admin.list_clients())
+    rows = [
+        {
+            "client_id": c.client_id,
+            "name": c.name,
+            "auth_method": c.auth_method,
+            "grant_types": sorted(c.grant_types),
+        }
+        for c in found
+    ]
+    emit(
+        rows, as_json, "\n".join(f"{r['client_id']}  {r['name']}  {r['auth_method']}" for r in rows)
+    )
+
+
+@click.group()
+def users() -> None:
+    """End users of the password grant."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The user's login (stored lower-case).")
+@click.option(
+    "--password",
+    required=True,
+    help="At least 8 characters. Prefer TWOFOLD_USER_PASSWORD in scripts.",
+    envvar="TWOFOLD_USER_PASSWORD",
+)
+@click.option(
+    "--realm", default=DEFAULT_REALM, show_default=True, help="The connection the user is in."
+)
+@click.option("--username", help="An optional second login name.")
+@click.option("--name", help="Display name (the ID token's name claim).")
+@click.option("--email-verified", is_flag=True, help="Mark the email address as verified.")
+@json_option
+def users_create(
+    email: str,
+    password: str,
+    realm: str,
+    username: str | None,
+    name: str | None,
+    email_verified: bool,
+    as_json: bool,
+) -> None:
+    """Create a user and print their user_id."""
+    user = run(
+        lambda s: s.admin.create_user(
+            email,
+            password,
+            realm=realm,
+            username=username,
+            name=name,
+            email_verified=email_verified,
+        )
+    )
+    emit({"user_id": user.user_id}, as_json, f"user_id={user.user_id}")
+
+
+@click.group()
+def apis() -> None:
+    """APIs (audiences) tokens may be issued for."""
+
+
+@apis.command("create")
+@click.option("--identifier", required=True, help="The audience, usually a URL.")
+@click.option(
+    "--scope", "scopes", multiple=True, help="Scopes it defines; repeat or space-separate."
+)
+@click.option("--name", help="Display name (default: the identifier).")
+@click.option(
+    "--token-lifetime",
+    type=click.IntRange(60, 2_592_000),
+    default=86_400,
+    help="Lifetime of its access tokens, in seconds.",
+)
+@json_option
+def apis_create(
+    identifier: str, scopes: tuple[str, ...], name: str | None, token_lifetime: int, as_json: bool
+) -> None:
+    """Register an API that clients may get access tokens for."""
+    flat = [s for chunk in scopes for s in chunk.split()]
+    api = run(
+        lambda s: s.admin.create_api(
+            identifier, scopes=flat, name=name, token_lifetime=token_lifetime
+        )
+    )
+    emit(
+        {"identifier": api.identifier, "scopes": list(api.scopes)},
+        as_json,
+        f"identifier={api.identifier}",
+    )
+
+
+@apis.command("list")
+@json_option
+def apis_list(as_json: bool) -> None:
+    """List the APIs and their scopes."""
+    found = run(lambda s: s.admin.list_apis())
+    rows = [{"identifier": a.identifier, "scopes": list(a.scopes)} for a in found]
+    emit(rows, as_json, "\n".join(f"{r['identifier']}  {' '.join(r['scopes'])}" for r in rows))
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail of MFA events (Auth0 log event type names)."""
+
+
+@audit_group.command("list")
+@click.option("--user", "user_id", help="Only this user's events.")
+@click.option("--type", "types", multiple=True, help="Event type, e.g. gd_auth_failed; repeatable.")
+@click.option("--since", type=float, help="Only events from this time on, in epoch seconds.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="At most this many events.",
+)
+@json_option
+def audit_list(
+    user_id: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
+) -> None:
+    """List audit events, newest first."""
+    from datetime import UTC, datetime
+
+    events = run(
+        lambda s: s.admin.audit_events(user_id=user_id, types=types, since=since, limit=limit)
+    )
+    rows = [
+        {
+            "type": e.type,
+            "date": datetime.fromtimestamp(e.at, UTC).isoformat(),
+            "description": e.description,
+            "user_id": e.user_id,
+            "client_id": e.client_id,
+            "ip": e.ip,
+            "details": e.details,
+        }
+        for e in events
+    ]
+    text = "\n".join(
+        f"{r['date']}  {r['type']:<24} {r['user_id'] or '-':<32} {r['ip'] or '-'}" for r in rows
+    )
+    emit(rows, as_json, text)

@@ -1,0 +1,41 @@
+"""Fixtures for the `twofold` command's tests: a configuration in the environment pointing at a
+fresh SQLite database under ``tmp_path``, and a runner that invokes the command in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from twofold.cli import main
+from web.support import DOMAIN
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment a test operator would set; returns the data directory."""
+    for name, value in {
+        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
+        "TWOFOLD_DOMAIN": DOMAIN,
+        "TWOFOLD_DATA_DIR": str(tmp_path),
+        "TWOFOLD_ENVIRONMENT": "test",
+        "TWOFOLD_ENCRYPTION_KEYS": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return tmp_path
+
+
+@pytest.fixture
+def cli(cli_env: Path) -> Callable[..., Result]:
+    """`cli("keys", "list")` runs the command; with ok=True (the default) it must exit 0."""
+
+    def run(*args: str, ok: bool = True, **kwargs: Any) -> Result:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
+        if ok:
+            assert result.exit_code == 0, (result.output, result.stderr)
+        return result
+
+    return run
