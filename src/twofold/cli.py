@@ -80,8 +80,7 @@ def serve(
     demo: bool,
 ) -> None:
     """Serve the HTTP API (HTTPS with --tls-cert/--tls-key)."""
-    import uvicorn
-
+    from twofold import serving
     from twofold.observability.logging import configure
 
     if bool(tls_cert) != bool(tls_key):
@@ -103,17 +102,14 @@ def serve(
         # login throughput by ~15 % in bench/. Split the cores between the workers instead.
         share = max(1, (os.cpu_count() or 1) // workers)
         os.environ["TWOFOLD_HASHING_CONCURRENCY"] = str(share)
-    uvicorn.run(
-        "twofold.app:asgi",
-        factory=True,
+    serving.run(
         host=host,
         port=port,
         workers=workers,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
-        server_header=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+        header_read_timeout=settings.header_read_timeout,
+        body_read_timeout=settings.body_read_timeout,
     )
 
 

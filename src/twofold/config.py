@@ -45,6 +45,10 @@ class Settings(BaseSettings):
 
     mfa_token_lifetime: int = Field(default=600, ge=30)
     max_body_bytes: int = Field(default=65_536, ge=1024)
+    # `twofold serve` (serving.py): seconds a client has to send a request head (its connection
+    # is then closed) and, after the head, the body (408).
+    header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
+    body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
     trusted_forwarding_clients: list[str] = Field(default_factory=list)
     # Password failures (docs/configuration.md "Abuse limits"): from one address across all
