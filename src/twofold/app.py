@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from twofold.config import Settings
 from twofold.core.admin import Admin
+from twofold.core.attempts import Bucket
 from twofold.core.clock import Clock, SystemClock
 from twofold.core.crypto import KeyRing
 from twofold.core.deps import Deps, Policy
@@ -211,6 +212,13 @@ async def create_services(
         policy=Policy(
             mfa_token_lifetime=settings.mfa_token_lifetime,
             trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
+            password_per_address=Bucket(
+                settings.password_failures_per_address,
+                settings.password_failures_per_address_refill,
+            ),
+            password_per_user=Bucket(
+                settings.password_failures_per_user, settings.password_failures_per_user_refill
+            ),
             delivery_locale=settings.delivery_locale,
             signing_key_cache_seconds=settings.signing_key_cache_seconds,
             **settings.send_policy(),

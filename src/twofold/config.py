@@ -70,8 +70,19 @@ class Settings(BaseSettings):
 
     mfa_token_lifetime: int = Field(default=600, ge=30)
     max_body_bytes: int = Field(default=65_536, ge=1024)
+    # `twofold serve` (serving.py): seconds a client has to send a request head (its connection
+    # is then closed) and, after the head, the body (408).
+    header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
+    body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
     trusted_forwarding_clients: list[str] = Field(default_factory=list)
+    # Password failures (docs/configuration.md "Abuse limits"): from one address across all
+    # users, and against one user from all addresses. Each: a burst, then one more every
+    # `_refill` seconds.
+    password_failures_per_address: int = Field(default=100, ge=1, le=1_000_000)
+    password_failures_per_address_refill: float = Field(default=864.0, gt=0, le=86_400)
+    password_failures_per_user: int = Field(default=500, ge=1, le=1_000_000)
+    password_failures_per_user_refill: float = Field(default=60.0, gt=0, le=86_400)
 
     # Scale-out (docs/deploy.md). Database pool per worker process: pool_size connections kept,
     # up to max_overflow more under load, pool_timeout seconds to wait for one. No overflow by

@@ -1,5 +1,5 @@
 """`twofold serve` hands uvicorn what an operator asked for, and splits the hashing threads
-between worker processes (uvicorn itself is replaced here: nothing listens)."""
+between worker processes (the server itself, `serving.run`, is replaced here: nothing listens)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
+from twofold import serving
 from twofold.cli import main
 
 
@@ -20,10 +20,10 @@ def serve(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
     seen: dict[str, Any] = {}
 
-    def fake_run(app: str, **kwargs: Any) -> None:
-        seen.update(kwargs, app=app, hashing=os.environ.get("TWOFOLD_HASHING_CONCURRENCY"))
+    def fake_run(**kwargs: Any) -> None:
+        seen.update(kwargs, hashing=os.environ.get("TWOFOLD_HASHING_CONCURRENCY"))
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(serving, "run", fake_run)
 
     def run(*args: str) -> dict[str, Any]:
         result = CliRunner().invoke(main, ["serve", *args], catch_exceptions=False)
@@ -82,3 +82,10 @@ def test_demo_prints_a_fresh_secret_and_password_on_every_start(
     assert first["client_id"] == second["client_id"]
     assert first["client_secret"] != second["client_secret"]
     assert first["password"] != second["password"]
+
+
+def test_read_timeouts_come_from_the_settings(serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (serve()["header_read_timeout"], serve()["body_read_timeout"]) == (10.0, 30.0)
+    monkeypatch.setenv("TWOFOLD_HEADER_READ_TIMEOUT", "2.5")
+    monkeypatch.setenv("TWOFOLD_BODY_READ_TIMEOUT", "7")
+    assert (serve()["header_read_timeout"], serve()["body_read_timeout"]) == (2.5, 7.0)

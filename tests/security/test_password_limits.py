@@ -1,9 +1,11 @@
-"""Password attempt limits (spec §11 "same-user login attempts", issue 5 §1).
+"""Password attempt limits (spec §11 "same-user login attempts", Auth0's attack protection).
 
-Two token buckets are taken before the password is checked: per user+IP (20, then one every 6 s
-= 10 a minute) and per user across all addresses (50, then one a minute). Only failures spend
-them; a 429 `too_many_attempts` comes before any hashing. `auth0-forwarded-for` names the end
-user's address only for clients listed in TWOFOLD_TRUSTED_FORWARDING_CLIENTS.
+Three token buckets are taken before the password is checked: per user+IP (20, then one every
+6 s = 10 a minute), per address across all users (100, then 100 a day, like Auth0's suspicious IP
+throttling) and per user across all addresses (500, then one a minute: only a campaign from
+dozens of addresses reaches it). Only failures spend them; a 429 `too_many_attempts` comes before
+any hashing. `auth0-forwarded-for` names the end user's address only for clients listed in
+TWOFOLD_TRUSTED_FORWARDING_CLIENTS.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from twofold.core.attempts import PASSWORD_PER_IP_USER, PASSWORD_PER_USER
+from twofold.config import Settings
+from twofold.core.attempts import PASSWORD_PER_ADDRESS, PASSWORD_PER_IP_USER, PASSWORD_PER_USER
 from web.support import (
     EMAIL,
     MFA_REQUIRED,
@@ -25,14 +28,25 @@ pytestmark = pytest.mark.anyio
 
 PER_IP = PASSWORD_PER_IP_USER.capacity  # 20
 IP_REFILL = PASSWORD_PER_IP_USER.refill_seconds  # 6 s
-PER_USER = PASSWORD_PER_USER.capacity  # 50
+PER_ADDRESS = PASSWORD_PER_ADDRESS.capacity  # 100
+ADDRESS_REFILL = PASSWORD_PER_ADDRESS.refill_seconds  # 864 s
+PER_USER = PASSWORD_PER_USER.capacity  # 500
 USER_REFILL = PASSWORD_PER_USER.refill_seconds  # 60 s
 
 
 def test_limits_are_the_specs() -> None:
     # 20 per IP+user, then 10 a minute (spec §11, Auth0's rate-limit table).
     assert (PER_IP, 60 / IP_REFILL) == (20, 10)
-    assert PER_USER > PER_IP
+    # Auth0's suspicious IP throttling default: 100 failures, then 100 a day.
+    assert (PER_ADDRESS, 86_400 / ADDRESS_REFILL) == (100, 100)
+    # Locking a user out takes the whole pair budget of at least 25 addresses.
+    assert PER_USER >= 25 * PER_IP
+    # The settings' defaults are these buckets.
+    settings = Settings()
+    assert settings.password_failures_per_address == PER_ADDRESS
+    assert settings.password_failures_per_address_refill == ADDRESS_REFILL
+    assert settings.password_failures_per_user == PER_USER
+    assert settings.password_failures_per_user_refill == USER_REFILL
 
 
 async def _login(env, client, password=PASSWORD, *, ip=None, username=EMAIL, auth="post"):
@@ -248,6 +262,67 @@ async def test_forwarded_list_uses_the_first_address(env, trust):
     _passes(await _login(env, client, ip="10.0.0.1"))
 
 
+# ----------------------------------------------------------------------- lockout (Auth0 model)
+
+
+async def test_blocked_pair_leaves_the_address_free_for_other_users(env, trust):
+    client = await env.client()
+    trust(client.client_id)
+    await env.user()
+    await env.user("other@example.com", "other pass")
+    await _fail(env, client, PER_IP, ip="203.0.113.7")
+
+    # The pair (user, address) is blocked, even for the right password...
+    _blocked(await _login(env, client, ip="203.0.113.7"))
+    # ...but neither the address for another user, nor the user from another address.
+    _passes(await _login(env, client, "other pass", username="other@example.com", ip="203.0.113.7"))
+    _passes(await _login(env, client, ip="198.51.100.9"))
+
+
+async def test_fifty_addresses_cannot_lock_a_user_out(env, trust):
+    # The reported attack: a wrong password from each of 50 addresses, then the right one from
+    # anywhere else was refused, and one failure a minute kept it so.
+    client = await env.client()
+    trust(client.client_id)
+    await env.user()
+    for n in range(50):
+        await _fail(env, client, 1, ip=f"198.51.100.{n}")
+
+    _passes(await _login(env, client, ip="192.0.2.200"))
+    for minute in range(5):
+        env.clock.advance(60)
+        await _fail(env, client, 1, ip=f"203.0.113.{minute}")
+        _passes(await _login(env, client, ip="192.0.2.200"))
+    # Nor from the peer address itself (no header).
+    _passes(await _login(env, client))
+
+
+async def test_per_address_limit_across_users(env, trust):
+    client = await env.client()
+    trust(client.client_id)
+    attacker = "203.0.113.66"
+    # Spread over many usernames, never reaching one pair's limit: only the per-address
+    # bucket can stop this (password spraying).
+    per_name = PER_IP // 2
+    for n in range(PER_ADDRESS // per_name):
+        await _fail(env, client, per_name, ip=attacker, username=f"victim{n}@example.com")
+    user = await env.user()
+
+    # The address is throttled for every user, the right password included.
+    body = _blocked(await _login(env, client, ip=attacker))
+    _blocked(await _login(env, client, "wrong", ip=attacker, username="fresh@example.com"))
+    assert body == (await _login(env, client, ip=attacker)).json()
+    events = await env.services.deps.storage.audit.query(user_id=user.user_id, limit=100)
+    assert "limit_mu" in [e.type for e in events], [e.type for e in events]
+    # The user is not: from any other address the right password works.
+    _passes(await _login(env, client, ip="198.51.100.1"))
+
+    # One failure back after the refill interval, then throttled again.
+    env.clock.advance(ADDRESS_REFILL)
+    await _fail(env, client, 1, ip=attacker, username="late@example.com")
+    _blocked(await _login(env, client, ip=attacker))
+
+
 # ----------------------------------------------------------------------------- per user
 
 
@@ -284,9 +359,11 @@ async def test_refused_per_user_attempt_does_not_spend_the_ip_bucket(env, trust)
     per_address = PER_IP // 2
     for n in range(PER_USER // per_address):
         await _fail(env, client, per_address, ip=f"198.51.100.{n}")
-    for _ in range(PER_IP + 5):
+    # More refusals than the pair's and the address's buckets hold.
+    for _ in range(PER_ADDRESS + 5):
         _blocked(await _login(env, client, ip="192.0.2.1"))
 
-    # Per-user refills after 60 s; 192.0.2.1's own bucket was never touched by the refusals.
+    # Per-user refills after 60 s; neither 192.0.2.1's pair bucket nor its address bucket was
+    # touched by the refusals.
     env.clock.advance(USER_REFILL)
     _passes(await _login(env, client, ip="192.0.2.1"))

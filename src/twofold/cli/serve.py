@@ -6,6 +6,7 @@ import os
 
 import click
 
+from twofold import serving
 from twofold.cli.common import run, settings
 from twofold.config import Settings
 
@@ -70,26 +71,14 @@ def serve(
         # login throughput by ~15 % in bench/. Split the cores between the workers instead.
         share = max(1, (os.cpu_count() or 1) // workers)
         os.environ["TWOFOLD_HASHING_CONCURRENCY"] = str(share)
-    run_uvicorn(host, port, workers=workers, tls_cert=tls_cert, tls_key=tls_key)
-
-
-def run_uvicorn(
-    host: str, port: int, *, workers: int, tls_cert: str | None, tls_key: str | None
-) -> None:
-    """Hand the ASGI app factory to uvicorn; returns when the server has stopped."""
-    import uvicorn
-
-    uvicorn.run(
-        "twofold.app:asgi",
-        factory=True,
+    serving.run(
         host=host,
         port=port,
         workers=workers,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
-        server_header=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+        header_read_timeout=config.header_read_timeout,
+        body_read_timeout=config.body_read_timeout,
     )
 
 

@@ -62,12 +62,6 @@ class Attempts:
             }
         )
 
-    async def check(self, subject: str) -> None:
-        """Raise 429 when the bucket is empty, without taking anything."""
-        left, _ = await self.remaining(subject)
-        if left <= 0:
-            raise self._exhausted()
-
     async def take(self, subject: str) -> None:
         """Reserve one attempt before a code is looked at, or raise 429.
 
@@ -91,33 +85,67 @@ def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) 
     return Attempts(state, clock, Bucket(capacity, refill), "attempts:mfa")
 
 
-# Password attempts (spec §11 "same-user login attempts": 20 per IP+user, then 10 a minute).
-# A second, per-user bucket caps what an attacker spreading guesses over many addresses gets;
-# it refills, so nothing hard-locks the account. Failures only: a good password refunds both.
+# Password attempts, after Auth0's attack protection: brute-force protection counts failures per
+# user and source address and blocks that pair (20, then 10 a minute: the spec's "same-user login
+# attempts"); suspicious IP throttling counts one address's failures across all users (Auth0's
+# default: 100, then 100 a day). A third bucket per user, across all addresses, only stops a
+# spread-out guessing campaign: its threshold takes dozens of addresses to reach, so no single
+# attacker can lock a user out of password logins, and a user's right password from an address
+# that is not blocked keeps working below it. All three refill; failures only (a good password
+# gives its attempts back).
 PASSWORD_PER_IP_USER = Bucket(capacity=20, refill_seconds=6.0)
-PASSWORD_PER_USER = Bucket(capacity=50, refill_seconds=60.0)
+PASSWORD_PER_ADDRESS = Bucket(capacity=100, refill_seconds=864.0)
+PASSWORD_PER_USER = Bucket(capacity=500, refill_seconds=60.0)
+
+
+class AddressThrottled(TooManyAttempts):
+    """The source address failed too often across users (the same 429 on the wire)."""
 
 
 class PasswordAttempts:
-    """Both password buckets, taken together before the password is checked."""
+    """The three password buckets, taken together before the password is checked."""
 
-    def __init__(self, state: StateStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        clock: Clock,
+        *,
+        per_address: Bucket = PASSWORD_PER_ADDRESS,
+        per_user: Bucket = PASSWORD_PER_USER,
+    ) -> None:
         self.per_ip = Attempts(state, clock, PASSWORD_PER_IP_USER, "attempts:pw-ip")
-        self.per_user = Attempts(state, clock, PASSWORD_PER_USER, "attempts:pw-user")
+        self.per_address = Attempts(state, clock, per_address, "attempts:pw-addr")
+        self.per_user = Attempts(state, clock, per_user, "attempts:pw-user")
 
     @staticmethod
     def _ip_subject(subject: str, ip: str | None) -> str:
         return f"{subject}:{ip or '-'}"
 
     async def take(self, subject: str, ip: str | None) -> None:
-        """Reserve one attempt in each bucket, or raise 429 having taken none."""
+        """Reserve one attempt in each bucket, or raise 429 having taken none.
+
+        `AddressThrottled` when the address's own bucket is empty. Without an address (no peer
+        address at all) there is no per-address bucket to take from.
+        """
         await self.per_ip.take(self._ip_subject(subject, ip))
         try:
-            await self.per_user.take(subject)
+            if ip is not None:
+                try:
+                    await self.per_address.take(ip)
+                except TooManyAttempts as exc:
+                    raise AddressThrottled(headers=exc.headers) from None
+            try:
+                await self.per_user.take(subject)
+            except TooManyAttempts:
+                if ip is not None:
+                    await self.per_address.refund(ip)
+                raise
         except TooManyAttempts:
             await self.per_ip.refund(self._ip_subject(subject, ip))
             raise
 
     async def refund(self, subject: str, ip: str | None) -> None:
         await self.per_ip.refund(self._ip_subject(subject, ip))
+        if ip is not None:
+            await self.per_address.refund(ip)
         await self.per_user.refund(subject)

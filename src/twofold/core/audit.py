@@ -37,6 +37,7 @@ SEND_EMAIL = "gd_send_email"
 SEND_EMAIL_FAILURE = "gd_send_email_failure"
 UPDATE_DEVICE_ACCOUNT = "gd_update_device_account"
 BLOCKED_ACCOUNT = "limit_wc"
+BLOCKED_ADDRESS = "limit_mu"
 SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
 # Twofold's own (Auth0 has no tenant-wide send cap): in the family of its `limit_*` events.
@@ -64,6 +65,7 @@ DESCRIPTIONS = {
     SEND_EMAIL_FAILURE: "Email delivery failed",
     UPDATE_DEVICE_ACCOUNT: "Push device account updated",
     BLOCKED_ACCOUNT: "Too many failed login attempts",
+    BLOCKED_ADDRESS: "Too many failed login attempts from this address",
     SEND_PUSH: "Push notification sent",
     SEND_PUSH_FAILURE: "Push notification failed",
     SEND_CAP_TRIPPED: "Tenant-wide send cap reached: messages on the channel are refused",

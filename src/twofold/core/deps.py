@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from twofold.core.attempts import PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Bucket
 from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
 from twofold.core.models import Client, Tenant
@@ -36,6 +37,10 @@ class Policy:
     mfa_api_token_lifetime: int = 600
     failed_attempts_capacity: int = 10
     failed_attempts_refill_seconds: float = 360.0
+    # Password failures from one address across all users, and against one user from all
+    # addresses (core/attempts.py); the per-user-and-address bucket is the spec's, fixed.
+    password_per_address: Bucket = PASSWORD_PER_ADDRESS
+    password_per_user: Bucket = PASSWORD_PER_USER
     trusted_forwarding_clients: frozenset[str] = frozenset()
     # Out-of-band codes and the language of the messages that carry them.
     oob_code_lifetime: int = 300

@@ -167,15 +167,36 @@ def _claimed_client_id(request: Request, params: dict[str, str]) -> str | None:
     return basic[0] if basic else None
 
 
+MAX_ADDRESS_CHARS = 64
+
+
+def canonical_ip(value: str) -> str | None:
+    """`value` as a canonical IP address, or None when it is not exactly one address.
+
+    Forwarded addresses key rate limits and land in the audit trail and the access log, so only
+    an address is accepted: no host names, no IPv6 zone ("%eth0", free text), nothing overlong.
+    An IPv4-mapped IPv6 address is its IPv4 address, so one client has one bucket.
+    """
+    text = value.strip()
+    if not text or len(text) > MAX_ADDRESS_CHARS:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            return None
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+    return str(address)
+
+
 def end_user_ip(request: Request, params: dict[str, str], trusted: frozenset[str]) -> str | None:
     """auth0-forwarded-for is believed only from clients configured as trusted."""
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("auth0-forwarded-for")
     if not forwarded or not trusted or _claimed_client_id(request, params) not in trusted:
         return peer
-    first = forwarded.split(",")[0].strip()
-    try:
-        # Only a well-formed address: the value keys rate limits and lands in the audit trail.
-        return str(ipaddress.ip_address(first))
-    except ValueError:
-        return peer
+    # Only a well-formed address: the value keys rate limits and lands in the audit trail.
+    return canonical_ip(forwarded.split(",")[0]) or peer

@@ -7,7 +7,7 @@ factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
 from __future__ import annotations
 
 from twofold.core import audience, audit, issuance
-from twofold.core.attempts import PasswordAttempts
+from twofold.core.attempts import AddressThrottled, PasswordAttempts
 from twofold.core.deps import Deps
 from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
@@ -30,13 +30,27 @@ async def check_password(
     deps: Deps, realm: str, login: str, password: str, client_id: str, ip: str | None = None
 ) -> User:
     user = await deps.storage.users.find_by_login(realm, login)
-    # Both buckets (per user+IP and per user) are taken before the password is looked at, so a
-    # blocked attacker learns nothing from a guess and costs no hashing; a good password gives
-    # the attempt back.
+    # The buckets (per user and address, per address, per user) are taken before the password is
+    # looked at, so a blocked attacker learns nothing from a guess and costs no hashing; a good
+    # password gives the attempts back.
     subject = _attempt_subject(realm, login, user)
-    limits = PasswordAttempts(deps.state, deps.clock)
+    limits = PasswordAttempts(
+        deps.state,
+        deps.clock,
+        per_address=deps.policy.password_per_address,
+        per_user=deps.policy.password_per_user,
+    )
     try:
         await limits.take(subject, ip)
+    except AddressThrottled:
+        await audit.record(
+            deps,
+            audit.BLOCKED_ADDRESS,
+            user_id=user.user_id if user else None,
+            client_id=client_id,
+            realm=realm,
+        )
+        raise
     except TooManyAttempts:
         await audit.record(
             deps,

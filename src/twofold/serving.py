@@ -1,0 +1,348 @@
+"""How `twofold serve` runs uvicorn: read timeouts, and X-Forwarded-For believed only as an address.
+
+uvicorn bounds neither how long a client may take to send a request head nor how long it may
+take to send a body: a client that trickles bytes holds its connection (and, for a body, a task
+waiting in the app) for as long as it likes. Three pieces close that:
+
+- `HeadTimeoutProtocol`, uvicorn's httptools protocol with one more timer: a request head (request
+  line and headers) must be complete within `header_read_timeout` seconds of the connection
+  opening or of its first byte on a kept-alive connection, or the connection is closed. Idle
+  kept-alive connections stay uvicorn's business (`timeout_keep_alive`, 5 s).
+- `BodyTimeout`, an ASGI middleware: once the head is in, the body must arrive within
+  `body_read_timeout` seconds. If it does not, the app is cancelled where it waits for the body
+  (it has done nothing yet) and the client gets a 408 JSON error and a closed connection. A
+  response sent without reading the whole body also closes the connection, so a body the app
+  never reads cannot be trickled after it.
+- `ProxyHeaders`, in place of uvicorn's middleware of the same purpose: from a trusted proxy
+  (`FORWARDED_ALLOW_IPS`, as with uvicorn), the client address is taken from `X-Forwarded-For`
+  only when the entry the proxies vouch for is an IP address; anything else keeps the peer's.
+
+`run` puts them together in a `uvicorn.Config` subclass and runs the server like `uvicorn.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import sys
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+from uvicorn.supervisors import Multiprocess
+
+from twofold.web.parsing import canonical_ip
+
+DEFAULT_HEADER_READ_TIMEOUT = 10.0
+DEFAULT_BODY_READ_TIMEOUT = 30.0
+# uvicorn's exit status when the server did not start.
+STARTUP_FAILURE = 3
+
+log = logging.getLogger("twofold.serving")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+# ------------------------------------------------------------------------------ head timeout
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing connections whose request head is too slow."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.header_read_timeout = float(
+            getattr(config, "header_read_timeout", DEFAULT_HEADER_READ_TIMEOUT)
+        )
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # The first byte of a request on a kept-alive connection starts the clock; on a new
+        # connection it has run since the connection opened.
+        if self._head_timer is None:
+            self._arm_head_timer()
+
+    def on_headers_complete(self) -> None:
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(self.header_read_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+# ------------------------------------------------------------------------------ body timeout
+
+TIMEOUT_BODY = json.dumps(
+    {"error": "invalid_request", "error_description": "The request body did not arrive in time"},
+    separators=(",", ":"),
+).encode()
+
+
+def _declares_body(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and value.strip() not in (b"", b"0"):
+            return True
+    return False
+
+
+class BodyTimeout:
+    """Pure ASGI middleware: the request body must be in within `timeout` seconds of the head."""
+
+    def __init__(self, app: ASGIApp, timeout: float = DEFAULT_BODY_READ_TIMEOUT) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.timeout
+        complete = not _declares_body(scope)
+        timed_out = False
+        started = False
+
+        with anyio.CancelScope() as app_scope:
+
+            async def timed_receive() -> Message:
+                nonlocal complete, timed_out
+                if complete:
+                    return await receive()
+                with anyio.move_on_after(deadline - anyio.current_time()):
+                    message = await receive()
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        complete = True
+                    return message
+                # The body is late: stop the app where it waits for it; it has done nothing.
+                timed_out = True
+                app_scope.cancel()
+                await anyio.sleep_forever()
+                raise AssertionError("unreachable: the app's scope is cancelled")
+
+            async def closing_send(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    if not complete:
+                        # Answered before the body was read: the rest of the body must not be
+                        # trickled into a kept-alive connection afterwards.
+                        headers = [
+                            (k, v) for k, v in message.get("headers", []) if k != b"connection"
+                        ]
+                        message = {**message, "headers": [*headers, (b"connection", b"close")]}
+                await send(message)
+
+            await self.app(scope, timed_receive, closing_send)
+
+        if timed_out and not started:
+            log.info("request body timed out after %.0f s", self.timeout)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 408,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(TIMEOUT_BODY)).encode()),
+                        (b"cache-control", b"no-store"),
+                        (b"pragma", b"no-cache"),
+                        (b"connection", b"close"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": TIMEOUT_BODY})
+
+
+# ------------------------------------------------------------------------------ X-Forwarded-For
+
+
+class TrustedProxies:
+    """`FORWARDED_ALLOW_IPS`: "*", or comma-separated addresses and networks."""
+
+    def __init__(self, spec: str | list[str]) -> None:
+        items = [i.strip() for i in spec.split(",")] if isinstance(spec, str) else spec
+        self.everyone = "*" in items
+        self.networks: list[Network] = []
+        for item in items:
+            if item and item != "*":
+                try:
+                    self.networks.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    log.warning("FORWARDED_ALLOW_IPS: ignoring %r, not an address", item[:64])
+
+    def __contains__(self, host: str | None) -> bool:
+        if self.everyone:
+            return True
+        address = canonical_ip(host) if host else None
+        if address is None:
+            return False
+        ip = ipaddress.ip_address(address)
+        return any(ip.version == net.version and ip in net for net in self.networks)
+
+
+def _forwarded_entry(entry: str) -> tuple[str, int] | None:
+    """One X-Forwarded-For entry as (address, port): "a.b.c.d", "a.b.c.d:port", an IPv6
+    address, or "[v6]:port". None for anything else."""
+    text = entry.strip()
+    port = 0
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        port = int(rest[1:]) if rest else 0
+        text = host
+    elif text.count(":") == 1:
+        text, _, digits = text.partition(":")
+        if not digits.isdigit():
+            return None
+        port = int(digits)
+    if port > 65_535:
+        return None
+    address = canonical_ip(text)
+    return (address, port) if address is not None else None
+
+
+def forwarded_client(header: str, trusted: TrustedProxies) -> tuple[str, int] | None:
+    """The client a chain of trusted proxies vouches for, or None when it is not an address.
+
+    Proxies append, so the entries are read from the right: the first one that is not itself a
+    trusted proxy is the client. When that entry is not a valid address the header is not
+    believed at all (an entry further left was written by the client, not by a proxy).
+    """
+    entries = header.split(",")
+    for entry in reversed(entries):
+        parsed = _forwarded_entry(entry)
+        if parsed is None:
+            return None
+        if parsed[0] not in trusted:
+            return parsed
+    # Every entry is a trusted proxy: the left-most one is the client (as uvicorn does).
+    return _forwarded_entry(entries[0])
+
+
+class ProxyHeaders:
+    """Pure ASGI middleware: X-Forwarded-For / X-Forwarded-Proto from trusted proxies only."""
+
+    def __init__(self, app: ASGIApp, trusted: str | list[str] = "127.0.0.1") -> None:
+        self.app = app
+        self.trusted = TrustedProxies(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            client = scope.get("client")
+            if client and client[0] in self.trusted:
+                self._apply(scope)
+        await self.app(scope, receive, send)
+
+    def _apply(self, scope: Scope) -> None:
+        forwarded: list[str] = []
+        proto: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                forwarded.append(value.decode("latin-1"))
+            elif name == b"x-forwarded-proto":
+                proto = value.decode("latin-1").strip().lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto if scope["type"] == "http" else proto.replace("http", "ws")
+        if forwarded:
+            client = forwarded_client(",".join(forwarded), self.trusted)
+            if client is not None:
+                # In place: uvicorn's access log reads the same scope.
+                scope["client"] = client
+
+
+# ------------------------------------------------------------------------------ the server
+
+
+class TwofoldConfig(uvicorn.Config):
+    """uvicorn's Config with Twofold's middleware and read timeouts."""
+
+    def __init__(
+        self,
+        app: str,
+        *,
+        header_read_timeout: float = DEFAULT_HEADER_READ_TIMEOUT,
+        body_read_timeout: float = DEFAULT_BODY_READ_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(app, http=HeadTimeoutProtocol, **kwargs)
+        self.header_read_timeout = header_read_timeout
+        self.body_read_timeout = body_read_timeout
+        # uvicorn's own proxy middleware would believe any text; ours is applied in load().
+        self.validated_proxy_headers = self.proxy_headers
+        self.proxy_headers = False
+
+    def load(self) -> None:
+        super().load()
+        app: ASGIApp = BodyTimeout(self.loaded_app, self.body_read_timeout)
+        if self.validated_proxy_headers:
+            app = ProxyHeaders(app, self.forwarded_allow_ips)
+        self.loaded_app = app
+
+
+def run(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    header_read_timeout: float,
+    body_read_timeout: float,
+) -> None:
+    """Serve `twofold.app:asgi` the way `uvicorn.run` would, with `TwofoldConfig`."""
+    config = TwofoldConfig(
+        "twofold.app:asgi",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        server_header=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        header_read_timeout=header_read_timeout,
+        body_read_timeout=body_read_timeout,
+    )
+    server = uvicorn.Server(config=config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started and config.workers == 1:
+        sys.exit(STARTUP_FAILURE)
