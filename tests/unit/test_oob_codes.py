@@ -45,16 +45,10 @@ def _tx(tx_id: str = "t1", user: str = "u1", via_access_token: bool = False) -> 
 
 
 async def _issue(deps: Deps, tx: MfaToken, code: str | None = "123456") -> tuple[str, str]:
+    owner = oob_codes.Owner(tx.user_id, "c", oob_codes.binding_for(tx), tx.expires_at)
+    channel = "email" if code else "auth0"
     return await oob_codes.issue(
-        deps,
-        user_id=tx.user_id,
-        client_id="c",
-        binding=oob_codes.binding_for(tx),
-        authenticator_id="email|dev_x",
-        channel="email" if code else "auth0",
-        enrolment=False,
-        not_after=tx.expires_at,
-        binding_code=code,
+        deps, owner, "email|dev_x", channel, enrolment=False, binding_code=code
     )
 
 

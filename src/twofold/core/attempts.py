@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from twofold.core.clock import Clock
-from twofold.core.errors import TooManyAttempts
+from twofold.core.errors import AddressThrottled, TooManyAttempts
 from twofold.core.ports import StateStore
 
 
@@ -96,10 +96,6 @@ def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) 
 PASSWORD_PER_IP_USER = Bucket(capacity=20, refill_seconds=6.0)
 PASSWORD_PER_ADDRESS = Bucket(capacity=100, refill_seconds=864.0)
 PASSWORD_PER_USER = Bucket(capacity=500, refill_seconds=60.0)
-
-
-class AddressThrottled(TooManyAttempts):
-    """The source address failed too often across users (the same 429 on the wire)."""
 
 
 class PasswordAttempts:

@@ -16,6 +16,7 @@ rendered; it must not contain secrets either.
     ├── MfaRequired               403 mfa_required (+ mfa_token, mfa_requirements)
     ├── ExpiredToken              403 expired_token
     ├── TooManyAttempts           429 too_many_attempts
+    │   └── AddressThrottled      (one address failed too often across users)
     ├── TooManyRequests           429 too_many_requests (send limits)
     ├── AssociationRequired       400 association_required
     ├── UnsupportedChallengeType  400 unsupported_challenge_type
@@ -148,6 +149,10 @@ class TooManyAttempts(OAuthError):
     status = 429
     error = "too_many_attempts"
     default_description = TOO_MANY_ATTEMPTS
+
+
+class AddressThrottled(TooManyAttempts):
+    """The source address failed too often across users (the same 429 on the wire)."""
 
 
 class AssociationRequired(OAuthError):

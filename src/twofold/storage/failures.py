@@ -11,6 +11,9 @@ hosts and ports, goes no further than the exception chain in the server's own lo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import exc
 
 from twofold.core.errors import BackendUnavailable
@@ -33,3 +36,15 @@ def is_unavailable(error: BaseException) -> bool:
 def unavailable(error: exc.SQLAlchemyError) -> BackendUnavailable:
     cause = error.orig if isinstance(error, exc.DBAPIError) else error
     return BackendUnavailable("database", debug=type(cause).__name__)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Inside it, a database error that means "unavailable" becomes `BackendUnavailable`;
+    any other error passes unchanged."""
+    try:
+        yield
+    except exc.SQLAlchemyError as error:
+        if is_unavailable(error):
+            raise unavailable(error) from error
+        raise

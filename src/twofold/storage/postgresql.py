@@ -14,12 +14,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn
-from twofold.storage.failures import is_unavailable, unavailable
+from twofold.storage.failures import translated
 
 
 def connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
@@ -49,23 +48,15 @@ class PostgreSQL:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        try:
+        with translated():
             async with self._autocommit.connect() as conn:
                 yield AsyncConn(conn, self.plans)
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        try:
+        with translated():
             async with self._engine.begin() as conn:
                 yield AsyncConn(conn, self.plans)
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         # A failed statement aborts the whole transaction: a write whose failure is swallowed

@@ -38,13 +38,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn, Result
-from twofold.storage.failures import is_unavailable, unavailable
+from twofold.storage.failures import translated
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -207,11 +207,8 @@ class SqliteFile:
     async def read(self) -> AsyncIterator[Conn]:
         blocking = self._connection("reader")
         try:
-            yield BlockingConn(blocking, self.plans)
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
+            with translated():
+                yield BlockingConn(blocking, self.plans)
         finally:
             # No BEGIN was sent (see `install_hooks`); this only ends SQLAlchemy's bookkeeping.
             blocking.rollback()
@@ -220,7 +217,7 @@ class SqliteFile:
     async def begin(self) -> AsyncIterator[Conn]:
         """A write transaction; the caller holds the process's write lock."""
         blocking = self._writer()
-        try:
+        with translated():
             await begin_immediate(blocking)
             with blocking.begin():
                 yield BlockingConn(blocking, self.plans)
@@ -231,10 +228,6 @@ class SqliteFile:
                     raise OperationalError(
                         "COMMIT", None, sqlite3.OperationalError("the transaction was rolled back")
                     )
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         return None  # SQLite undoes only the failed statement: a failed write can simply join.
@@ -281,23 +274,15 @@ class SqliteMemory:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        try:
+        with translated():
             async with self._engine.connect() as conn:
                 yield AsyncConn(conn)
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        try:
+        with translated():
             async with self._writer.begin() as conn:
                 yield AsyncConn(conn)
-        except SQLAlchemyError as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
 
     def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
         return None

@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidRequest
-from twofold.core.factors.oob_codes import OobRecord
-from twofold.core.models import Authenticator, MfaToken, Tenant, User
+from twofold.core.factors.oob_codes import OobRecord, Owner
+from twofold.core.models import Authenticator, AuthenticatorKind, MfaToken, Tenant, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,10 @@ class Enrolment:
     body: Mapping[str, Any]
     # The one out-of-band channel asked for (sms, voice, email, auth0), already validated.
     oob_channel: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(self.user.user_id, self.client_id, self.binding, self.not_after)
 
 
 class Factor(Protocol):
@@ -64,6 +68,23 @@ class OobFactor(Factor, Protocol):
     GUESSABLE: bool
 
     def verify(self, record: OobRecord, oob_code: str, binding_code: str | None) -> bool | None: ...
+
+
+def pending(
+    row_id: str,
+    user_id: str,
+    kind: AuthenticatorKind,
+    now: float,
+    *,
+    secret_enc: str | None = None,
+    target_enc: str | None = None,
+    name: str | None = None,
+    link_id: str | None = None,
+) -> Authenticator:
+    """A new authenticator, inactive until an MFA grant confirms it."""
+    return Authenticator(
+        row_id, user_id, kind, False, now, secret_enc, None, name, target_enc, link_id
+    )
 
 
 def require_enabled(tenant: Tenant, factor: str) -> None:

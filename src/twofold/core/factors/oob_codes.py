@@ -61,10 +61,28 @@ class OobRecord:
     status: Status = "pending"
 
 
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose an `oob_code` is, what must present it, and how long it may live at most."""
+
+    user_id: str
+    client_id: str
+    # "tx:<id>" for an mfa_token, "user:<id>" for an MFA-API token.
+    binding: str
+    not_after: float
+
+
 def binding_for(mfa_token: MfaToken) -> str:
     if mfa_token.via_access_token:
         return f"user:{mfa_token.user_id}"
     return f"tx:{mfa_token.id}"
+
+
+def owner_of(mfa_token: MfaToken) -> Owner:
+    """The owner of a challenge's code: the mfa_token's user and client, until it expires."""
+    return Owner(
+        mfa_token.user_id, mfa_token.client_id, binding_for(mfa_token), mfa_token.expires_at
+    )
 
 
 def key_for(oob_code: str) -> str:
@@ -94,29 +112,19 @@ def _ttl(deps: Deps, record: OobRecord) -> float:
 
 async def issue(
     deps: Deps,
-    *,
-    user_id: str,
-    client_id: str,
-    binding: str,
+    owner: Owner,
     authenticator_id: str,
     channel: str,
+    *,
     enrolment: bool,
-    not_after: float,
     binding_code: str | None,
 ) -> tuple[str, str]:
     """Store a new challenge; (oob_code, state key)."""
     oob_code = opaque_token(32)
-    now = deps.clock.now()
-    record = OobRecord(
-        user_id=user_id,
-        client_id=client_id,
-        binding=binding,
-        authenticator_id=authenticator_id,
-        channel=channel,
-        enrolment=enrolment,
-        expires_at=min(now + deps.policy.oob_code_lifetime, not_after),
-        code_mac=_mac(oob_code, binding_code) if binding_code is not None else None,
-    )
+    expires_at = min(deps.clock.now() + deps.policy.oob_code_lifetime, owner.not_after)
+    code_mac = _mac(oob_code, binding_code) if binding_code is not None else None
+    who = (owner.user_id, owner.client_id, owner.binding)
+    record = OobRecord(*who, authenticator_id, channel, enrolment, expires_at, code_mac)
     key = key_for(oob_code)
     await deps.state.put(key, _encode(record), ttl=_ttl(deps, record))
     return oob_code, key

@@ -14,7 +14,7 @@ from twofold.core import associated_data, ids
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidRequest, OAuthError
 from twofold.core.factors import dispatch, oob_codes
-from twofold.core.factors.base import Enrolment
+from twofold.core.factors.base import Enrolment, pending
 from twofold.core.models import (
     Authenticator,
     AuthenticatorKind,
@@ -47,32 +47,11 @@ async def enrol(
     link = f"phone|{suffix}" if len(kinds) > 1 else None
     rows = [f"{kind}|{suffix}" for kind in kinds]
     for kind, row_id in zip(kinds, rows, strict=True):
-        await deps.storage.authenticators.add(
-            Authenticator(
-                id=row_id,
-                user_id=user.user_id,
-                kind=kind,
-                active=False,
-                created_at=now,
-                name=name,
-                target_enc=deps.keyring.encrypt(
-                    address.encode(), associated_data.contact_target(row_id)
-                ),
-                link_id=link,
-            )
-        )
+        sealed = deps.keyring.encrypt(address.encode(), associated_data.contact_target(row_id))
+        row = pending(row_id, user.user_id, kind, now, name=name, target_enc=sealed, link_id=link)
+        await deps.storage.authenticators.add(row)
     try:
-        oob_code = await send_code(
-            deps,
-            user_id=user.user_id,
-            client_id=enrolment.client_id,
-            binding=enrolment.binding,
-            authenticator_id=rows[0],
-            kind=kinds[0],
-            to=address,
-            enrolment=True,
-            not_after=enrolment.not_after,
-        )
+        oob_code = await send_code(deps, enrolment.owner, rows[0], kinds[0], address, True)
     except OAuthError:
         # Nothing reached the user: leave no half-made enrolment behind.
         await deps.storage.authenticators.delete(rows)
@@ -96,17 +75,8 @@ async def challenge(deps: Deps, mfa_token: MfaToken, chosen: Authenticator) -> d
         if user is None or chosen.kind != "email":
             raise InvalidRequest("The authenticator has no address to send to")
         to = user.email
-    oob_code = await send_code(
-        deps,
-        user_id=mfa_token.user_id,
-        client_id=mfa_token.client_id,
-        binding=oob_codes.binding_for(mfa_token),
-        authenticator_id=chosen.id,
-        kind=chosen.kind,
-        to=to,
-        enrolment=False,
-        not_after=mfa_token.expires_at,
-    )
+    owner = oob_codes.owner_of(mfa_token)
+    oob_code = await send_code(deps, owner, chosen.id, chosen.kind, to, False)
     return {"challenge_type": "oob", "oob_code": oob_code, "binding_method": BINDING_METHOD}
 
 
@@ -119,15 +89,11 @@ def verify(record: oob_codes.OobRecord, oob_code: str, binding_code: str | None)
 
 async def send_code(
     deps: Deps,
-    *,
-    user_id: str,
-    client_id: str,
-    binding: str,
+    owner: oob_codes.Owner,
     authenticator_id: str,
     kind: AuthenticatorKind,
     to: str,
     enrolment: bool,
-    not_after: float,
 ) -> str:
     """Issue an `oob_code` with a fresh binding code and send the code; the `oob_code`."""
     channel = _DELIVERY.get(kind)
@@ -135,15 +101,7 @@ async def send_code(
         raise InvalidRequest("The authenticator cannot receive a code")
     code = oob_codes.new_binding_code()
     oob_code, _ = await oob_codes.issue(
-        deps,
-        user_id=user_id,
-        client_id=client_id,
-        binding=binding,
-        authenticator_id=authenticator_id,
-        channel=kind,
-        enrolment=enrolment,
-        not_after=not_after,
-        binding_code=code,
+        deps, owner, authenticator_id, kind, enrolment=enrolment, binding_code=code
     )
     message = OutboundMessage(
         channel=channel,
@@ -156,7 +114,11 @@ async def send_code(
     )
     try:
         await dispatch.send(
-            deps, message, user_id=user_id, client_id=client_id, authenticator_id=authenticator_id
+            deps,
+            message,
+            user_id=owner.user_id,
+            client_id=owner.client_id,
+            authenticator_id=authenticator_id,
         )
     except OAuthError:
         await oob_codes.spend(deps, oob_code)

@@ -74,37 +74,15 @@ async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
     suffix = ids.authenticator_id("push").split("|", 1)[1]
     push_id, totp_id, link = f"push|{suffix}", f"totp|{suffix}", f"push|{suffix}"
     secret = totp_codes.new_secret()
+    sealed = deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(totp_id))
     await deps.storage.authenticators.add(
-        Authenticator(
-            id=push_id,
-            user_id=user.user_id,
-            kind="push",
-            active=False,
-            created_at=now,
-            link_id=link,
-        )
+        base.pending(push_id, user.user_id, "push", now, link_id=link)
     )
     await deps.storage.authenticators.add(
-        Authenticator(
-            id=totp_id,
-            user_id=user.user_id,
-            kind="totp",
-            active=False,
-            created_at=now,
-            secret_enc=deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(totp_id)),
-            link_id=link,
-        )
+        base.pending(totp_id, user.user_id, "totp", now, secret_enc=sealed, link_id=link)
     )
     oob_code, oob_key = await oob_codes.issue(
-        deps,
-        user_id=user.user_id,
-        client_id=enrolment.client_id,
-        binding=enrolment.binding,
-        authenticator_id=push_id,
-        channel="auth0",
-        enrolment=True,
-        not_after=enrolment.not_after,
-        binding_code=None,
+        deps, enrolment.owner, push_id, "auth0", enrolment=True, binding_code=None
     )
     ticket = secrets.token_hex(16)
     expires_at = min(now + ENROLMENT_LIFETIME, enrolment.not_after)
@@ -156,16 +134,9 @@ async def challenge(
     device = load_device(deps, authenticator)
     if device is None:
         raise InvalidRequest("The push authenticator has no device")
+    owner = oob_codes.owner_of(mfa_token)
     oob_code, oob_key = await oob_codes.issue(
-        deps,
-        user_id=mfa_token.user_id,
-        client_id=mfa_token.client_id,
-        binding=oob_codes.binding_for(mfa_token),
-        authenticator_id=authenticator.id,
-        channel="auth0",
-        enrolment=False,
-        not_after=mfa_token.expires_at,
-        binding_code=None,
+        deps, owner, authenticator.id, "auth0", enrolment=False, binding_code=None
     )
     now = deps.clock.now()
     request_id = secrets.token_hex(16)

@@ -34,15 +34,9 @@ async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
         await deps.storage.authenticators.delete(stale)
     secret = totp_codes.new_secret()
     new_id = authenticator_id("totp")
+    sealed = deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(new_id))
     await deps.storage.authenticators.add(
-        Authenticator(
-            id=new_id,
-            user_id=user.user_id,
-            kind="totp",
-            active=False,
-            created_at=now,
-            secret_enc=deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(new_id)),
-        )
+        base.pending(new_id, user.user_id, "totp", now, secret_enc=sealed)
     )
     return {
         "authenticator_type": "otp",

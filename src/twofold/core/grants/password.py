@@ -7,9 +7,9 @@ factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
 from __future__ import annotations
 
 from twofold.core import audience, audit, issuance
-from twofold.core.attempts import AddressThrottled, PasswordAttempts
+from twofold.core.attempts import PasswordAttempts
 from twofold.core.deps import Deps
-from twofold.core.errors import WRONG_CREDENTIALS, InvalidGrant, TooManyAttempts
+from twofold.core.errors import WRONG_CREDENTIALS, AddressThrottled, InvalidGrant, TooManyAttempts
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
 from twofold.core.mfa import policy
@@ -42,23 +42,15 @@ async def check_password(
     )
     try:
         await limits.take(subject, ip)
-    except AddressThrottled:
-        await audit.record(
-            deps,
-            audit.BLOCKED_ADDRESS,
-            user_id=user.user_id if user else None,
-            client_id=client_id,
-            realm=realm,
+    except TooManyAttempts as refused:
+        # A throttled address is its own event (Auth0's limit_mu); the others block the account.
+        event = (
+            audit.BLOCKED_ADDRESS
+            if isinstance(refused, AddressThrottled)
+            else (audit.BLOCKED_ACCOUNT)
         )
-        raise
-    except TooManyAttempts:
-        await audit.record(
-            deps,
-            audit.BLOCKED_ACCOUNT,
-            user_id=user.user_id if user else None,
-            client_id=client_id,
-            realm=realm,
-        )
+        user_id = user.user_id if user else None
+        await audit.record(deps, event, user_id=user_id, client_id=client_id, realm=realm)
         raise
     if user is None:
         # Same work for an unknown user as for a wrong password: no timing oracle.
@@ -92,14 +84,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # Asking for the MFA API forces MFA once a factor exists; without one the token is how the
     # user enrols, so it is minted directly.
     if await policy.mfa_needed(deps, target, user.user_id):
-        await policy.require_mfa(
-            deps,
-            user_id=user.user_id,
-            client_id=req.client.client_id,
-            audience=target.audience,
-            scope=scope,
-            realm=realm,
-        )
+        await policy.require_mfa(deps, user, req.client.client_id, target, scope)
     await audit.record(
         deps, audit.SUCCESS_LOGIN, user_id=user.user_id, client_id=req.client.client_id
     )

@@ -45,14 +45,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     scope = _keep_offline_access(stored.scope, scope)
     if stored.mfa_at is None and await policy.mfa_needed(deps, target, user.user_id):
         await deps.storage.refresh_tokens.revoke_family(stored.family_id)
-        await policy.require_mfa(
-            deps,
-            user_id=user.user_id,
-            client_id=req.client.client_id,
-            audience=target.audience,
-            scope=scope,
-            realm=user.realm,
-        )
+        await policy.require_mfa(deps, user, req.client.client_id, target, scope)
     return await issuance.user_tokens(
         deps,
         user=user,

@@ -15,7 +15,7 @@ from twofold.core import audit
 from twofold.core.deps import Deps
 from twofold.core.errors import ALREADY_ENROLLED, AccessDenied, InvalidRequest, missing
 from twofold.core.factors import recovery
-from twofold.core.factors.base import Enrolment
+from twofold.core.factors.base import Enrolment, pending
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.ids import authenticator_id
 from twofold.core.mfa import enrolment_limits
@@ -97,15 +97,7 @@ async def _enrolment(
     else:
         binding = f"user:{user.user_id}"
         not_after = deps.clock.now() + deps.policy.mfa_api_token_lifetime
-    return Enrolment(
-        user=user,
-        client_id=principal.client_id,
-        tenant=tenant,
-        binding=binding,
-        not_after=not_after,
-        body=body,
-        oob_channel=channel,
-    )
+    return Enrolment(user, principal.client_id, tenant, binding, not_after, body, channel)
 
 
 async def recovery_codes_for_first_enrolment(
@@ -119,13 +111,6 @@ async def recovery_codes_for_first_enrolment(
     now = deps.clock.now()
     code = recovery.new_code()
     await deps.storage.recovery_codes.set(user.user_id, recovery.hash_code(code), now)
-    await deps.storage.authenticators.add(
-        Authenticator(
-            id=authenticator_id("recovery-code"),
-            user_id=user.user_id,
-            kind="recovery-code",
-            active=False,
-            created_at=now,
-        )
-    )
+    row_id = authenticator_id("recovery-code")
+    await deps.storage.authenticators.add(pending(row_id, user.user_id, "recovery-code", now))
     return [code]

@@ -16,6 +16,7 @@ from twofold.core.deps import Deps
 from twofold.core.errors import MfaRequired
 from twofold.core.mfa import mfa_tokens
 from twofold.core.mfa.enrolled import is_enrolled, requirements
+from twofold.core.models import User
 
 
 async def mfa_needed(deps: Deps, target: Target, user_id: str) -> bool:
@@ -26,16 +27,16 @@ async def mfa_needed(deps: Deps, target: Target, user_id: str) -> bool:
 
 
 async def require_mfa(
-    deps: Deps, *, user_id: str, client_id: str, audience: str, scope: str, realm: str
+    deps: Deps, user: User, client_id: str, target: Target, scope: str
 ) -> NoReturn:
     """Answer 403 mfa_required with a fresh mfa_token bound to this audience and scope."""
     token = await mfa_tokens.issue(
         deps,
-        user_id=user_id,
+        user_id=user.user_id,
         client_id=client_id,
-        audience=audience,
+        audience=target.audience,
         scope=scope,
-        realm=realm,
+        realm=user.realm,
     )
-    await audit.record(deps, audit.MFA_REQUIRED, user_id=user_id, client_id=client_id)
-    raise MfaRequired(token, await requirements(deps, user_id))
+    await audit.record(deps, audit.MFA_REQUIRED, user_id=user.user_id, client_id=client_id)
+    raise MfaRequired(token, await requirements(deps, user.user_id))
