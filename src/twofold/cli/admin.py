@@ -207,7 +207,7 @@ def audit_list(
     from datetime import UTC, datetime
 
     events = run(
-        lambda s: s.admin.audit_events(user_id=user_id, types=types, since=since, limit=limit)
+        lambda s: s.admin.audit.query(user_id=user_id, types=types, since=since, limit=limit)
     )
     rows = [
         {

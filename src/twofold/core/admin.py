@@ -21,14 +21,13 @@ from twofold.core.models import (
     MFA_POLICIES,
     TENANT_SIGNING_ALGS,
     Api,
-    AuditEvent,
     AuthMethod,
     Client,
     SigningKey,
     Tenant,
     User,
 )
-from twofold.core.ports import EncryptedColumns
+from twofold.core.ports import AuditLog, EncryptedColumns
 from twofold.core.tokens import generate_signing_key
 
 KNOWN_GRANTS = frozenset({*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS})
@@ -204,18 +203,10 @@ class Admin:
 
     # ----- audit trail
 
-    async def audit_events(
-        self,
-        *,
-        user_id: str | None = None,
-        types: Sequence[str] = (),
-        since: float | None = None,
-        limit: int = 100,
-    ) -> Sequence[AuditEvent]:
-        """Newest first."""
-        return await self._deps.storage.audit.query(
-            user_id=user_id, types=types, since=since, limit=limit
-        )
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail, to query (newest first)."""
+        return self._deps.storage.audit
 
     # ----- demo tenant
 

@@ -98,17 +98,15 @@ def _iso(ts: float) -> str:
 
 def describe(a: Authenticator) -> dict[str, Any]:
     """The GET /mfa/authenticators entry every kind shares (field order as Auth0 sends it)."""
-    out: dict[str, Any] = {
-        "id": a.id,
-        "authenticator_type": a.authenticator_type,
-        "active": a.active,
-    }
-    if a.oob_channel is not None:
-        out["oob_channel"] = a.oob_channel
-    if a.name is not None:
-        out["name"] = a.name
-    out["type"] = a.factor_type
-    out["created_at"] = _iso(a.created_at)
-    if a.last_used_at is not None:
-        out["last_auth"] = _iso(a.last_used_at)
-    return out
+    fields: list[tuple[str, Any]] = [
+        ("id", a.id),
+        ("authenticator_type", a.authenticator_type),
+        ("active", a.active),
+        ("oob_channel", a.oob_channel),
+        ("name", a.name),
+        ("type", a.factor_type),
+        ("created_at", _iso(a.created_at)),
+        ("last_auth", None if a.last_used_at is None else _iso(a.last_used_at)),
+    ]
+    # Absent rather than null, as Auth0 answers.
+    return {name: value for name, value in fields if value is not None}

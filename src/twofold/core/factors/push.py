@@ -49,12 +49,9 @@ def enrolment_key(ticket: str) -> str:
     return f"pushenrol:{digest(ticket, 'push_enrolment')}"
 
 
-def request_key(request_id: str) -> str:
-    return f"pushtx:{request_id}"
-
-
-def queue_key(device_id: str) -> str:
-    return f"pushq:{device_id}"
+# State keys of a push request, and of the queue of requests a device has not answered yet.
+REQUEST_KEY = "pushtx:"
+QUEUE_KEY = "pushq:"
 
 
 # ------------------------------------------------------------------------------------ enrolment
@@ -150,7 +147,7 @@ async def challenge(
         "expires_at": expires_at,
     }
     await deps.state.put(
-        request_key(request_id), json.dumps(record), ttl=max(1.0, expires_at - now)
+        REQUEST_KEY + request_id, json.dumps(record), ttl=max(1.0, expires_at - now)
     )
     # Queued before the notification goes out, so a device that reacts at once finds it.
     await _enqueue(deps, authenticator.id, request_id, expires_at)
@@ -159,7 +156,7 @@ async def challenge(
     except OAuthError:
         # The client gets no oob_code: nothing may stay for the device to answer.
         await oob_codes.spend(deps, oob_code)
-        await deps.state.delete(request_key(request_id))
+        await deps.state.delete(REQUEST_KEY + request_id)
         raise
     return {"challenge_type": "oob", "oob_code": oob_code}
 
@@ -195,7 +192,7 @@ async def _notify(
 
 
 async def _enqueue(deps: Deps, device_id: str, request_id: str, expires_at: float) -> None:
-    key = queue_key(device_id)
+    key = QUEUE_KEY + device_id
     for _ in range(_ENQUEUE_TRIES):
         raw = await deps.state.get(key)
         now = deps.clock.now()

@@ -154,10 +154,10 @@ async def _device_for(deps: Deps, token: str, action: str) -> tuple[Device, dict
 async def device_pending(deps: Deps, token: str) -> list[dict[str, Any]]:
     """POST /push/pending: the device's push requests still waiting for an answer."""
     device, _ = await _device_for(deps, token, "pending")
-    raw = await deps.state.get(push.queue_key(device.authenticator.id))
+    raw = await deps.state.get(push.QUEUE_KEY + device.authenticator.id)
     out: list[dict[str, Any]] = []
     for request_id, _expires in json.loads(raw) if raw else []:
-        request_raw = await deps.state.get(push.request_key(request_id))
+        request_raw = await deps.state.get(push.REQUEST_KEY + request_id)
         if request_raw is None:
             continue
         request = json.loads(request_raw)
@@ -188,7 +188,7 @@ async def device_decide(deps: Deps, token: str, request_id: str, approve: bool) 
     device, payload = await _device_for(deps, token, action)
     if payload.get("transaction_id") != request_id:
         raise InvalidToken(BAD_SIGNATURE)
-    raw = await deps.state.get(push.request_key(request_id)) if len(request_id) <= 64 else None
+    raw = await deps.state.get(push.REQUEST_KEY + request_id) if len(request_id) <= 64 else None
     request = json.loads(raw) if raw else None
     if request is None or request["device_id"] != device.authenticator.id:
         raise NotFound("Unknown or expired transaction")
