@@ -169,10 +169,6 @@ class StateStore(Protocol):
         or expired). True when this call wrote."""
         ...
 
-    async def incr(self, key: str, ttl: float) -> int:
-        """Add one and return the new count; a new key starts at 1 and lives `ttl` seconds."""
-        ...
-
     async def delete(self, key: str) -> None: ...
 
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:

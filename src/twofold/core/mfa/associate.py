@@ -82,8 +82,8 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
 
 
 def _credential(principal: Principal) -> str:
-    if principal.tx is not None:
-        return f"mfa_token:{principal.tx.id}"
+    if principal.mfa_token is not None:
+        return f"mfa_token:{principal.mfa_token.id}"
     # MFA-API access tokens of one user and client share one allowance.
     return f"access_token:{principal.user_id}:{principal.client_id}"
 
@@ -92,8 +92,8 @@ async def _enrolment(
     deps: Deps, principal: Principal, user: User, body: Mapping[str, Any], channel: str | None
 ) -> Enrolment:
     tenant = await deps.tenant()
-    if principal.kind == "mfa_token" and principal.tx is not None:
-        binding, not_after = f"tx:{principal.tx.id}", principal.tx.expires_at
+    if principal.kind == "mfa_token" and principal.mfa_token is not None:
+        binding, not_after = f"tx:{principal.mfa_token.id}", principal.mfa_token.expires_at
     else:
         binding = f"user:{user.user_id}"
         not_after = deps.clock.now() + deps.policy.mfa_api_token_lifetime

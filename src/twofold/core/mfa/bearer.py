@@ -38,7 +38,8 @@ class Principal:
     client_id: str
     kind: Literal["mfa_token", "access_token"]
     scopes: frozenset[str]
-    tx: MfaToken | None = None
+    # The mfa_token's record, when the caller presented one.
+    mfa_token: MfaToken | None = None
 
     def require_scope(self, scope: str) -> None:
         """Access tokens need the scope; an mfa_token's rights are fixed by the spec instead."""
@@ -92,13 +93,17 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         )
     try:
-        tx = await mfa_tokens.load(deps, token)
+        record = await mfa_tokens.load(deps, token)
     except ExpiredToken:
         raise
     except InvalidGrant:
         raise InvalidToken("Invalid token") from None
     return Principal(
-        user_id=tx.user_id, client_id=tx.client_id, kind="mfa_token", scopes=frozenset(), tx=tx
+        user_id=record.user_id,
+        client_id=record.client_id,
+        kind="mfa_token",
+        scopes=frozenset(),
+        mfa_token=record,
     )
 
 
@@ -111,7 +116,7 @@ async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaToken:
             raise InvalidGrant(MALFORMED_MFA_TOKEN) from None
         scope = claims.get("scope")
         now = deps.clock.now()
-        tx = MfaToken(
+        record = MfaToken(
             id="",
             user_id=str(claims.get("sub", "")),
             client_id=str(claims.get("azp", "")),
@@ -121,9 +126,9 @@ async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaToken:
             expires_at=now + deps.policy.mfa_api_token_lifetime,
             via_access_token=True,
         )
-        mfa_tokens.check_client(tx, client_id)
+        mfa_tokens.check_client(record, client_id)
         await _refuse_password_only(deps, claims)
-        return tx
-    tx = await mfa_tokens.load(deps, mfa_token)
-    mfa_tokens.check_client(tx, client_id)
-    return tx
+        return record
+    record = await mfa_tokens.load(deps, mfa_token)
+    mfa_tokens.check_client(record, client_id)
+    return record
