@@ -388,7 +388,7 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         ]
     targets = targets_table(results)
     if targets:
-        out += ["## Targets of issue 6", "", *targets, ""]
+        out += ["## Targets", "", *targets, ""]
     return "\n".join(out) + "\n"
 
 

@@ -106,7 +106,7 @@ async def test_email_flow(oob: tuple[OobServer, Client, dict[str, User]], smtp: 
     assert enrolment.binding_method == "prompt"
     code = smtp.wait_code(address, 1)
 
-    # without binding_code: authorization_pending (decision 16); then tokens with it
+    # without binding_code: authorization_pending; then tokens with it
     with pytest.raises(MfaVerifyError) as pending:
         await mfa.verify({"mfa_token": token, "oob_code": enrolment.oob_code})
     assert _cause(pending.value) == ("authorization_pending", PENDING)

@@ -1,6 +1,6 @@
-"""Concurrency: one TOTP step is accepted once even when 20 grants race for it (decision 7),
+"""Concurrency: one TOTP step is accepted once even when 20 grants race for it,
 and 20 simultaneous wrong guesses cannot get more than the failure bucket's 10 evaluated
-(decision 6).
+(ten failures, then one back every 6 minutes).
 
 Each request carries its own fresh mfa_token, over pre-opened connections so they reach the
 server together. Run against one and two uvicorn workers (two processes sharing one SQLite
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 
 RACERS = 20
 CONFIRM_MARGIN = 3.0  # seconds left in the step when the previous step's code is sent
-# Spec decision 6: wrong codes draw from a per-user bucket of 10, checked before the code; an
+# Wrong codes draw from a per-user bucket of 10, checked before the code; an
 # empty bucket answers 429 too_many_attempts.
 FAILURE_BUCKET = 10
 INVALID_OTP = (403, {"error": "invalid_grant", "error_description": "Invalid otp_code."})
@@ -114,7 +114,7 @@ async def test_one_totp_step_is_accepted_once_under_concurrency(deployment: Depl
     mfa = mfa_client(server, client)
 
     # An active TOTP authenticator, confirmed with the PREVIOUS step's code (the server accepts
-    # the current and the previous step, spec decision 7), which leaves the current step unused
+    # the current and the previous step), which leaves the current step unused
     # for the race without waiting up to 30 s for the next one.
     api = deployment.api_identifier
     token = wrap(mfa, login_expecting_mfa(server, client, user, audience=api))
@@ -141,8 +141,8 @@ async def test_one_totp_step_is_accepted_once_under_concurrency(deployment: Depl
     winners = [body for status, body in results if status == 200]
     assert len(winners) == 1, f"expected exactly one 200 for one TOTP step, got:\n{described}"
     losers = [(status, body) for status, body in results if status != 200]
-    # Each request reserves an attempt before its code is checked (decision 6 under
-    # concurrency), so while more than the bucket's 10 are in flight the surplus is answered 429;
+    # Each request reserves an attempt before its code is checked, so while more than the
+    # bucket's 10 are in flight the surplus is answered 429;
     # every other loser is a replay of the spent step and gets the plain 403.
     too_many = [
         r
@@ -166,7 +166,7 @@ async def test_one_totp_step_is_accepted_once_under_concurrency(deployment: Depl
 async def test_concurrent_wrong_codes_cannot_outrun_the_failure_bucket(
     deployment: Deployment, factor: str
 ) -> None:
-    """Decision 6: at most 10 failures per user are evaluated before 429 too_many_attempts. The
+    """At most 10 failures per user are evaluated before 429 too_many_attempts. The
     bucket is checked before the code, so simultaneous guesses must not all slip past the check
     before any failure is recorded (that would turn 10 guesses into as many as one can send)."""
     label = f"{factor}-guesser"

@@ -209,7 +209,7 @@ async def test_sdks_parse_errors(deployment: Deployment, seen: dict[str, set[str
     server, client, user = deployment.server, deployment.client, deployment.users["bob"]
     mfa = mfa_client(server, client)
 
-    # auth0-python: 403 mfa_required, body kept on the error, headers as decided (spec decision 14)
+    # auth0-python: 403 mfa_required, body kept on the error, headers as decided
     first = login_expecting_mfa(server, client, user)
     headers = first.error.headers
     assert headers is not None

@@ -1,4 +1,4 @@
-"""Crash safety (issue 5 §7): SIGKILL a server mid-load, restart it, lose nothing acknowledged.
+"""Crash safety: SIGKILL a server mid-load, restart it, lose nothing acknowledged.
 
 Workers enrol users (password → associate → confirm with the first TOTP code) while others keep
 the write path busy (wrong codes, new mfa_tokens, recovery logins of enrolled users). Once enough

@@ -1,4 +1,4 @@
-"""`twofold keys rotate-encryption` (issue 5 §4): every secret at rest re-encrypted under the
+"""`twofold keys rotate-encryption`: every secret at rest re-encrypted under the
 current key, in batches, while the server keeps serving; then the old key can go.
 
 In process (FrozenClock): rotation with tiny batches, rotation racing live traffic, and the

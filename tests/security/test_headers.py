@@ -1,6 +1,6 @@
-"""Response headers (issue 5 §8): `Cache-Control: no-store` and `Pragma: no-cache` on every token
+"""Response headers: `Cache-Control: no-store` and `Pragma: no-cache` on every token
 and MFA answer (success, error, 204), HSTS when serving TLS and only then, no server banner,
-no `WWW-Authenticate` on token-endpoint errors (decision 14)."""
+no `WWW-Authenticate` on token-endpoint errors."""
 
 from __future__ import annotations
 

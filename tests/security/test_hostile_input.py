@@ -1,4 +1,4 @@
-"""Hostile input (issue 5 §6): every one answered with a 4xx OAuth error envelope, never a 500.
+"""Hostile input: every one answered with a 4xx OAuth error envelope, never a 500.
 
 Sizes, nesting, content types, encodings, and JWTs that are huge, malformed, unsigned
 (`alg: none`) or HMAC-signed with a public RSA key (HS/RS confusion), wherever a JWT is taken:

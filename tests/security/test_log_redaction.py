@@ -1,4 +1,4 @@
-"""No secret reaches a log line (issue 5 §5).
+"""No secret reaches a log line.
 
 In process: every request and response of a full flow is logged verbatim (headers, bodies) by a
 deliberately careless wire logger, through Twofold's own log configuration at debug level; the

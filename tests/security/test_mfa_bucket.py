@@ -1,5 +1,5 @@
 """The MFA failure bucket driven to empty and back through the recovery-code grant, and its
-independence from the password buckets (decision 6; issue 5 §1).
+independence from the password buckets.
 
 The OTP grant's empty-and-back cycle is in tests/web/test_token_mfa_otp.py.
 """

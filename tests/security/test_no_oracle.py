@@ -1,4 +1,4 @@
-"""No oracle (issue 5 §2): an unknown user and a wrong password get byte-identical answers after
+"""No oracle: an unknown user and a wrong password get byte-identical answers after
 the same hashing work; another user's authenticator is indistinguishable from none at all.
 
 Timing distributions are reported by bench/password_oracle.py, never asserted here.

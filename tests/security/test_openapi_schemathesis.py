@@ -1,4 +1,4 @@
-"""Schemathesis against the served contract (issue 5 §6).
+"""Schemathesis against the served contract.
 
 A real `twofold serve` (HTTPS, SQLite) serves /openapi.yaml; schemathesis loads it from there and
 generates requests for every documented operation. Part of the generated requests carry real

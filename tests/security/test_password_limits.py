@@ -1,4 +1,4 @@
-"""Password attempt limits (spec §11 "same-user login attempts", Auth0's attack protection).
+"""Password attempt limits ("same-user login attempts", Auth0's attack protection).
 
 Three token buckets are taken before the password is checked: per user+IP (20, then one every
 6 s = 10 a minute), per address across all users (100, then 100 a day, like Auth0's suspicious IP
@@ -35,7 +35,7 @@ USER_REFILL = PASSWORD_PER_USER.refill_seconds  # 60 s
 
 
 def test_limits_are_the_specs() -> None:
-    # 20 per IP+user, then 10 a minute (spec §11, Auth0's rate-limit table).
+    # 20 per IP+user, then 10 a minute.
     assert (PER_IP, 60 / IP_REFILL) == (20, 10)
     # Auth0's suspicious IP throttling default: 100 failures, then 100 a day.
     assert (PER_ADDRESS, 86_400 / ADDRESS_REFILL) == (100, 100)

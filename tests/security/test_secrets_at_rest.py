@@ -1,4 +1,4 @@
-"""Secrets at rest (issue 5 §4): after a full flow, no secret is anywhere in the SQLite files.
+"""Secrets at rest: after a full flow, no secret is anywhere in the SQLite files.
 
 Every byte of the database, its WAL and shared-memory files is searched for every secret the
 flow produced or used, in every encoding that could plausibly be stored: TOTP secrets (base32,

@@ -1,4 +1,4 @@
-"""Send limits (spec §11): bursts, refill, headers, refunds, per user and per channel."""
+"""Send limits: bursts, refill, headers, refunds, per user and per channel."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from twofold.core import ids
 from twofold.core.factors import recovery
 
-# Codes seen on real tenants and in Auth0's docs (spec §9).
+# Codes seen on real tenants and in Auth0's docs.
 OBSERVED = [
     "17EQHNZC2SZDYG7X4QXVX9SW",
     "MZCRK3YX5V3AKNNYY6JEBQCL",

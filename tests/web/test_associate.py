@@ -334,7 +334,7 @@ async def test_bad_body(env, body):
     if body == {}:
         assert_error(resp, 400, "invalid_request")
     elif body == {"authenticator_types": "otp"} and resp.status_code == 200:
-        pass  # a bare string may be tolerated like oob_channels (decision 10)
+        pass  # a bare string may be tolerated like oob_channels
     else:
         assert resp.status_code == 400, resp.text
         assert resp.json()["error"] in ("invalid_request", "unsupported_challenge_type")

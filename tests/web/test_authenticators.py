@@ -20,7 +20,7 @@ from .support import (
 pytestmark = pytest.mark.anyio
 
 ENTRY_KEYS = {"id", "authenticator_type", "active", "type", "created_at"}
-OPTIONAL_KEYS = {"last_auth"}  # SDK models allow it (spec §7)
+OPTIONAL_KEYS = {"last_auth"}  # SDK models allow it
 
 
 def _keys_ok(entry):

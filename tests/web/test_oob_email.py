@@ -388,7 +388,7 @@ async def test_smtp_server_down_is_a_502_with_an_audit_entry(env, smtp, caplog):
     assert EMAIL not in caplog.text
 
 
-# ---------------------------------------------------------- spec §12 rows shared by MFA grants
+# ---------------------------------------------------------- rows shared by MFA grants
 
 
 async def test_mfa_oob_grant_common_error_rows(env, smtp, clock):

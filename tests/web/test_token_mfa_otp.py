@@ -230,7 +230,7 @@ async def test_two_steps_back_is_rejected(env):
 
 
 async def test_next_step_is_rejected(env):
-    # Decision 7: current and previous step only; a code from the future is not accepted.
+    # The current and the previous step only; a code from the future is not accepted.
     client = await env.client()
     enrolled = await env.enrolled(client)
     mfa_token = await env.mfa_token(client)

@@ -1,4 +1,4 @@
-"""Failed-attempt buckets (spec §11, decision 6), atomic on the StateStore.
+"""Failed-attempt buckets, atomic on the StateStore.
 
 A generic cell rate algorithm: one number per key, the "theoretical arrival time" (TAT). Each
 attempt pushes it one refill interval later; the bucket is empty when the TAT is more than
@@ -86,7 +86,7 @@ def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) 
 
 
 # Password attempts, after Auth0's attack protection: brute-force protection counts failures per
-# user and source address and blocks that pair (20, then 10 a minute: the spec's "same-user login
+# user and source address and blocks that pair (20, then 10 a minute: Auth0's "same-user login
 # attempts"); suspicious IP throttling counts one address's failures across all users (Auth0's
 # default: 100, then 100 a day). A third bucket per user, across all addresses, only stops a
 # spread-out guessing campaign: its threshold takes dozens of addresses to reach, so no single

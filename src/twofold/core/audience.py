@@ -1,4 +1,4 @@
-"""Which audience and scopes a token request may get (spec §3.1; decision 13)."""
+"""Which audience and scopes a token request may get."""
 
 from __future__ import annotations
 

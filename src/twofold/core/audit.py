@@ -1,5 +1,5 @@
 """The audit trail: what happened, to whom, from where, named like Auth0's log event types
-(spec §14.2) so that operators' existing dashboards and queries carry over.
+so that operators' existing dashboards and queries carry over.
 
 The web layer sets the request context (end-user IP, user agent) once per request; use cases
 call `record` without threading it through every signature.

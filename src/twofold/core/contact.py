@@ -3,8 +3,8 @@
 Phone numbers are parsed with `phonenumbers` (Google's libphonenumber metadata): a number must be
 given in international form (a leading `+`, or `00`) and be a valid number for its region; the
 stored form is E.164 (`+15551234567`). Masked forms are what `/mfa/authenticators` lists as
-`name` (spec §7): every phone digit but the last four becomes `X`; an email keeps the first four
-characters of its domain.
+`name`, masked as Auth0 masks them: every phone digit but the last four becomes `X`; an email
+keeps the first four characters of its domain.
 
 An operator may restrict phone numbers to some countries (SMS pumping goes to premium ranges
 abroad): an allow-list of country calling codes (`+44`) and regions (`US`, ISO 3166 as

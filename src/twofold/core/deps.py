@@ -31,14 +31,14 @@ CLIENT_CACHE_MAX = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Operator knobs the core reads; defaults are the spec's values."""
+    """Operator knobs the core reads; defaults are Auth0's values."""
 
     mfa_token_lifetime: int = 600
     mfa_api_token_lifetime: int = 600
     failed_attempts_capacity: int = 10
     failed_attempts_refill_seconds: float = 360.0
     # Password failures from one address across all users, and against one user from all
-    # addresses (core/attempts.py); the per-user-and-address bucket is the spec's, fixed.
+    # addresses (core/attempts.py); the per-user-and-address bucket is Auth0's, fixed.
     password_per_address: Bucket = PASSWORD_PER_ADDRESS
     password_per_user: Bucket = PASSWORD_PER_USER
     trusted_forwarding_clients: frozenset[str] = frozenset()

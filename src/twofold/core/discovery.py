@@ -1,4 +1,5 @@
-"""GET /.well-known/openid-configuration (spec §14.4)."""
+"""GET /.well-known/openid-configuration: the OIDC discovery document, with Auth0's
+`mfa_challenge_endpoint`."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """The OAuth error tree.
 
-Every error a client can see is an ``OAuthError``: it fixes the HTTP status, the wire ``error`` code
-and a stable ``error_description`` (spec §12). Descriptions that SDKs match exactly are constants
-here so that no call site can misspell them. ``debug`` is for server-side logs only and is never
-rendered; it must not contain secrets either.
+Every error a client can see is an ``OAuthError``: it fixes the HTTP status, the wire ``error``
+code and a stable ``error_description`` (Auth0's wording). Descriptions that SDKs match exactly
+are constants here so that no call site can misspell them. ``debug`` is for server-side logs
+only and is never rendered; it must not contain secrets either.
 
     OAuthError
     ├── InvalidRequest            400 invalid_request

@@ -19,7 +19,7 @@ def _base62(length: int) -> str:
 
 
 def authenticator_id(kind: str) -> str:
-    """`<kind>|dev_<16 base62>`, the shape of every id observed on a real tenant (spec §9)."""
+    """`<kind>|dev_<16 base62>`, the shape of every id observed on a real tenant."""
     if not kind or "|" in kind:
         # A `|` in the kind would make the id ambiguous to anything splitting on it.
         raise ValueError("authenticator kind must be non-empty and contain no '|'")

@@ -235,7 +235,7 @@ class OutboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """One entry of the audit trail, typed with Auth0's log event names (spec §14.2)."""
+    """One entry of the audit trail, typed with Auth0's log event names."""
 
     type: str
     at: float

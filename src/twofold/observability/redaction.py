@@ -1,4 +1,4 @@
-"""Redaction: the last step before a log record is rendered (issue 5 §5).
+"""Redaction: the last step before a log record is rendered.
 
 Every record passes through `redact` (a structlog processor, also run for stdlib records through
 the ProcessorFormatter's pre-chain). It

@@ -1,6 +1,6 @@
 """Turning a request into typed inputs for the core, or a 4xx OAuth error.
 
-Bodies are read with a size cap; form and JSON are both accepted (decision 15); a repeated
+Bodies are read with a size cap; form and JSON are both accepted (as Auth0 does); a repeated
 parameter is an error rather than "last one wins", so two layers can never disagree on which
 value was meant.
 """

@@ -1,4 +1,4 @@
-"""http://auth0.com/oauth/grant-type/mfa-recovery-code (spec §4.3, decision 8).
+"""http://auth0.com/oauth/grant-type/mfa-recovery-code: the recovery code as the second factor.
 
 The code is rotated by one conditional write (old hash → new hash), so a code works once even
 under concurrency; the new code is returned as `recovery_code`.

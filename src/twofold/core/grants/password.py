@@ -1,4 +1,4 @@
-"""grant_type=password and http://auth0.com/oauth/grant-type/password-realm (spec §3).
+"""grant_type=password and http://auth0.com/oauth/grant-type/password-realm.
 
 A correct password either yields tokens (policy `never`, or an MFA-API token for a user with no
 factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.

@@ -52,7 +52,7 @@ async def exchange(
     )
     effective = grant_type
     if grant_type == GRANT_PASSWORD and params.get("realm"):
-        # Decision 15: password with a realm behaves as password-realm.
+        # Auth0 treats password with a realm as password-realm.
         effective = GRANT_PASSWORD_REALM
     if grant_type not in client.grant_types and effective not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")

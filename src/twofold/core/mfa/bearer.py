@@ -1,7 +1,7 @@
-"""Who is calling /mfa/*: an mfa_token or an MFA-API access token (spec §1.2, decisions 5, 12, 13).
+"""Who is calling /mfa/*: an mfa_token or an MFA-API access token.
 
 Also lets an MFA-API access token stand in for the mfa_token at the token endpoint, to confirm an
-enrolment made with that access token (spec §1.2 "observed quirks").
+enrolment made with that access token (as Auth0 lets it).
 
 An MFA-API access token minted without a second factor (no `mfa` in its `amr`: the password-only
 token of a user who had no factor yet) is worth no more than that password: once the user has a
@@ -42,7 +42,7 @@ class Principal:
     mfa_token: MfaToken | None = None
 
     def require_scope(self, scope: str) -> None:
-        """Access tokens need the scope; an mfa_token's rights are fixed by the spec instead."""
+        """Access tokens need the scope; an mfa_token's rights are fixed instead."""
         if self.kind == "access_token" and scope not in self.scopes:
             raise InsufficientScope(f"Insufficient scope, expected: {scope}")
 
