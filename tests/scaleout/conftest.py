@@ -139,7 +139,7 @@ async def _seed(cluster: Cluster, api: str, labels: tuple[str, ...]) -> Tenant:
 
 @pytest.fixture(scope="module")
 def tenant(cluster: Cluster) -> Tenant:
-    labels = ("flow", "racer", "guesser", "mailer", "viewer", "stale")
+    labels = ("flow", "racer", "guesser", "mailer", "viewer", "stale", "associator")
     return asyncio.run(_seed(cluster, "https://api.scaleout.twofold.test/", labels))
 
 

@@ -429,6 +429,38 @@ def test_the_failure_bucket_is_shared_by_all_nodes(cluster: Cluster, tenant: Ten
         assert _is_too_many(_outcome(right)), _body(right)
 
 
+def test_the_associate_allowance_of_an_mfa_token_is_shared_by_all_nodes(
+    cluster: Cluster, tenant: Tenant
+) -> None:
+    # An mfa_token starts at most 10 enrolments (the default), whichever nodes it reaches.
+    with Route(cluster, tenant) as route:
+        mfa_token = route.login("associator")
+        start = len(route.upstreams)
+        for _ in range(10):
+            response = route.send(
+                "POST",
+                "/mfa/associate",
+                headers={"Authorization": f"Bearer {mfa_token}"},
+                json={"authenticator_types": ["otp"]},
+            )
+            assert response.status_code == 200, _body(response)
+        assert {cluster.node_at(u).name for u in route.upstreams[start:]} == {
+            "node1",
+            "node2",
+            "node3",
+        }
+        for node in cluster.nodes:
+            refused = httpx.post(
+                f"{node.base_url}/mfa/associate",
+                headers={"Authorization": f"Bearer {mfa_token}"},
+                json={"authenticator_types": ["otp"]},
+                timeout=10.0,
+            )
+            assert refused.status_code == 429, (node.name, _body(refused))
+            assert refused.json()["error"] == "too_many_requests"
+            assert int(refused.headers["retry-after"]) > 0
+
+
 def test_an_email_challenge_made_on_one_node_is_granted_on_another(
     cluster: Cluster, tenant: Tenant, smtp: SmtpSink
 ) -> None:
