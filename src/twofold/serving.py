@@ -31,8 +31,13 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -337,20 +342,44 @@ def run(
     samples = tempfile.mkdtemp(prefix="twofold-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = samples
     try:
-        _run(
-            host=host,
-            port=port,
-            workers=workers,
-            ssl_certfile=ssl_certfile,
-            ssl_keyfile=ssl_keyfile,
-            header_read_timeout=header_read_timeout,
-            body_read_timeout=body_read_timeout,
-            metrics_port=metrics_port,
-            metrics_host=metrics_host,
-            samples=samples,
-        )
+        with _removed_on_sigterm(samples):
+            _run(
+                host=host,
+                port=port,
+                workers=workers,
+                ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile,
+                header_read_timeout=header_read_timeout,
+                body_read_timeout=body_read_timeout,
+                metrics_port=metrics_port,
+                metrics_host=metrics_host,
+                samples=samples,
+            )
     finally:
         shutil.rmtree(samples, ignore_errors=True)
+
+
+@contextmanager
+def _removed_on_sigterm(path: str) -> Iterator[None]:
+    """Remove `path` on SIGTERM too. One uvicorn server ends by raising the SIGTERM it caught
+    again once it has shut down, so that the exit status says "ended by SIGTERM" as service
+    managers expect; no `finally` runs then. This handler, which uvicorn puts back before
+    raising it, removes the directory and then lets the signal end the process as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def removing(signum: int, frame: FrameType | None) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        signal.signal(signum, previous)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, removing)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _metrics_port(host: str, port: int, workers_dir: str | None) -> metrics.MetricsPort:
