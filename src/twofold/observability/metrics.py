@@ -288,7 +288,8 @@ class HttpMetrics:
             return _error(MethodNotAllowed(), {"Allow": "GET, HEAD"})
         # Reading the workers' files is disk I/O: off the event loop.
         body = await anyio.to_thread.run_sync(self.metrics.exposition)
-        return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        return Response(body, media_type=CONTENT_TYPE_LATEST, headers=headers)
 
 
 # ------------------------------------------------------------------------------ metrics port
