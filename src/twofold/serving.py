@@ -368,7 +368,8 @@ def _removed_on_sigterm(path: str) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
+    # None: a handler set outside Python; the default is the nearest thing to put back.
+    previous = signal.getsignal(signal.SIGTERM) or signal.SIG_DFL
 
     def removing(signum: int, frame: FrameType | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
