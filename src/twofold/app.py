@@ -30,8 +30,10 @@ from twofold.core.clock import Clock, SystemClock
 from twofold.core.crypto import KeyRing
 from twofold.core.deps import Deps, Policy
 from twofold.core.passwords import PasswordHasher
+from twofold.core.ports import NoMetrics
 from twofold.delivery.factory import build_channels
 from twofold.observability.logging import configure as configure_logging
+from twofold.observability.metrics import HttpMetrics, PrometheusMetrics, process_metrics
 from twofold.state.redis import RedisStateStore
 from twofold.state.sql import SqlStateStore
 from twofold.storage import migrate
@@ -48,6 +50,8 @@ PURGE_INTERVAL_SECONDS = 300.0
 CHECKPOINT_INTERVAL_SECONDS = 1.0
 # A readiness probe that takes longer than this counts as a failure (load balancers time out too).
 READINESS_TIMEOUT_SECONDS = 3.0
+# A guessable metrics token would publish the server's traffic to anyone who guesses it.
+METRICS_TOKEN_MIN_LENGTH = 16
 log = logging.getLogger("twofold.app")
 
 
@@ -87,6 +91,8 @@ class Services:
     database: Database
     hasher: PasswordHasher
     state: StateStoreAdapter
+    # Prometheus metrics when configured (TWOFOLD_METRICS_PORT or TWOFOLD_METRICS_TOKEN).
+    metrics: PrometheusMetrics | None = None
 
     async def close(self) -> None:
         if isinstance(self.state, RedisStateStore):
@@ -171,9 +177,26 @@ def _state_store(settings: Settings, database: Database, clock: Clock) -> StateS
     return SqlStateStore(database, clock)
 
 
+def _check_metrics(settings: Settings) -> None:
+    token = settings.metrics_token
+    if token is not None and len(token.get_secret_value()) < METRICS_TOKEN_MIN_LENGTH:
+        # The value itself stays out of the message: it is a secret.
+        raise ConfigurationError(
+            f"TWOFOLD_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters"
+            " (see docs/deploy.md)"
+        )
+
+
 async def create_services(
-    settings: Settings, *, clock: Clock | None = None, migrate_sqlite: bool = True
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate_sqlite: bool = True,
+    metrics: PrometheusMetrics | None = None,
 ) -> Services:
+    """`metrics`: where the core counts (the process's `PrometheusMetrics` when metrics are
+    configured); None counts nothing."""
+    _check_metrics(settings)
     if settings.is_sqlite and migrate_sqlite:
         # Alembic is synchronous; keep the event loop free while it runs.
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
@@ -226,6 +249,7 @@ async def create_services(
         ),
         channels=channels,
         devices=SqlPushDeviceRepository(database),
+        metrics=metrics if metrics is not None else NoMetrics(),
     )
     admin = Admin(deps, SqlEncryptedColumns(database))
     # Nodes starting together on an empty database: one creates the first key, the others
@@ -233,7 +257,13 @@ async def create_services(
     async with exclusive(database, "twofold:first-signing-key"):
         await admin.ensure_signing_key()
     return Services(
-        settings=settings, deps=deps, admin=admin, database=database, hasher=hasher, state=state
+        settings=settings,
+        deps=deps,
+        admin=admin,
+        database=database,
+        hasher=hasher,
+        state=state,
+        metrics=metrics,
     )
 
 
@@ -241,8 +271,17 @@ def _runtime(services: Services, tls: bool) -> Runtime:
     return Runtime(deps=services.deps, max_body_bytes=services.settings.max_body_bytes, tls=tls)
 
 
+def _instrument(app: Starlette, metrics: PrometheusMetrics, settings: Settings) -> None:
+    """Count every request (outermost, so that every answer is seen); serve /metrics on this
+    port only with a token."""
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    app.add_middleware(HttpMetrics, metrics=metrics, token=token)
+
+
 def build_app(services: Services, *, tls: bool = False) -> Starlette:
     app = make_app(hsts=tls)
+    if services.metrics is not None:
+        _instrument(app, services.metrics, services.settings)
     app.state.runtime = _runtime(services, tls)
     app.state.services = services
     app.state.readiness = services.readiness
@@ -254,11 +293,13 @@ def asgi() -> Starlette:
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
     tls = os.environ.get("TWOFOLD_SERVING_TLS") == "1"
+    # One per worker process; off (nothing counted, /metrics 404) unless configured.
+    metrics = process_metrics() if settings.metrics_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # `twofold serve` migrated once before starting workers; they must not race on it.
-        services = await create_services(settings, migrate_sqlite=False)
+        services = await create_services(settings, migrate_sqlite=False, metrics=metrics)
         app.state.runtime = _runtime(services, tls)
         app.state.services = services
         app.state.readiness = services.readiness
@@ -275,4 +316,7 @@ def asgi() -> Starlette:
                     await task
             await services.close()
 
-    return make_app(hsts=tls, lifespan=lifespan)
+    app = make_app(hsts=tls, lifespan=lifespan)
+    if metrics is not None:
+        _instrument(app, metrics, settings)
+    return app

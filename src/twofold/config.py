@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import phonenumbers
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     associate_refill_seconds: float = Field(default=60.0, gt=0, le=86_400)
     associate_per_token: int = Field(default=10, ge=1, le=10_000)
 
+    # Prometheus metrics (docs/deploy.md "Metrics"): on a port of their own, which `twofold
+    # serve` listens on at metrics_host (loopback unless set), and/or at /metrics on the main
+    # port for `Authorization: Bearer <metrics_token>`. Neither set: no metrics, /metrics is 404.
+    metrics_port: int | None = Field(default=None, ge=1, le=65_535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
+
     @field_validator("domain")
     @classmethod
     def _bare_domain(cls, value: str) -> str:
@@ -169,6 +176,19 @@ class Settings(BaseSettings):
     @classmethod
     def _known_countries(cls, value: list[str]) -> list[str]:
         return sorted(country_allow_list(value))
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _metrics_token(cls, value: Any) -> Any:
+        # TWOFOLD_METRICS_TOKEN= (empty) leaves it unset. Its length is checked at start-up
+        # (app.py), where the refusal cannot echo the value as a validation error would.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics_port is not None or self.metrics_token is not None
 
     @property
     def issuer(self) -> str:

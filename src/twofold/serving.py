@@ -18,6 +18,9 @@ waiting in the app) for as long as it likes. Three pieces close that:
   only when the entry the proxies vouch for is an IP address; anything else keeps the peer's.
 
 `run` puts them together in a `uvicorn.Config` subclass and runs the server like `uvicorn.run`.
+It also prepares Prometheus metrics (observability/metrics.py) for the workers: a fresh private
+PROMETHEUS_MULTIPROC_DIR per start, removed when the server stops, and with TWOFOLD_METRICS_PORT
+the port that reports them, served by this (the supervising) process.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ import asyncio
 import ipaddress
 import json
 import logging
+import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -36,6 +47,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
+from twofold.observability import metrics
 from twofold.web.parsing import canonical_ip
 
 DEFAULT_HEADER_READ_TIMEOUT = 10.0
@@ -320,8 +332,78 @@ def run(
     ssl_keyfile: str | None,
     header_read_timeout: float,
     body_read_timeout: float,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
-    """Serve `twofold.app:asgi` the way `uvicorn.run` would, with `TwofoldConfig`."""
+    """Serve `twofold.app:asgi` the way `uvicorn.run` would, with `TwofoldConfig`; with
+    `metrics_port`, Prometheus metrics on `metrics_host:metrics_port` too."""
+    # Set before the workers start (they import prometheus_client with it set), and new for
+    # every start: nothing left by an earlier run, or by another server, is ever counted.
+    samples = tempfile.mkdtemp(prefix="twofold-metrics-")
+    os.environ[metrics.MULTIPROC_ENV] = samples
+    try:
+        with _removed_on_sigterm(samples):
+            _run(
+                host=host,
+                port=port,
+                workers=workers,
+                ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile,
+                header_read_timeout=header_read_timeout,
+                body_read_timeout=body_read_timeout,
+                metrics_port=metrics_port,
+                metrics_host=metrics_host,
+                samples=samples,
+            )
+    finally:
+        shutil.rmtree(samples, ignore_errors=True)
+
+
+@contextmanager
+def _removed_on_sigterm(path: str) -> Iterator[None]:
+    """Remove `path` on SIGTERM too. One uvicorn server ends by raising the SIGTERM it caught
+    again once it has shut down, so that the exit status says "ended by SIGTERM" as service
+    managers expect; no `finally` runs then. This handler, which uvicorn puts back before
+    raising it, removes the directory and then lets the signal end the process as before."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # None: a handler set outside Python; the default is the nearest thing to put back.
+    previous = signal.getsignal(signal.SIGTERM) or signal.SIG_DFL
+
+    def removing(signum: int, frame: FrameType | None) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        signal.signal(signum, previous)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, removing)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _metrics_port(host: str, port: int, workers_dir: str | None) -> metrics.MetricsPort:
+    try:
+        return metrics.MetricsPort(host, port, metrics.exposed_registry(workers_dir))
+    except OSError as exc:
+        log.error("cannot listen on the metrics port %s:%d: %s", host, port, exc.strerror)
+        sys.exit(STARTUP_FAILURE)
+
+
+def _run(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    header_read_timeout: float,
+    body_read_timeout: float,
+    metrics_port: int | None,
+    metrics_host: str,
+    samples: str,
+) -> None:
     config = TwofoldConfig(
         "twofold.app:asgi",
         factory=True,
@@ -337,6 +419,13 @@ def run(
         body_read_timeout=body_read_timeout,
     )
     server = uvicorn.Server(config=config)
+    # Several workers: the port merges their files. One: it is this process, which reports its
+    # own samples (kept in memory: prometheus_client was imported here before `samples` was set).
+    exporter = (
+        _metrics_port(metrics_host, metrics_port, samples if config.workers > 1 else None)
+        if metrics_port is not None
+        else None
+    )
     try:
         if config.workers > 1:
             Multiprocess(config, sockets=[config.bind_socket()]).run()
@@ -344,5 +433,8 @@ def run(
             server.run()
     except KeyboardInterrupt:
         pass
+    finally:
+        if exporter is not None:
+            exporter.close()
     if not server.started and config.workers == 1:
         sys.exit(STARTUP_FAILURE)

@@ -79,6 +79,8 @@ def serve(
         ssl_keyfile=tls_key,
         header_read_timeout=config.header_read_timeout,
         body_read_timeout=config.body_read_timeout,
+        metrics_port=config.metrics_port,
+        metrics_host=config.metrics_host,
     )
 
 

@@ -16,7 +16,14 @@ from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
 from twofold.core.models import Client, Tenant
 from twofold.core.passwords import PasswordHasher
-from twofold.core.ports import Channel, PushDeviceRepository, StateStore, Storage
+from twofold.core.ports import (
+    Channel,
+    Metrics,
+    NoMetrics,
+    PushDeviceRepository,
+    StateStore,
+    Storage,
+)
 from twofold.core.tokens import TokenSigner, generate_signing_key
 
 SIGNER_CACHE_SECONDS = 30.0
@@ -80,6 +87,8 @@ class Deps:
     # Delivery channels by name ("sms", "voice", "email", "push"); absent = not configured.
     channels: Mapping[str, Channel] = field(default_factory=dict)
     devices: PushDeviceRepository | None = None
+    # Counters and timings for the operator (observability/metrics.py); off by default.
+    metrics: Metrics = field(default_factory=NoMetrics)
     _signer: TokenSigner | None = None
     _signer_loaded_at: float = float("-inf")
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

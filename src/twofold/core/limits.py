@@ -42,7 +42,7 @@ from twofold.core.clock import Clock
 from twofold.core.deps import Deps, Policy
 from twofold.core.errors import TooManyRequests
 from twofold.core.ids import digest
-from twofold.core.ports import StateStore
+from twofold.core.ports import Metrics, NoMetrics, StateStore
 
 HOUR = 3600.0
 PHONE_CHANNELS = frozenset({"sms", "voice"})
@@ -103,11 +103,13 @@ class SendLimiter:
         policy: Policy | None = None,
         *,
         on_trip: TripHandler | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._state = state
         self._clock = clock
         self._policy = policy or Policy()
         self._on_trip = on_trip
+        self._metrics = metrics or NoMetrics()
 
     @classmethod
     def of(cls, deps: Deps) -> SendLimiter:
@@ -131,7 +133,7 @@ class SendLimiter:
                 destination=masked,
             )
 
-        return cls(deps.state, deps.clock, deps.policy, on_trip=tripped)
+        return cls(deps.state, deps.clock, deps.policy, on_trip=tripped, metrics=deps.metrics)
 
     @staticmethod
     def _key(limit: SendLimit, user_id: str) -> str:
@@ -196,7 +198,12 @@ class SendLimiter:
             for done_key, done in reversed(taken):
                 await self._state.gcra_refund(done_key, done.refill_seconds)
             if key.startswith("sendcap:tenant:"):
+                self._metrics.mfa_rate_limited(channel, "tenant")
+                self._metrics.send_cap_tripped(channel)
                 await self._tripped(channel, user_id, destination, limit.capacity)
+            else:
+                which = "destination" if key.startswith("sendcap:dest:") else "user"
+                self._metrics.mfa_rate_limited(channel, which)
             raise self._exhausted(limit, refused, self._clock.now())
 
     async def refund(self, channel: str, user_id: str, destination: str | None) -> None:

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core import audit
-from twofold.core.errors import OAuthError, ServerError
+from twofold.core.errors import BackendUnavailable, OAuthError, ServerError
 
 log = logging.getLogger("twofold.web")
 
@@ -37,6 +37,10 @@ def error_response(exc: OAuthError) -> Response:
 
 async def oauth_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
+    if isinstance(exc, BackendUnavailable):
+        runtime = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            runtime.deps.metrics.backend_error(exc.backend)
     return error_response(exc)
 
 

@@ -43,17 +43,19 @@ async def send(
     await limiter.take(message.channel, user_id, message.to)
     channel = deps.channels.get(message.channel)
     reason: str | None = None
+    outcome = "sent"
     if channel is None:
-        reason = "no delivery channel configured"
+        reason, outcome = "no delivery channel configured", "unconfigured"
     else:
         try:
             await asyncio.wait_for(channel.send(message), timeout=SEND_TIMEOUT_CAP)
         except DeliveryError as exc:
-            reason = str(exc)[:200] or type(exc).__name__
+            reason, outcome = str(exc)[:200] or type(exc).__name__, "failed"
         except TimeoutError:
-            reason = "timed out"
+            reason, outcome = "timed out", "timeout"
         except Exception as exc:  # an adapter bug must still be a 502, not a 500
-            reason = f"unexpected {type(exc).__name__}"
+            reason, outcome = f"unexpected {type(exc).__name__}", "failed"
+    deps.metrics.delivery(message.channel, outcome)
     if reason is not None:
         await limiter.refund(message.channel, user_id, message.to)
         log.warning("%s delivery failed: %s", message.channel, reason)

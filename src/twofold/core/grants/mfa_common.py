@@ -47,7 +47,7 @@ async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
 
 @asynccontextmanager
 async def grant_unit(
-    deps: Deps, req: GrantRequest, user: User, bucket: Attempts | None
+    deps: Deps, req: GrantRequest, user: User, bucket: Attempts | None, *, factor: str
 ) -> AsyncIterator[None]:
     """A unit of work that first takes an attempt from the user's bucket (429 when it is empty,
     with nothing written): a grant's whole outcome then commits in one transaction. A grant
@@ -72,6 +72,7 @@ async def grant_unit(
             async with deps.storage.unit_of_work():
                 yield
     except TooManyAttempts:
+        deps.metrics.mfa_rate_limited(factor, "attempts")
         await audit.record(
             deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=req.client.client_id
         )
@@ -91,6 +92,7 @@ async def grant_unit(
 
 async def failed(deps: Deps, req: GrantRequest, user: User, event: str, factor: str) -> None:
     # The attempt taken up front stays spent: that is the failure being counted.
+    deps.metrics.mfa_failure(factor)
     await audit.record(
         deps, event, user_id=user.user_id, client_id=req.client.client_id, factor=factor
     )

@@ -71,7 +71,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 raise AccessDenied(ALREADY_ENROLLED)
 
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None
-    async with mfa_common.grant_unit(deps, req, user, bucket):
+    async with mfa_common.grant_unit(deps, req, user, bucket, factor=challenge.channel):
         if not proof:
             await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, challenge.channel)
         else:

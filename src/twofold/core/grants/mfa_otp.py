@@ -50,7 +50,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # spending the mfa_token, the refund and the audit rows. Rows are locked in the order
     # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
     # Signing comes after, outside it.
-    async with mfa_common.grant_unit(deps, req, user, attempts):
+    async with mfa_common.grant_unit(deps, req, user, attempts, factor="otp"):
         # Secrets are opened only once the attempt is taken, so a refused (429) request costs
         # the same however many authenticators the user holds.
         matches = totp.verify(deps, candidates, code, now)

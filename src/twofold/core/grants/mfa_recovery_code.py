@@ -45,7 +45,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
     # commit together or not at all, so neither the mfa_token nor the code can be spent without
     # the other.
-    async with mfa_common.grant_unit(deps, req, user, attempts):
+    async with mfa_common.grant_unit(deps, req, user, attempts, factor="recovery-code"):
         if good and stored is not None:
             # Made only now, after the attempt is taken: made before, its cost would make a
             # refused (429) right code answer more slowly than a refused wrong one.

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from twofold.core import client_auth
 from twofold.core.deps import Deps
-from twofold.core.errors import UnauthorizedClient, UnsupportedGrantType, missing
+from twofold.core.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType, missing
 from twofold.core.grants import (
     client_credentials,
     mfa_oob,
@@ -40,6 +40,28 @@ async def exchange(
     params: Mapping[str, str],
     creds: client_auth.ClientCredentials,
     ip: str | None = None,
+) -> TokenSet:
+    # Counted by grant type and outcome; an unknown grant_type is the client's text, so it is
+    # counted as "other", never under its own name.
+    grant_type = params.get("grant_type", "")
+    label = grant_type if grant_type in GRANTS else "other"
+    try:
+        tokens = await _exchange(deps, params, creds, ip)
+    except OAuthError as exc:
+        deps.metrics.grant(label, exc.error)
+        raise
+    except Exception:
+        deps.metrics.grant(label, "server_error")
+        raise
+    deps.metrics.grant(label, "success")
+    return tokens
+
+
+async def _exchange(
+    deps: Deps,
+    params: Mapping[str, str],
+    creds: client_auth.ClientCredentials,
+    ip: str | None,
 ) -> TokenSet:
     grant_type = params.get("grant_type")
     if not grant_type:
