@@ -7,6 +7,7 @@ token manages the user's factors, so it must never outlive the second factor tha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from twofold.core.deps import Deps
 from twofold.core.ids import digest, opaque_token
@@ -24,6 +25,7 @@ async def user_tokens(
     mfa: bool,
     grant: str,
     family_id: str | None = None,
+    amr: Sequence[str] | None = None,
 ) -> TokenSet:
     tenant = await deps.tenant()
     signer = await deps.signer()
@@ -32,7 +34,8 @@ async def user_tokens(
     if deps.is_mfa_audience(audience) and "offline_access" in scopes:
         scopes = [s for s in scopes if s != "offline_access"]
         scope = " ".join(scopes)
-    amr = ["mfa"] if mfa else ["pwd"]
+    # The grant may name its methods (a passkey login); otherwise the password, then MFA.
+    methods = list(amr) if amr is not None else (["mfa"] if mfa else ["pwd"])
     aud: str | list[str] = audience
     if "openid" in scopes and audience != deps.userinfo_audience:
         aud = [audience, deps.userinfo_audience]
@@ -47,7 +50,7 @@ async def user_tokens(
             "azp": client.client_id,
             "gty": grant,
             "jti": uuid.uuid4().hex,
-            **({"amr": amr} if mfa else {}),
+            **({"amr": methods} if mfa else {}),
         }
     )
     id_token = None
@@ -59,7 +62,7 @@ async def user_tokens(
             "iat": now,
             "exp": now + tenant.id_token_lifetime,
             "auth_time": now,
-            "amr": amr,
+            "amr": methods,
         }
         if "email" in scopes:
             claims["email"] = user.email
