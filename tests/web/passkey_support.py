@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from .support import BASE_URL, DOMAIN, GRANT_PASSWORD, GRANT_REFRESH, Creds, Harness
+from .support import BASE_URL, DOMAIN, GRANT_OTP, GRANT_PASSWORD, GRANT_REFRESH, Creds, Harness
 from .webauthn_authenticator import SoftAuthenticator
 
 GRANT_WEBAUTHN = "urn:okta:params:oauth:grant-type:webauthn"
@@ -18,7 +18,8 @@ RP_ID = DOMAIN
 
 async def passkey_client(env: Harness, auth_method: str = "client_secret_post") -> Creds:
     return await env.client(
-        grant_types=[GRANT_WEBAUTHN, GRANT_PASSWORD, GRANT_REFRESH], auth_method=auth_method
+        grant_types=[GRANT_WEBAUTHN, GRANT_PASSWORD, GRANT_REFRESH, GRANT_OTP],
+        auth_method=auth_method,
     )
 
 
