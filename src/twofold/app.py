@@ -246,6 +246,7 @@ async def create_services(
             signing_key_cache_seconds=settings.signing_key_cache_seconds,
             **settings.send_policy(),
             **settings.enrolment_policy(),
+            **settings.webauthn_policy(),
         ),
         channels=channels,
         devices=SqlPushDeviceRepository(database),

@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
@@ -139,6 +140,12 @@ class Settings(BaseSettings):
     associate_capacity: int = Field(default=20, ge=1, le=10_000)
     associate_refill_seconds: float = Field(default=60.0, gt=0, le=86_400)
     associate_per_token: int = Field(default=10, ge=1, le=10_000)
+    # Passkeys (docs/configuration.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the
+    # host of `domain`; empty origins: https://{domain}. A native app's origin is listed here
+    # too (android:apk-key-hash:…).
+    webauthn_rp_id: str = ""
+    webauthn_rp_name: str = "Twofold"
+    webauthn_origins: list[str] = Field(default_factory=list)
 
     # Prometheus metrics (docs/deploy.md "Metrics"): on a port of their own, which `twofold
     # serve` listens on at metrics_host (loopback unless set), and/or at /metrics on the main
@@ -217,6 +224,18 @@ class Settings(BaseSettings):
             "associate_capacity": self.associate_capacity,
             "associate_refill_seconds": self.associate_refill_seconds,
             "associate_per_token": self.associate_per_token,
+        }
+
+    def webauthn_policy(self) -> dict[str, Any]:
+        """The WebAuthn relying party, as the core's Policy fields."""
+        host = urlsplit(f"https://{self.domain}").hostname or self.domain
+        return {
+            "webauthn_rp_id": self.webauthn_rp_id.strip() or host,
+            "webauthn_rp_name": self.webauthn_rp_name.strip() or "Twofold",
+            "webauthn_origins": tuple(
+                o.strip().rstrip("/") for o in self.webauthn_origins if o.strip()
+            )
+            or (f"https://{self.domain}",),
         }
 
     @classmethod

@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "refresh_tokens",
     "state",
     "audit_events",
+    "webauthn_credentials",
 }
 
 

@@ -1,6 +1,6 @@
 """X-Forwarded-For from a trusted proxy is believed only when it names one IP address.
 
-`twofold serve` puts `serving.ProxyHeaders` around the app (instead of uvicorn's middleware,
+`twofold serve` puts `proxy_headers.ProxyHeaders` around the app (instead of uvicorn's middleware,
 which took any text). Here the same wrapping runs in-process: the test client's peer,
 127.0.0.1, is the trusted proxy. What the app then takes for the client address is what the
 audit trail records and what keys the per-address password buckets; hostile values must leave
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from twofold.core.attempts import PASSWORD_PER_IP_USER
-from twofold.serving import ProxyHeaders, TrustedProxies, forwarded_client
+from twofold.proxy_headers import ProxyHeaders, TrustedProxies, forwarded_client
 from web.support import BASE_URL, EMAIL, PASSWORD, WRONG_CREDENTIALS, Harness, assert_error
 
 pytestmark = pytest.mark.anyio

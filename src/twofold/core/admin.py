@@ -17,6 +17,7 @@ from twofold.core.models import (
     DEFAULT_REALM,
     FIRST_PARTY_GRANTS,
     GRANT_CLIENT_CREDENTIALS,
+    GRANT_WEBAUTHN,
     MFA_GRANTS,
     MFA_POLICIES,
     TENANT_SIGNING_ALGS,
@@ -30,7 +31,9 @@ from twofold.core.models import (
 from twofold.core.ports import AuditLog, EncryptedColumns
 from twofold.core.tokens import generate_signing_key
 
-KNOWN_GRANTS = frozenset({*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS})
+KNOWN_GRANTS = frozenset(
+    {*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS, GRANT_WEBAUTHN}
+)
 
 
 class AdminError(ValueError):

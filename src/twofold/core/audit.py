@@ -42,6 +42,12 @@ SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
 # Twofold's own (Auth0 has no tenant-wide send cap): in the family of its `limit_*` events.
 SEND_CAP_TRIPPED = "limit_send_tenant"
+# Passkeys: Auth0's login and signup events, and Twofold's own for a cloned authenticator
+# (a valid signature whose sign counter went back).
+FAILED_LOGIN = "f"
+SUCCESS_SIGNUP = "ss"
+FAILED_SIGNUP = "fs"
+PASSKEY_CLONE = "passkey_clone_detected"
 
 DESCRIPTIONS = {
     SUCCESS_LOGIN: "Success Login",
@@ -69,6 +75,10 @@ DESCRIPTIONS = {
     SEND_PUSH: "Push notification sent",
     SEND_PUSH_FAILURE: "Push notification failed",
     SEND_CAP_TRIPPED: "Tenant-wide send cap reached: messages on the channel are refused",
+    FAILED_LOGIN: "Failed Login",
+    SUCCESS_SIGNUP: "Success Signup",
+    FAILED_SIGNUP: "Failed Signup",
+    PASSKEY_CLONE: "Passkey refused: its sign counter went back (cloned authenticator)",
 }
 
 log = logging.getLogger("twofold.audit")

@@ -73,6 +73,14 @@ class Policy:
     # Phone numbers /mfa/associate accepts: country calling codes ("+44") and regions ("US"), as
     # `contact.country_allow_list` normalises them; empty: every country.
     phone_countries: frozenset[str] = frozenset()
+    # The WebAuthn relying party of passkeys: its id (a registrable domain), the name shown to
+    # the user, and the origins whose ceremonies are accepted. The composition root fills them
+    # from the issuer's domain unless the operator sets them.
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "Twofold"
+    webauthn_origins: tuple[str, ...] = ("https://localhost",)
+    # How long a /passkey/register or /passkey/challenge auth_session may be answered.
+    passkey_session_lifetime: int = 300
 
 
 @dataclass(slots=True)

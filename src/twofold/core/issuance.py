@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twofold.core.deps import Deps
@@ -36,6 +36,7 @@ async def user_tokens(
     mfa: bool,
     grant: str,
     family_id: str | None = None,
+    amr: Sequence[str] | None = None,
 ) -> TokenSet:
     tenant = await deps.tenant()
     signer = await deps.signer()
@@ -44,7 +45,8 @@ async def user_tokens(
     if deps.is_mfa_audience(audience) and "offline_access" in scopes:
         scopes = [s for s in scopes if s != "offline_access"]
         scope = " ".join(scopes)
-    amr = ["mfa"] if mfa else ["pwd"]
+    # The grant may name its methods (a passkey login); otherwise the password, then MFA.
+    methods = list(amr) if amr is not None else (["mfa"] if mfa else ["pwd"])
     aud: str | list[str] = audience
     if "openid" in scopes and audience != deps.userinfo_audience:
         aud = [audience, deps.userinfo_audience]
@@ -61,7 +63,7 @@ async def user_tokens(
             "azp": client.client_id,
             "gty": grant,
             "jti": uuid.uuid4().hex,
-            **({"amr": amr} if mfa else {}),
+            **({"amr": methods} if mfa else {}),
         },
     )
     id_token = None
@@ -73,7 +75,7 @@ async def user_tokens(
             "iat": now,
             "exp": now + tenant.id_token_lifetime,
             "auth_time": now,
-            "amr": amr,
+            "amr": methods,
         }
         if "email" in scopes:
             claims["email"] = user.email

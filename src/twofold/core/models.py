@@ -12,6 +12,8 @@ GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 GRANT_MFA_RECOVERY_CODE = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
+# Auth0's native passkey login (the client's own WebAuthn ceremony, then this grant).
+GRANT_WEBAUTHN = "urn:okta:params:oauth:grant-type:webauthn"
 
 MFA_GRANTS = frozenset({GRANT_MFA_OTP, GRANT_MFA_OOB, GRANT_MFA_RECOVERY_CODE})
 FIRST_PARTY_GRANTS = frozenset(
@@ -36,8 +38,11 @@ SigningAlg = Literal["RS256", "ES256", "EdDSA"]
 TENANT_SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS256", "ES256", "EdDSA")
 
 # Authenticator kinds as they appear in ids (`totp|dev_…`) and the factor they belong to.
-AuthenticatorKind = Literal["totp", "sms", "voice", "email", "push", "recovery-code"]
-FACTORS = ("otp", "sms", "voice", "email", "push-notification", "recovery-code")
+AuthenticatorKind = Literal["totp", "sms", "voice", "email", "push", "recovery-code", "passkey"]
+FACTORS = ("otp", "sms", "voice", "email", "push-notification", "recovery-code", "passkey")
+# Kinds that are a first factor, not an MFA authenticator: Auth0's MFA API neither lists nor
+# challenges, deletes or counts them (passkeys are managed by the My Account and Management APIs).
+FIRST_FACTOR_KINDS: frozenset[str] = frozenset({"passkey"})
 
 DEFAULT_REALM = "Username-Password-Authentication"
 MFA_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
@@ -122,8 +127,8 @@ class Authenticator:
     def authenticator_type(self) -> str:
         if self.kind == "totp":
             return "otp"
-        if self.kind == "recovery-code":
-            return "recovery-code"
+        if self.kind in ("recovery-code", "passkey"):
+            return self.kind
         return "oob"
 
     @property
@@ -140,7 +145,38 @@ class Authenticator:
             "email": "email",
             "push": "push-notification",
             "recovery-code": "recovery-code",
+            "passkey": "passkey",
         }[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class WebAuthnCredential:
+    """A passkey's WebAuthn side; its authenticator row (kind "passkey") carries the rest.
+
+    Binary values are base64url without padding, as WebAuthn's JSON carries them. None of them
+    is a secret: the private key never leaves the user's authenticator.
+    """
+
+    credential_id: str
+    authenticator_id: str
+    user_id: str
+    # The COSE_Key of the credential, as the authenticator reported it at registration.
+    public_key: str
+    sign_count: int
+    # The WebAuthn user.id the credential was created for (returned as userHandle on login).
+    user_handle: str
+    created_at: float
+    transports: tuple[str, ...] = ()
+    aaguid: str = "00000000-0000-0000-0000-000000000000"
+    # Flags BE and BS: whether it may be synced (a multi-device passkey), and whether it is.
+    backup_eligible: bool = False
+    backed_up: bool = False
+    name: str | None = None
+    last_used_at: float | None = None
+
+    @property
+    def device_type(self) -> str:
+        return "multi_device" if self.backup_eligible else "single_device"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from twofold.core.models import (
     SigningKey,
     Tenant,
     User,
+    WebAuthnCredential,
 )
 
 
@@ -97,6 +98,29 @@ class AuthenticatorRepository(Protocol):
 
     async def touch(self, authenticator_id: str, now: float) -> None:
         """Record a successful use (last_used_at)."""
+        ...
+
+
+class WebAuthnCredentialRepository(Protocol):
+    """Passkeys' WebAuthn credentials. Each belongs to one authenticator row of kind "passkey"
+    and goes with it (deleting the authenticator or the user deletes the credential)."""
+
+    async def add(self, credential: WebAuthnCredential) -> None:
+        """Raises Conflict when the credential id is already registered (to anyone)."""
+        ...
+
+    async def get(self, credential_id: str) -> WebAuthnCredential | None: ...
+
+    async def list_for_user(self, user_id: str) -> Sequence[WebAuthnCredential]:
+        """Oldest first."""
+        ...
+
+    async def record_use(
+        self, credential_id: str, seen_count: int, new_count: int, backed_up: bool, now: float
+    ) -> bool:
+        """Move the sign counter from `seen_count` to `new_count` and record the use (backup
+        state, last_used_at) in one conditional write; False, changing nothing, when the
+        stored counter is no longer `seen_count` (a concurrent use got there first)."""
         ...
 
 
@@ -211,6 +235,7 @@ class Storage(Protocol):
     users: UserRepository
     authenticators: AuthenticatorRepository
     recovery_codes: RecoveryCodeRepository
+    passkeys: WebAuthnCredentialRepository
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
     audit: AuditLog

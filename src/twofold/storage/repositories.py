@@ -18,6 +18,7 @@ from twofold.core.ports import (
     SigningKeyRepository,
     TenantRepository,
     UserRepository,
+    WebAuthnCredentialRepository,
 )
 from twofold.storage.accounts import (
     SqlApiRepository,
@@ -33,6 +34,7 @@ from twofold.storage.credentials import (
     SqlSigningKeyRepository,
 )
 from twofold.storage.database import Database
+from twofold.storage.passkeys import SqlWebAuthnCredentialRepository
 
 __all__ = [
     "SqlApiRepository",
@@ -44,6 +46,7 @@ __all__ = [
     "SqlStorage",
     "SqlTenantRepository",
     "SqlUserRepository",
+    "SqlWebAuthnCredentialRepository",
 ]
 
 
@@ -64,6 +67,7 @@ class SqlStorage:
         self.users: UserRepository = SqlUserRepository(database)
         self.authenticators: AuthenticatorRepository = SqlAuthenticatorRepository(database)
         self.recovery_codes: RecoveryCodeRepository = SqlRecoveryCodeRepository(database)
+        self.passkeys: WebAuthnCredentialRepository = SqlWebAuthnCredentialRepository(database)
         self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(database)
         self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(database)
         self.audit: AuditLog = SqlAuditLog(database)

@@ -116,6 +116,38 @@ authenticators = sa.Table(
     sa.Column("last_used_at", sa.Double, nullable=True),
 )
 
+# A passkey's WebAuthn credential (migration 0006); its authenticator row (kind "passkey") holds
+# the rest and takes the credential with it when deleted.
+webauthn_credentials = sa.Table(
+    "webauthn_credentials",
+    metadata,
+    sa.Column("credential_id", sa.String(1400), primary_key=True),
+    sa.Column(
+        "authenticator_id",
+        sa.String(255),
+        sa.ForeignKey("authenticators.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column(
+        "user_id",
+        sa.String(255),
+        sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("public_key", sa.Text, nullable=False),
+    sa.Column("sign_count", sa.BigInteger, nullable=False),
+    sa.Column("user_handle", sa.String(255), nullable=False),
+    sa.Column("transports", sa.Text, nullable=False),
+    sa.Column("aaguid", sa.String(36), nullable=False),
+    sa.Column("backup_eligible", sa.Boolean, nullable=False),
+    sa.Column("backed_up", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("last_used_at", sa.Double, nullable=True),
+)
+
 recovery_codes = sa.Table(
     "recovery_codes",
     metadata,

@@ -130,6 +130,30 @@ def string_params(body: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+# Token parameters that carry a JSON object: the passkey grant's `authn_response`, which
+# @auth0/auth0-auth-js sends nested in a JSON body (a form body carries it as a JSON string).
+JSON_OBJECT_PARAMS = frozenset({"authn_response"})
+MAX_JSON_PARAM_CHARS = 32_768
+
+
+def token_params(body: dict[str, Any]) -> dict[str, str]:
+    """The token endpoint's parameters as strings; a JSON-object parameter becomes its JSON
+    text (the grant parses it again), within its own, larger, size cap."""
+    objects: dict[str, str] = {}
+    rest: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in JSON_OBJECT_PARAMS and isinstance(value, (dict, str)):
+            text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+            if len(text) > MAX_JSON_PARAM_CHARS:
+                raise InvalidRequest(f"Parameter too long: {key}")
+            if "\x00" in text:
+                raise InvalidRequest(f"Invalid parameter: {key}")
+            objects[key] = text
+        else:
+            rest[key] = value
+    return {**string_params(rest), **objects}
+
+
 def client_credentials(request: Request, params: dict[str, str]) -> ClientCredentials:
     basic = None
     header = request.headers.get("authorization")

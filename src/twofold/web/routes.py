@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
-from twofold.web.endpoints import mfa, openapi, ops, push, token, wellknown
+from twofold.web.endpoints import mfa, openapi, ops, passkey, push, token, wellknown
 from twofold.web.errors import (
     CatchAll,
     RequestContextMiddleware,
@@ -32,6 +32,8 @@ ROUTES = [
         mfa.delete_authenticator,
         methods=["DELETE"],
     ),
+    Route("/passkey/register", passkey.register, methods=["POST"]),
+    Route("/passkey/challenge", passkey.challenge, methods=["POST"]),
     Route("/push/enroll", push.enroll, methods=["POST"]),
     Route("/push/pending", push.pending, methods=["POST"]),
     Route("/push/transactions/{transaction_id}/{decision}", push.decide, methods=["POST"]),

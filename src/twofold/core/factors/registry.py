@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twofold.core.factors import email, phone, push, totp
+from twofold.core.factors import email, passkey, phone, push, totp
 from twofold.core.factors.base import Factor, OobFactor
 from twofold.core.models import AuthenticatorKind
 
@@ -25,3 +25,8 @@ OOB_KINDS: Mapping[str, AuthenticatorKind] = {
     "auth0": "push",
 }
 OOB_FACTORS: Mapping[str, OobFactor] = {"sms": phone, "voice": phone, "email": email, "auth0": push}
+
+# First factors: a passkey signs a user in on its own (native passkey login, grant
+# urn:okta:params:oauth:grant-type:webauthn). Auth0's MFA API neither lists nor challenges them,
+# so they are kept out of FACTORS; the webauthn grant and /passkey/* reach the module directly.
+FIRST_FACTORS = {"passkey": passkey}

@@ -18,6 +18,7 @@ from twofold.core.grants import (
     mfa_recovery_code,
     password,
     refresh_token,
+    webauthn,
 )
 from twofold.core.grants.base import GrantRequest
 from twofold.core.models import GRANT_PASSWORD, GRANT_PASSWORD_REALM, TokenSet
@@ -32,6 +33,7 @@ GRANTS: Mapping[str, Handler] = {
     mfa_recovery_code.GRANT_TYPE: mfa_recovery_code.handle,
     refresh_token.GRANT_TYPE: refresh_token.handle,
     client_credentials.GRANT_TYPE: client_credentials.handle,
+    webauthn.GRANT_TYPE: webauthn.handle,
 }
 
 

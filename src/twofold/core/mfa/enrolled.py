@@ -9,12 +9,18 @@ from twofold.core.deps import Deps
 from twofold.core.factors import email
 from twofold.core.factors.base import describe
 from twofold.core.factors.registry import FACTORS
-from twofold.core.models import Authenticator
+from twofold.core.models import FIRST_FACTOR_KINDS, Authenticator
+
+
+def mfa_only(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
+    """The MFA API's authenticators: passkeys are a first factor, which Auth0's MFA API neither
+    lists nor challenges, deletes or counts."""
+    return [a for a in authenticators if a.kind not in FIRST_FACTOR_KINDS]
 
 
 def usable(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
     """Active authenticators that can answer a challenge (recovery codes are not challenged)."""
-    return [a for a in authenticators if a.active and a.kind != "recovery-code"]
+    return [a for a in mfa_only(authenticators) if a.active and a.kind != "recovery-code"]
 
 
 def has_active_factor(
@@ -49,7 +55,7 @@ async def is_enrolled(
 
 async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
     """The user's stored authenticators plus the implicit one for a verified email."""
-    stored = list(await deps.storage.authenticators.list_for_user(user_id))
+    stored = mfa_only(await deps.storage.authenticators.list_for_user(user_id))
     tenant = await deps.tenant()
     if "email" in tenant.enabled_factors:
         user = await deps.storage.users.get(user_id)

@@ -9,7 +9,7 @@ from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied, InsufficientScope, NotFound
 from twofold.core.factors import email
 from twofold.core.mfa.bearer import Principal
-from twofold.core.mfa.enrolled import list_view
+from twofold.core.mfa.enrolled import list_view, mfa_only
 
 
 async def list_authenticators(deps: Deps, principal: Principal) -> list[dict[str, Any]]:
@@ -21,7 +21,7 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
     if principal.kind != "access_token":
         raise InsufficientScope("Insufficient scope, expected: remove:authenticators")
     principal.require_scope("remove:authenticators")
-    authenticators = await deps.storage.authenticators.list_for_user(principal.user_id)
+    authenticators = mfa_only(await deps.storage.authenticators.list_for_user(principal.user_id))
     target = next((a for a in authenticators if a.id == authenticator_id), None)
     if target is None:
         if authenticator_id == email.implicit_id(principal.user_id):

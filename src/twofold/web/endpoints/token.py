@@ -14,7 +14,7 @@ from twofold.web.errors import json_response
 
 async def token(request: Request) -> Response:
     rt = runtime(request)
-    params = parsing.string_params(await parsing.parse_body(request, rt.max_body_bytes))
+    params = parsing.token_params(await parsing.parse_body(request, rt.max_body_bytes))
     creds = parsing.client_credentials(request, params)
     ip = parsing.end_user_ip(request, params, rt.deps.policy.trusted_forwarding_clients)
     ctx = audit.request_context.get()

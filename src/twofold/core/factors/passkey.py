@@ -1,0 +1,318 @@
+"""The passkey factor: WebAuthn ceremonies for Auth0's native passkey login.
+
+- `enrol` (POST /passkey/register) and `challenge` (POST /passkey/challenge) answer the
+  PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions of a new
+  `auth_session`: a short-lived record in the StateStore that carries the challenge and what
+  the session may do (sign up one new user, or log in). The auth_session is a bearer secret;
+  the state is keyed by its hash.
+- `verify_registration` and `verify_login` decide a response without writing anything. The
+  verification itself is py_webauthn's (origin, RP ID hash, challenge, flags UP and UV, the
+  attestation statement, the signature, the sign counter); nothing here parses or checks
+  WebAuthn data by hand.
+- `consume` spends an auth_session in one atomic StateStore operation: of concurrent requests
+  presenting one response, exactly one gets the session.
+- `describe`: a passkey as the authenticator lists describe it. Auth0's MFA API does not list
+  passkeys, so GET /mfa/authenticators never shows this entry (`mfa/enrolled.mfa_only`).
+
+Imports neither grants nor MFA use cases, like every factor.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from webauthn import (
+    base64url_to_bytes,
+    generate_authentication_options,
+    generate_registration_options,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import bytes_to_base64url, options_to_json_dict
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AttestationFormat,
+    AuthenticatorSelectionCriteria,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from twofold.core.deps import Deps
+from twofold.core.factors.base import describe as common_describe
+from twofold.core.ids import digest, opaque_token
+from twofold.core.models import Authenticator, WebAuthnCredential
+
+SessionKind = Literal["register", "login"]
+_KEY_PREFIX = "passkey:session:"
+# ES256 first (every platform authenticator), then EdDSA and RS256 (Windows Hello).
+ALGORITHMS = [
+    COSEAlgorithmIdentifier.ECDSA_SHA_256,
+    COSEAlgorithmIdentifier.EDDSA,
+    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
+]
+# Attestation formats a registration may carry: `none` (what platform passkeys send) and
+# `packed` (self attestation, or a certificate chain). Others are refused: we trust no
+# attestation root, so they would prove nothing more and widen what must be parsed.
+ACCEPTED_FORMATS = frozenset({AttestationFormat.NONE, AttestationFormat.PACKED})
+TRANSPORTS = frozenset({"usb", "nfc", "ble", "smart-card", "hybrid", "internal", "cable"})
+
+
+class Refused(Exception):
+    """A response that does not verify. `reason` is for logs and the audit trail only (no
+    secret, no response data); `cloned` marks a valid signature whose counter went back."""
+
+    def __init__(self, reason: str, *, cloned: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cloned = cloned
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What an auth_session stands for."""
+
+    kind: SessionKind
+    client_id: str
+    realm: str
+    # The challenge as sent (base64url); single use: the session is consumed with it.
+    challenge: str
+    expires_at: float
+    # Signup only: the profile of the user to create, and the WebAuthn user.id given to the
+    # authenticator (base64url).
+    email: str | None = None
+    name: str | None = None
+    user_handle: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCredential:
+    """A verified registration, not yet stored."""
+
+    credential_id: str
+    public_key: str
+    sign_count: int
+    aaguid: str
+    transports: tuple[str, ...]
+    backup_eligible: bool
+    backed_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """A verified login: what to record on the credential."""
+
+    new_count: int
+    backed_up: bool
+
+
+def _key(auth_session: str) -> str:
+    return _KEY_PREFIX + digest(auth_session, "passkey-session")
+
+
+async def _open_session(deps: Deps, session: Session) -> str:
+    auth_session = opaque_token(32)
+    await deps.state.put(
+        _key(auth_session),
+        json.dumps(asdict(session), separators=(",", ":")),
+        deps.policy.passkey_session_lifetime,
+    )
+    return auth_session
+
+
+def _timeout_ms(deps: Deps) -> int:
+    return deps.policy.passkey_session_lifetime * 1000
+
+
+async def enrol(
+    deps: Deps, *, client_id: str, realm: str, email: str, name: str | None
+) -> dict[str, Any]:
+    """POST /passkey/register: creation options for a new user's first passkey."""
+    challenge = secrets.token_bytes(32)
+    user_handle = secrets.token_bytes(32)
+    options = generate_registration_options(
+        rp_id=deps.policy.webauthn_rp_id,
+        rp_name=deps.policy.webauthn_rp_name,
+        user_name=email,
+        user_id=user_handle,
+        user_display_name=name or email,
+        challenge=challenge,
+        timeout=_timeout_ms(deps),
+        attestation=AttestationConveyancePreference.NONE,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            require_resident_key=True,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        supported_pub_key_algs=ALGORITHMS,
+    )
+    session = Session(
+        kind="register",
+        client_id=client_id,
+        realm=realm,
+        challenge=bytes_to_base64url(challenge),
+        expires_at=deps.clock.now() + deps.policy.passkey_session_lifetime,
+        email=email,
+        name=name,
+        user_handle=bytes_to_base64url(user_handle),
+    )
+    auth_session = await _open_session(deps, session)
+    return {"authn_params_public_key": options_to_json_dict(options), "auth_session": auth_session}
+
+
+async def challenge(deps: Deps, *, client_id: str, realm: str) -> dict[str, Any]:
+    """POST /passkey/challenge: request options for a discoverable credential (no
+    allowCredentials: the authenticator offers the passkeys it holds for this RP)."""
+    raw = secrets.token_bytes(32)
+    options = generate_authentication_options(
+        rp_id=deps.policy.webauthn_rp_id,
+        challenge=raw,
+        timeout=_timeout_ms(deps),
+        allow_credentials=[],
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    session = Session(
+        kind="login",
+        client_id=client_id,
+        realm=realm,
+        challenge=bytes_to_base64url(raw),
+        expires_at=deps.clock.now() + deps.policy.passkey_session_lifetime,
+    )
+    auth_session = await _open_session(deps, session)
+    return {"authn_params_public_key": options_to_json_dict(options), "auth_session": auth_session}
+
+
+async def session(deps: Deps, auth_session: str) -> Session | None:
+    """The live session behind an auth_session (read only), or None."""
+    raw = await deps.state.get(_key(auth_session))
+    if raw is None:
+        return None
+    try:
+        record = Session(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
+    return record if record.expires_at > deps.clock.now() else None
+
+
+async def consume(deps: Deps, auth_session: str) -> bool:
+    """Spend the auth_session (and its challenge) in one atomic operation: True for exactly one
+    of any number of concurrent callers."""
+    return await deps.state.consume(_key(auth_session)) is not None
+
+
+def credential_id_of(response: Mapping[str, Any]) -> str | None:
+    """The credential id a response names (`id`), to find the stored credential by. Only a
+    lookup key: the verifier checks that `rawId` matches it."""
+    value = response.get("id")
+    if isinstance(value, str) and 0 < len(value) <= 1400:
+        return value
+    return None
+
+
+def _challenge_bytes(record: Session) -> bytes:
+    return base64url_to_bytes(record.challenge)
+
+
+def verify_registration(deps: Deps, record: Session, response: Mapping[str, Any]) -> NewCredential:
+    """A registration response for this session, verified by py_webauthn with user
+    verification required and the accepted attestation formats; raises Refused."""
+    try:
+        verified = verify_registration_response(
+            credential=dict(response),
+            expected_challenge=_challenge_bytes(record),
+            expected_rp_id=deps.policy.webauthn_rp_id,
+            expected_origin=list(deps.policy.webauthn_origins),
+            require_user_presence=True,
+            require_user_verification=True,
+            supported_pub_key_algs=ALGORITHMS,
+        )
+    except WebAuthnException as exc:
+        raise Refused(f"registration: {str(exc)[:120]}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
+        # Hostile structures can trip the parser below its own exceptions: still a refusal.
+        raise Refused("registration: malformed response") from None
+    if verified.fmt not in ACCEPTED_FORMATS:
+        raise Refused(f"registration: attestation format {verified.fmt.value} not accepted")
+    backup_eligible = verified.credential_device_type.value == "multi_device"
+    return NewCredential(
+        credential_id=bytes_to_base64url(verified.credential_id),
+        public_key=bytes_to_base64url(verified.credential_public_key),
+        sign_count=verified.sign_count,
+        aaguid=verified.aaguid,
+        transports=_transports(response),
+        backup_eligible=backup_eligible,
+        backed_up=verified.credential_backed_up,
+    )
+
+
+def _transports(response: Mapping[str, Any]) -> tuple[str, ...]:
+    inner = response.get("response")
+    listed = inner.get("transports") if isinstance(inner, Mapping) else None
+    if not isinstance(listed, list):
+        return ()
+    return tuple(sorted({t for t in listed if isinstance(t, str) and t in TRANSPORTS}))
+
+
+def _verify_assertion(
+    deps: Deps, record: Session, response: Mapping[str, Any], public_key: bytes, count: int
+) -> tuple[int, bool]:
+    verified = verify_authentication_response(
+        credential=dict(response),
+        expected_challenge=_challenge_bytes(record),
+        expected_rp_id=deps.policy.webauthn_rp_id,
+        expected_origin=list(deps.policy.webauthn_origins),
+        credential_public_key=public_key,
+        credential_current_sign_count=count,
+        require_user_verification=True,
+    )
+    return verified.new_sign_count, verified.credential_backed_up
+
+
+def verify_login(
+    deps: Deps, record: Session, response: Mapping[str, Any], credential: WebAuthnCredential
+) -> Use:
+    """An assertion by this credential for this session, verified by py_webauthn (user
+    verification required, the sign counter must move forward); raises Refused.
+
+    A response refused only because its counter did not move forward (it verifies when the
+    counter is left out) is a cloned authenticator's: Refused(cloned=True)."""
+    if record.kind != "login":
+        raise Refused("login: the auth_session is not a login session")
+    handle = response.get("response")
+    user_handle = handle.get("userHandle") if isinstance(handle, Mapping) else None
+    if user_handle not in (None, "") and user_handle != credential.user_handle:
+        raise Refused("login: the userHandle is not the credential's")
+    try:
+        public_key = base64url_to_bytes(credential.public_key)
+        new_count, backed_up = _verify_assertion(
+            deps, record, response, public_key, credential.sign_count
+        )
+    except WebAuthnException as exc:
+        reason = f"login: {str(exc)[:120]}"
+        if credential.sign_count > 0 and _verifies_without_counter(
+            deps, record, response, credential
+        ):
+            raise Refused("login: sign counter went back", cloned=True) from None
+        raise Refused(reason) from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
+        raise Refused("login: malformed response") from None
+    return Use(new_count=new_count, backed_up=backed_up)
+
+
+def _verifies_without_counter(
+    deps: Deps, record: Session, response: Mapping[str, Any], credential: WebAuthnCredential
+) -> bool:
+    try:
+        _verify_assertion(deps, record, response, base64url_to_bytes(credential.public_key), 0)
+    except Exception:  # any failure: no clone signal
+        return False
+    return True
+
+
+def describe(authenticator: Authenticator) -> dict[str, Any]:
+    return common_describe(authenticator)

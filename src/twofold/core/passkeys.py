@@ -1,0 +1,64 @@
+"""POST /passkey/register and POST /passkey/challenge: the first half of Auth0's native passkey
+login. Both answer `{authn_params_public_key, auth_session}`; the client runs the WebAuthn
+ceremony and sends the result to /oauth/token (grant urn:okta:params:oauth:grant-type:webauthn).
+
+Neither endpoint authenticates the client (public clients call them, as Auth0 allows); the
+client must exist and be allowed the webauthn grant. The token exchange itself requires a
+confidential client. /passkey/register does not say whether the email is taken: that is only
+decided when the signup completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from twofold.core import contact
+from twofold.core.deps import Deps
+from twofold.core.errors import InvalidClient, InvalidRequest, UnauthorizedClient, missing
+from twofold.core.factors import passkey
+from twofold.core.models import DEFAULT_REALM, GRANT_WEBAUTHN
+
+MAX_NAME_CHARS = 255
+
+
+def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise missing(name)
+        return None
+    if not isinstance(value, str) or len(value) > MAX_NAME_CHARS or "\x00" in value:
+        raise InvalidRequest(f"Invalid parameter: {name}")
+    return value
+
+
+async def _client_id(deps: Deps, body: Mapping[str, Any]) -> str:
+    client_id = _string(body, "client_id", required=True)
+    client = None if client_id is None else await deps.client(client_id)
+    if client is None:
+        raise InvalidClient(debug="unknown client on /passkey")
+    if GRANT_WEBAUTHN not in client.grant_types:
+        raise UnauthorizedClient(f"Grant type '{GRANT_WEBAUTHN}' not allowed for the client.")
+    return client.client_id
+
+
+async def register(deps: Deps, body: Mapping[str, Any]) -> dict[str, Any]:
+    client_id = await _client_id(deps, body)
+    realm = _string(body, "realm", required=False) or DEFAULT_REALM
+    profile = body.get("user_profile")
+    if profile is None:
+        raise missing("user_profile")
+    if not isinstance(profile, Mapping):
+        raise InvalidRequest("Invalid parameter: user_profile")
+    if profile.get("email") in (None, ""):
+        raise missing("user_profile.email")
+    email = contact.normalize_email(profile.get("email"))
+    name = _string(profile, "name", required=False)
+    return await passkey.enrol(deps, client_id=client_id, realm=realm, email=email, name=name)
+
+
+async def challenge(deps: Deps, body: Mapping[str, Any]) -> dict[str, Any]:
+    client_id = await _client_id(deps, body)
+    realm = _string(body, "realm", required=False) or DEFAULT_REALM
+    return await passkey.challenge(deps, client_id=client_id, realm=realm)
