@@ -42,7 +42,14 @@ def clients() -> None:
     "--audience",
     "audiences",
     multiple=True,
-    help="API for client_credentials, granted with all its scopes; repeatable.",
+    help="API for client_credentials, granted with all its scopes (or those of --scope); "
+    "repeatable. The Management API is https://{domain}/api/v2/.",
+)
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="Grant only these scopes of the --audience APIs; repeat or space-separate.",
 )
 @click.option(
     "--jwks-file",
@@ -55,15 +62,19 @@ def clients_create(
     grant_types: tuple[str, ...],
     auth_method: AuthMethod,
     audiences: tuple[str, ...],
+    scopes: tuple[str, ...],
     jwks_file: str | None,
     as_json: bool,
 ) -> None:
     """Register a client and print its id and secret (shown only now)."""
     grants = [g for chunk in grant_types for g in chunk.split()] or None
+    wanted = [scope for chunk in scopes for scope in chunk.split()]
     jwks = json.loads(Path(jwks_file).read_text()) if jwks_file else None
 
     async def action(s: Services) -> tuple[Client, str | None]:
         api_grants = await s.admin.all_scopes_of(audiences)
+        if wanted:
+            api_grants = await s.admin.narrow_scopes(api_grants, wanted)
         return await s.admin.create_client(
             name,
             grant_types=grants,

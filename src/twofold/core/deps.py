@@ -66,6 +66,8 @@ class Policy:
     # Phone numbers /mfa/associate accepts: country calling codes ("+44") and regions ("US"), as
     # `contact.country_allow_list` normalises them; empty: every country.
     phone_countries: frozenset[str] = frozenset()
+    # Management API calls one client may make per minute (x-ratelimit-* headers, then 429).
+    management_requests_per_minute: int = 1000
 
 
 @dataclass(slots=True)
@@ -94,6 +96,13 @@ class Deps:
     @property
     def userinfo_audience(self) -> str:
         return f"{self.issuer}userinfo"
+
+    @property
+    def management_audience(self) -> str:
+        return f"{self.issuer}api/v2/"
+
+    def is_management_audience(self, audience: str) -> bool:
+        return audience in (self.management_audience, self.management_audience.rstrip("/"))
 
     def is_mfa_audience(self, audience: str) -> bool:
         # Older Auth0 docs write the MFA audience without the trailing slash; accept both.

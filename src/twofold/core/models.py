@@ -97,6 +97,24 @@ class User:
     email_verified: bool = False
     name: str | None = None
     created_at: float = 0.0
+    # Management API fields (migration 0005). A blocked user's logins are refused.
+    blocked: bool = False
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    app_metadata: dict[str, Any] = field(default_factory=dict)
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """A page of users for the Management API: exact filters, one sort key, offset paging."""
+
+    email: str | None = None
+    user_id: str | None = None
+    # One of the users table's sortable columns: created_at, updated_at, email, user_id, name.
+    sort: str = "created_at"
+    descending: bool = False
+    offset: int = 0
+    limit: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +263,5 @@ class AuditEvent:
     ip: str | None = None
     # Never a secret: ids, factor kinds, counts.
     details: dict[str, Any] = field(default_factory=dict)
+    # The row's sequence number once stored (the Management API's log_id); None before.
+    seq: int | None = None

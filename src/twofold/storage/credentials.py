@@ -286,3 +286,9 @@ class SqlRefreshTokenRepository(SqlRepository):
         await self._write(
             sa.update(self._t).where(self._t.c.family_id == family_id).values(revoked=True)
         )
+
+    async def revoke_for_user(self, user_id: str) -> int:
+        c = self._t.c
+        return await self._write(
+            sa.update(self._t).where(c.user_id == user_id, sa.not_(c.revoked)).values(revoked=True)
+        )

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
-from twofold.web.endpoints import mfa, openapi, ops, push, token, wellknown
+from twofold.web.endpoints import management, mfa, openapi, ops, push, token, wellknown
 from twofold.web.errors import (
     CatchAll,
     RequestContextMiddleware,
@@ -40,6 +40,7 @@ ROUTES = [
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/openapi.yaml", openapi.openapi, methods=["GET"]),
+    *management.ROUTES,
 ]
 
 
