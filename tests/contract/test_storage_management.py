@@ -142,3 +142,19 @@ async def test_audit_page_offset_and_checkpoint(storage: SqlStorage) -> None:
     assert [e.description for e in after] == ["3", "4"]
     mine, count = await storage.audit.page(user_id="auth0|a", types=["s"])
     assert ([e.description for e in mine], count) == (["2", "0"], 2)
+
+
+async def test_rename_authenticators(storage: SqlStorage, make_user: MakeUser) -> None:
+    await make_user("auth0|a")
+    for row_id in ("sms|dev_1", "voice|dev_1", "totp|dev_2"):
+        await storage.authenticators.add(
+            Authenticator(
+                id=row_id, user_id="auth0|a", kind=row_id.split("|")[0], active=True, created_at=1
+            )
+        )
+
+    assert await storage.authenticators.rename(["sms|dev_1", "voice|dev_1"], "Phone") == 2
+
+    names = {a.id: a.name for a in await storage.authenticators.list_for_user("auth0|a")}
+    assert names == {"sms|dev_1": "Phone", "voice|dev_1": "Phone", "totp|dev_2": None}
+    assert await storage.authenticators.rename([], "x") == 0

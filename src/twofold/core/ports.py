@@ -117,6 +117,10 @@ class AuthenticatorRepository(Protocol):
         """Record a successful use (last_used_at)."""
         ...
 
+    async def rename(self, authenticator_ids: Sequence[str], name: str) -> int:
+        """Set the name of these authenticators; how many rows changed."""
+        ...
+
 
 class RecoveryCodeRepository(Protocol):
     async def get_hash(self, user_id: str) -> str | None: ...

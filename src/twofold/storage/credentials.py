@@ -133,6 +133,13 @@ class SqlAuthenticatorRepository(SqlRepository):
     async def touch(self, authenticator_id: str, now: float) -> None:
         await self._write(_TOUCH, {"authenticator_id": authenticator_id, "now": now})
 
+    async def rename(self, authenticator_ids: Sequence[str], name: str) -> int:
+        if not authenticator_ids:
+            return 0
+        return await self._write(
+            sa.update(self._t).where(self._t.c.id.in_(list(authenticator_ids))).values(name=name)
+        )
+
 
 _r = t.recovery_codes.c
 _RECOVERY_HASH = sa.select(_r.code_hash).where(_r.user_id == sa.bindparam("user_id"))

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from twofold.core.deps import Deps
 from twofold.core.errors import OAuthError
-from twofold.core.management import access, users
+from twofold.core.management import access, factors, methods, users
 from twofold.core.management import scopes as s
 from twofold.core.management.errors import ManagementError, bad_body, from_oauth
 from twofold.web import parsing
@@ -23,7 +23,6 @@ from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE
 
 MAX_ID_CHARS = 256
-Action = Callable[[Deps], Awaitable[Any]]
 
 
 def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
@@ -39,7 +38,7 @@ def _error(exc: ManagementError, headers: dict[str, str] | None = None) -> Respo
 async def _call(
     request: Request,
     scopes: tuple[str, ...] | Callable[[Any], tuple[str, ...]],
-    action: Callable[[Deps, Any], Awaitable[Any]],
+    action: Callable[[Deps, Any, access.Caller], Awaitable[Any]],
     *,
     status: int = 200,
     body: bool = False,
@@ -51,7 +50,7 @@ async def _call(
         rate = await access.take_call(deps, caller)
         payload = await _json_body(request) if body else None
         caller.require(*(scopes(payload) if callable(scopes) else scopes))
-        result = await action(deps, payload)
+        result = await action(deps, payload, caller)
     except ManagementError as exc:
         return _error(exc, rate.headers() if rate else None)
     except OAuthError as exc:
@@ -92,38 +91,160 @@ def _query(request: Request) -> dict[str, str]:
 
 async def list_users(request: Request) -> Response:
     query = _query(request)
-    return await _call(request, (s.READ_USERS,), lambda d, _: users.list_users(d, query))
+    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.list_users(d, query))
 
 
 async def create_user(request: Request) -> Response:
     return await _call(
-        request, (s.CREATE_USERS,), lambda d, b: users.create_user(d, b), status=201, body=True
+        request, (s.CREATE_USERS,), lambda d, b, _: users.create_user(d, b), status=201, body=True
     )
 
 
 async def get_user(request: Request) -> Response:
     user_id = _path(request, "user_id")
-    return await _call(request, (s.READ_USERS,), lambda d, _: users.get_user(d, user_id))
+    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.get_user(d, user_id))
 
 
 async def update_user(request: Request) -> Response:
     user_id = _path(request, "user_id")
     return await _call(
-        request, users.update_scopes, lambda d, b: users.update_user(d, user_id, b), body=True
+        request, users.update_scopes, lambda d, b, _: users.update_user(d, user_id, b), body=True
     )
 
 
 async def delete_user(request: Request) -> Response:
     user_id = _path(request, "user_id")
     return await _call(
-        request, (s.DELETE_USERS,), lambda d, _: users.delete_user(d, user_id), status=204
+        request, (s.DELETE_USERS,), lambda d, _, __: users.delete_user(d, user_id), status=204
     )
 
 
 async def users_by_email(request: Request) -> Response:
     query = _query(request)
-    return await _call(request, (s.READ_USERS,), lambda d, _: users.users_by_email(d, query))
+    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.users_by_email(d, query))
 
+
+# ----- authentication methods
+
+
+async def list_methods(request: Request) -> Response:
+    user_id, query = _path(request, "user_id"), _query(request)
+    return await _call(
+        request, (s.READ_METHODS,), lambda d, _, __: methods.list_methods(d, user_id, query)
+    )
+
+
+async def create_method(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request,
+        (s.CREATE_METHODS,),
+        lambda d, b, c: methods.create_method(d, user_id, b, c.client_id),
+        status=201,
+        body=True,
+    )
+
+
+async def replace_methods(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request,
+        (s.UPDATE_METHODS,),
+        lambda d, b, c: methods.replace_methods(d, user_id, b, c.client_id),
+        body=True,
+    )
+
+
+async def delete_methods(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request,
+        (s.DELETE_METHODS,),
+        lambda d, _, c: methods.delete_all(d, user_id, c.client_id),
+        status=204,
+    )
+
+
+async def get_method(request: Request) -> Response:
+    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
+    return await _call(
+        request, (s.READ_METHODS,), lambda d, _, __: methods.get_method(d, user_id, method_id)
+    )
+
+
+async def update_method(request: Request) -> Response:
+    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
+    return await _call(
+        request,
+        (s.UPDATE_METHODS,),
+        lambda d, b, _: methods.update_method(d, user_id, method_id, b),
+        body=True,
+    )
+
+
+async def delete_method(request: Request) -> Response:
+    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
+    return await _call(
+        request,
+        (s.DELETE_METHODS,),
+        lambda d, _, c: methods.delete_method(d, user_id, method_id, c.client_id),
+        status=204,
+    )
+
+
+async def delete_authenticators(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request,
+        (s.DELETE_ENROLLMENTS,),
+        lambda d, _, c: methods.delete_all(d, user_id, c.client_id),
+        status=204,
+    )
+
+
+async def list_enrollments(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request, (s.READ_USERS,), lambda d, _, __: methods.list_enrollments(d, user_id)
+    )
+
+
+async def get_enrollment(request: Request) -> Response:
+    enrollment_id = _path(request, "enrollment_id")
+    return await _call(
+        request, (s.READ_ENROLLMENTS,), lambda d, _, __: methods.get_enrollment(d, enrollment_id)
+    )
+
+
+async def delete_enrollment(request: Request) -> Response:
+    enrollment_id = _path(request, "enrollment_id")
+    return await _call(
+        request,
+        (s.DELETE_ENROLLMENTS,),
+        lambda d, _, c: methods.delete_enrollment(d, enrollment_id, c.client_id),
+        status=204,
+    )
+
+
+async def regenerate_recovery_code(request: Request) -> Response:
+    user_id = _path(request, "user_id")
+    return await _call(
+        request, (s.UPDATE_USERS,), lambda d, _, __: methods.regenerate_recovery_code(d, user_id)
+    )
+
+
+async def list_factors(request: Request) -> Response:
+    return await _call(request, (s.READ_FACTORS,), lambda d, _, __: factors.list_factors(d))
+
+
+async def set_factor(request: Request) -> Response:
+    name = _path(request, "name")
+    return await _call(
+        request, (s.UPDATE_FACTORS,), lambda d, b, _: factors.set_factor(d, name, b), body=True
+    )
+
+
+_METHODS = "/api/v2/users/{user_id}/authentication-methods"
 
 ROUTES = [
     Route("/api/v2/users", list_users, methods=["GET"]),
@@ -132,4 +253,22 @@ ROUTES = [
     Route("/api/v2/users/{user_id}", get_user, methods=["GET"]),
     Route("/api/v2/users/{user_id}", update_user, methods=["PATCH"]),
     Route("/api/v2/users/{user_id}", delete_user, methods=["DELETE"]),
+    Route(_METHODS, list_methods, methods=["GET"]),
+    Route(_METHODS, create_method, methods=["POST"]),
+    Route(_METHODS, replace_methods, methods=["PUT"]),
+    Route(_METHODS, delete_methods, methods=["DELETE"]),
+    Route(_METHODS + "/{method_id}", get_method, methods=["GET"]),
+    Route(_METHODS + "/{method_id}", update_method, methods=["PATCH"]),
+    Route(_METHODS + "/{method_id}", delete_method, methods=["DELETE"]),
+    Route("/api/v2/users/{user_id}/authenticators", delete_authenticators, methods=["DELETE"]),
+    Route("/api/v2/users/{user_id}/enrollments", list_enrollments, methods=["GET"]),
+    Route(
+        "/api/v2/users/{user_id}/recovery-code-regeneration",
+        regenerate_recovery_code,
+        methods=["POST"],
+    ),
+    Route("/api/v2/guardian/enrollments/{enrollment_id}", get_enrollment, methods=["GET"]),
+    Route("/api/v2/guardian/enrollments/{enrollment_id}", delete_enrollment, methods=["DELETE"]),
+    Route("/api/v2/guardian/factors", list_factors, methods=["GET"]),
+    Route("/api/v2/guardian/factors/{name}", set_factor, methods=["PUT"]),
 ]
