@@ -6,8 +6,14 @@ from dataclasses import dataclass
 
 from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied
-from twofold.core.management.scopes import management_api
-from twofold.core.models import MFA_SCOPES, OIDC_SCOPES, Api
+from twofold.core.models import (
+    MANAGEMENT_API_NAME,
+    MANAGEMENT_SCOPES,
+    MANAGEMENT_TOKEN_LIFETIME,
+    MFA_SCOPES,
+    OIDC_SCOPES,
+    Api,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +28,12 @@ class Target:
 async def find_api(deps: Deps, identifier: str) -> Api | None:
     """A registered API, or the built-in Management API (its scopes are Auth0's)."""
     if deps.is_management_audience(identifier):
-        return management_api(deps)
+        return Api(
+            identifier=deps.management_audience,
+            name=MANAGEMENT_API_NAME,
+            scopes=MANAGEMENT_SCOPES,
+            token_lifetime=MANAGEMENT_TOKEN_LIFETIME,
+        )
     return await deps.storage.apis.get(identifier)
 
 

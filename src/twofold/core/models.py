@@ -41,6 +41,27 @@ FACTORS = ("otp", "sms", "voice", "email", "push-notification", "recovery-code")
 
 DEFAULT_REALM = "Username-Password-Authentication"
 MFA_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
+# The built-in Management API (https://{domain}/api/v2/): the Auth0 scopes its endpoints check.
+MANAGEMENT_API_NAME = "Auth0 Management API"
+MANAGEMENT_SCOPES = (
+    "read:users",
+    "create:users",
+    "update:users",
+    "delete:users",
+    "update:users_app_metadata",
+    "read:authentication_methods",
+    "create:authentication_methods",
+    "update:authentication_methods",
+    "delete:authentication_methods",
+    "read:guardian_enrollments",
+    "delete:guardian_enrollments",
+    "read:guardian_factors",
+    "update:guardian_factors",
+    "read:logs",
+    "read:logs_users",
+)
+# Machine tokens for the Management API live a day, as Auth0's do.
+MANAGEMENT_TOKEN_LIFETIME = 86_400
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 
 

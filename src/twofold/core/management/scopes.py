@@ -1,15 +1,7 @@
-"""The built-in Management API: its audience's record and Auth0's scope names."""
+"""Auth0's Management API scope names, as the endpoints check them (the full list, which the
+built-in API grants, is `models.MANAGEMENT_SCOPES`)."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from twofold.core.models import Api
-
-if TYPE_CHECKING:
-    from twofold.core.deps import Deps
-
-NAME = "Auth0 Management API"
 
 READ_USERS = "read:users"
 CREATE_USERS = "create:users"
@@ -26,30 +18,3 @@ READ_FACTORS = "read:guardian_factors"
 UPDATE_FACTORS = "update:guardian_factors"
 READ_LOGS = "read:logs"
 READ_LOGS_USERS = "read:logs_users"
-
-SCOPES = (
-    READ_USERS,
-    CREATE_USERS,
-    UPDATE_USERS,
-    DELETE_USERS,
-    UPDATE_USERS_APP_METADATA,
-    READ_METHODS,
-    CREATE_METHODS,
-    UPDATE_METHODS,
-    DELETE_METHODS,
-    READ_ENROLLMENTS,
-    DELETE_ENROLLMENTS,
-    READ_FACTORS,
-    UPDATE_FACTORS,
-    READ_LOGS,
-    READ_LOGS_USERS,
-)
-
-# Machine tokens for the Management API live a day, as Auth0's do.
-TOKEN_LIFETIME = 86_400
-
-
-def management_api(deps: Deps) -> Api:
-    return Api(
-        identifier=deps.management_audience, name=NAME, scopes=SCOPES, token_lifetime=TOKEN_LIFETIME
-    )
