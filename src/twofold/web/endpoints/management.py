@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from twofold.core.deps import Deps
 from twofold.core.errors import OAuthError
-from twofold.core.management import access, factors, methods, users
+from twofold.core.management import access, factors, logs, methods, users
 from twofold.core.management import scopes as s
 from twofold.core.management.errors import ManagementError, bad_body, from_oauth
 from twofold.web import parsing
@@ -244,6 +244,28 @@ async def set_factor(request: Request) -> Response:
     )
 
 
+# ----- logs
+
+
+async def list_logs(request: Request) -> Response:
+    query = _query(request)
+    return await _call(request, (s.READ_LOGS,), lambda d, _, __: logs.list_logs(d, query))
+
+
+async def get_log(request: Request) -> Response:
+    log_id = _path(request, "log_id")
+    return await _call(request, (s.READ_LOGS,), lambda d, _, __: logs.get_log(d, log_id))
+
+
+async def user_logs(request: Request) -> Response:
+    user_id, query = _path(request, "user_id"), _query(request)
+    return await _call(
+        request,
+        (s.READ_LOGS_USERS, s.READ_LOGS),
+        lambda d, _, __: logs.list_logs(d, query, user_id=user_id),
+    )
+
+
 _METHODS = "/api/v2/users/{user_id}/authentication-methods"
 
 ROUTES = [
@@ -270,5 +292,8 @@ ROUTES = [
     Route("/api/v2/guardian/enrollments/{enrollment_id}", get_enrollment, methods=["GET"]),
     Route("/api/v2/guardian/enrollments/{enrollment_id}", delete_enrollment, methods=["DELETE"]),
     Route("/api/v2/guardian/factors", list_factors, methods=["GET"]),
+    Route("/api/v2/logs", list_logs, methods=["GET"]),
+    Route("/api/v2/logs/{log_id}", get_log, methods=["GET"]),
+    Route("/api/v2/users/{user_id}/logs", user_logs, methods=["GET"]),
     Route("/api/v2/guardian/factors/{name}", set_factor, methods=["PUT"]),
 ]
