@@ -162,3 +162,15 @@ async def test_deleted_client_token_stops_working(env):
 
     resp = await env.http.get("/api/v2/users", headers=auth(token))
     assert_mgmt_error(resp, 401, "invalid_token")
+
+
+async def test_clients_create_scope_narrows_the_grant(env):
+    grants = await env.admin.all_scopes_of([MGMT])
+    narrowed = await env.admin.narrow_scopes(grants, ["read:users", "read:logs"])
+    client = await env.client(grant_types=[GRANT_CC], api_grants=narrowed)
+
+    body = assert_tokens(await env.token({"grant_type": GRANT_CC, "audience": MGMT}, client))
+
+    assert body["scope"].split() == ["read:users", "read:logs"]
+    resp = await env.http.delete("/api/v2/users/auth0|x", headers=auth(body["access_token"]))
+    assert_mgmt_error(resp, 403, "insufficient_scope")

@@ -331,7 +331,7 @@ async def delete_method(deps: Deps, user_id: str, method_id: str, client_id: str
     await manage.remove(deps, user_id, method.lead.id, client_id)
 
 
-async def delete_all(deps: Deps, user_id: str, client_id: str) -> None:
+async def delete_all(deps: Deps, user_id: str, client_id: str | None) -> None:
     """Every stored authenticator and the recovery code (the implicit email stays: it is the
     user's verified address)."""
     await load(deps, user_id)
