@@ -70,18 +70,23 @@ async def _views(deps: Deps, events: Sequence[AuditEvent]) -> list[dict[str, Any
 
 
 async def list_logs(deps: Deps, query: Mapping[str, str], *, user_id: str | None = None) -> Any:
+    checkpoint = query.get("from")
+    paging_from = checkpoint is not None or "take" in query
     if user_id is not None:
         await load(deps, user_id)
         filters: dict[str, str] = {}
+    elif paging_from:
+        # As Auth0: with a checkpoint, the search is ignored.
+        filters = {}
     else:
-        q = query.get("q") or ""
+        # Auth0's SDKs send the search as `search` (logs) or `q` (older clients).
+        q = query.get("q") or query.get("search") or ""
         if len(q) > 1024:
             raise bad_query("q is too long")
         filters = _filters(q)
     who = user_id if user_id is not None else filters.get("user_id")
     types = [filters["type"]] if "type" in filters else []
-    checkpoint = query.get("from")
-    if checkpoint is not None or "take" in query:
+    if paging_from:
         if checkpoint and _LOG_ID.fullmatch(checkpoint) is None:
             raise bad_query("from must be a log_id")
         take = params.integer(query, "take", 50, 1, MAX_PER_PAGE)
