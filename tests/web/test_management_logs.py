@@ -124,3 +124,28 @@ async def test_logs_check_their_scope(env, path, missing):
     resp = await env.http.get(path, headers=auth(token))
 
     assert_mgmt_error(resp, 403, "insufficient_scope")
+
+
+async def test_changes_through_the_api_are_logged_as_sapi(env):
+    token = await mgmt_token(env)
+    created = await env.http.post(
+        "/api/v2/users",
+        json={
+            "connection": "Username-Password-Authentication",
+            "email": "s@example.com",
+            "password": "a long password",
+        },
+        headers=auth(token),
+    )
+    user_id = created.json()["user_id"]
+    await env.http.patch(f"/api/v2/users/{user_id}", json={"blocked": True}, headers=auth(token))
+    await env.http.get(f"/api/v2/users/{user_id}", headers=auth(token))
+
+    resp = await env.http.get("/api/v2/logs", params={"q": 'type:"sapi"'}, headers=auth(token))
+
+    operations = [(i["details"]["operation"], i["user_id"]) for i in resp.json()]
+    assert operations == [
+        ("PATCH /api/v2/users/{user_id}", user_id),
+        ("POST /api/v2/users", user_id),
+    ]
+    assert all(i["description"] == "Success API Operation" for i in resp.json())

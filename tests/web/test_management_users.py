@@ -370,3 +370,24 @@ async def test_each_users_endpoint_checks_its_scope(env, method, path, scope):
 
     err = assert_mgmt_error(resp, 403, "insufficient_scope")
     assert scope in err["message"]
+
+
+@pytest.mark.parametrize("field", ["email", "name", "connection", "username"])
+async def test_control_characters_are_400_not_500(env, field):
+    token = await mgmt_token(env)
+    body = {"connection": REALM, "email": "nul@example.com", "password": "a long password"}
+    body[field] = "a\x00b@example.com" if field == "email" else "a\x00b"
+
+    resp = await env.http.post("/api/v2/users", json=body, headers=auth(token))
+
+    err = assert_mgmt_error(resp, 400, "invalid_body")
+    assert field in err["message"]
+
+
+async def test_nul_in_path_and_query_finds_nothing(env):
+    token = await mgmt_token(env)
+
+    got = await env.http.get("/api/v2/users/auth0%7Ca%00b", headers=auth(token))
+    assert_mgmt_error(got, 404, "inexistent_user")
+    found = await env.http.get("/api/v2/users", params={"q": 'email:"a\x00b"'}, headers=auth(token))
+    assert found.json() == []

@@ -40,6 +40,8 @@ BLOCKED_ACCOUNT = "limit_wc"
 BLOCKED_ADDRESS = "limit_mu"
 SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
+# A change made through the Management API (who, which operation).
+MANAGEMENT_OPERATION = "sapi"
 # Twofold's own (Auth0 has no tenant-wide send cap): in the family of its `limit_*` events.
 SEND_CAP_TRIPPED = "limit_send_tenant"
 
@@ -69,6 +71,7 @@ DESCRIPTIONS = {
     SEND_PUSH: "Push notification sent",
     SEND_PUSH_FAILURE: "Push notification failed",
     SEND_CAP_TRIPPED: "Tenant-wide send cap reached: messages on the channel are refused",
+    MANAGEMENT_OPERATION: "Success API Operation",
 }
 
 log = logging.getLogger("twofold.audit")

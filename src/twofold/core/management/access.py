@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from twofold.core import audit
 from twofold.core.claims import TokenInvalid
 from twofold.core.deps import Deps
 from twofold.core.management.errors import ManagementError, unauthorized
@@ -79,6 +80,19 @@ async def authenticate(deps: Deps, authorization: str | None) -> Caller:
         raise unauthorized()
     scope = claims.get("scope")
     return Caller(client_id, frozenset(scope.split()) if isinstance(scope, str) else frozenset())
+
+
+async def record_change(
+    deps: Deps, caller: Caller, operation: str, user_id: str | None = None
+) -> None:
+    """A `sapi` event for a change made through the API: which client did what, to whom."""
+    await audit.record(
+        deps,
+        audit.MANAGEMENT_OPERATION,
+        user_id=user_id,
+        client_id=caller.client_id,
+        operation=operation,
+    )
 
 
 async def take_call(deps: Deps, caller: Caller) -> RateLimit:

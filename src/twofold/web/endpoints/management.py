@@ -51,6 +51,13 @@ async def _call(
         payload = await _json_body(request) if body else None
         caller.require(*(scopes(payload) if callable(scopes) else scopes))
         result = await action(deps, payload, caller)
+        if request.method != "GET":
+            route = request.scope.get("route")
+            operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+            user_id = _path(request, "user_id") if "user_id" in request.path_params else None
+            if user_id is None and isinstance(result, dict):
+                user_id = result.get("user_id")
+            await access.record_change(deps, caller, operation, user_id)
     except ManagementError as exc:
         return _error(exc, rate.headers() if rate else None)
     except OAuthError as exc:
