@@ -158,3 +158,26 @@ async def test_rename_authenticators(storage: SqlStorage, make_user: MakeUser) -
     names = {a.id: a.name for a in await storage.authenticators.list_for_user("auth0|a")}
     assert names == {"sms|dev_1": "Phone", "voice|dev_1": "Phone", "totp|dev_2": None}
     assert await storage.authenticators.rename([], "x") == 0
+
+
+async def test_sort_keys_are_never_null(storage: SqlStorage) -> None:
+    def user(user_id: str, created_at: float, **extra: object) -> User:
+        return User(
+            user_id=user_id,
+            email=f"{user_id[6:]}@example.com",
+            password_hash="$argon2id$fake",
+            created_at=created_at,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    # "b" was updated after "a" was created; "a" never was; "c" has no name.
+    await storage.users.create(user("auth0|a", 300.0, name="Ann"))
+    await storage.users.create(user("auth0|b", 100.0, updated_at=200.0, name="Bob"))
+    await storage.users.create(user("auth0|c", 50.0))
+
+    by_update, _ = await storage.users.search(UserQuery(sort="updated_at", limit=10))
+    by_name, _ = await storage.users.search(UserQuery(sort="name", limit=10))
+
+    assert [u.user_id for u in by_update] == ["auth0|c", "auth0|b", "auth0|a"]
+    # Without a name, the email ("c@example.com") stands in.
+    assert [u.user_id for u in by_name] == ["auth0|a", "auth0|b", "auth0|c"]

@@ -174,3 +174,29 @@ async def test_clients_create_scope_narrows_the_grant(env):
     assert body["scope"].split() == ["read:users", "read:logs"]
     resp = await env.http.delete("/api/v2/users/auth0|x", headers=auth(body["access_token"]))
     assert_mgmt_error(resp, 403, "insufficient_scope")
+
+
+async def test_management_audience_without_trailing_slash(env):
+    client = await env.client(
+        grant_types=[GRANT_CC], api_grants={MGMT.rstrip("/"): ("read:users",)}
+    )
+
+    for audience in (MGMT, MGMT.rstrip("/")):
+        body = assert_tokens(
+            await env.token({"grant_type": GRANT_CC, "audience": audience}, client)
+        )
+        assert body["scope"] == "read:users"
+        resp = await env.http.get("/api/v2/users", headers=auth(body["access_token"]))
+        assert resp.status_code == 200, resp.text
+
+
+async def test_scope_is_checked_before_the_body_is_read(env):
+    token = await mgmt_token(env, ("read:users",))
+
+    resp = await env.http.post(
+        "/api/v2/users",
+        content=b"{not json",
+        headers={**auth(token), "Content-Type": "application/json"},
+    )
+
+    assert_mgmt_error(resp, 403, "insufficient_scope")

@@ -66,12 +66,16 @@ class Admin:
             raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
         if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
             raise AdminError("private_key_jwt needs the client's public keys (a JWKS)")
+        granted: dict[str, tuple[str, ...]] = {}
         for audience, scopes in (api_grants or {}).items():
             api = await find_api(self._deps, audience)
             if api is None:
                 raise AdminError(f"no API with identifier {audience!r}")
             if unknown_scopes := set(scopes) - set(api.scopes):
                 raise AdminError(f"{audience} defines no scope {', '.join(sorted(unknown_scopes))}")
+            # Keyed by the API's own identifier (the Management API's with its trailing slash,
+            # however the operator wrote it): what the token endpoint looks up.
+            granted[api.identifier] = tuple(scopes)
         if api_grants:
             grants = grants | {GRANT_CLIENT_CREDENTIALS}
         secret = new_client_secret() if auth_method.startswith("client_secret") else None
@@ -82,7 +86,7 @@ class Admin:
             grant_types=grants,
             secret_hash=secret_hash(secret) if secret else None,
             jwks=jwks,
-            api_grants={k: tuple(v) for k, v in (api_grants or {}).items()},
+            api_grants=granted,
             created_at=self._deps.clock.now(),
         )
         await self._deps.storage.clients.create(client)

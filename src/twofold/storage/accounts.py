@@ -179,12 +179,14 @@ def _user_values(user: User) -> dict[str, Any]:
     }
 
 
-_SORTABLE = {
+# No sort key is NULL (NULLs sort first on SQLite, last on PostgreSQL): the API shows a user
+# never updated as updated when created, and a user without a name under their email.
+_SORTABLE: dict[str, sa.ColumnElement[Any]] = {
     "created_at": t.users.c.created_at,
-    "updated_at": t.users.c.updated_at,
+    "updated_at": sa.func.coalesce(t.users.c.updated_at, t.users.c.created_at),
     "email": t.users.c.email,
     "user_id": t.users.c.user_id,
-    "name": t.users.c.name,
+    "name": sa.func.coalesce(t.users.c.name, t.users.c.email),
 }
 
 _USER_BY_ID = sa.select(t.users).where(t.users.c.user_id == sa.bindparam("user_id"))

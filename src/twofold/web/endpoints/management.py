@@ -48,8 +48,12 @@ async def _call(
     try:
         caller = await access.authenticate(deps, request.headers.get("authorization"))
         rate = await access.take_call(deps, caller)
+        if not callable(scopes):
+            # The scope is checked before the body is read: no scope, no parsing.
+            caller.require(*scopes)
         payload = await _json_body(request) if body else None
-        caller.require(*(scopes(payload) if callable(scopes) else scopes))
+        if callable(scopes):
+            caller.require(*scopes(payload))
         result = await action(deps, payload, caller)
         if request.method != "GET":
             route = request.scope.get("route")
