@@ -391,3 +391,21 @@ async def test_nul_in_path_and_query_finds_nothing(env):
     assert_mgmt_error(got, 404, "inexistent_user")
     found = await env.http.get("/api/v2/users", params={"q": 'email:"a\x00b"'}, headers=auth(token))
     assert found.json() == []
+
+
+async def test_blocked_user_gets_no_challenge_and_cannot_enrol(env):
+    client = await env.client()
+    enrolled = await env.enrolled(client)
+    mfa_token = await env.mfa_token(client)
+    fresh = await env.user("fresh@example.com")
+    fresh_token = await env.mfa_token(client, username="fresh@example.com")
+    token = await mgmt_token(env)
+    for user_id in (enrolled.user.user_id, fresh.user_id):
+        await env.http.patch(
+            f"/api/v2/users/{user_id}", json={"blocked": True}, headers=auth(token)
+        )
+
+    challenged = await env.challenge(client, mfa_token)
+    assert_error(challenged, 401, "unauthorized", "user is blocked")
+    associated = await env.associate(fresh_token)
+    assert_error(associated, 401, "unauthorized", "user is blocked")
