@@ -244,6 +244,7 @@ async def create_services(
             ),
             delivery_locale=settings.delivery_locale,
             signing_key_cache_seconds=settings.signing_key_cache_seconds,
+            management_requests_per_minute=settings.management_requests_per_minute,
             **settings.send_policy(),
             **settings.enrolment_policy(),
             **settings.webauthn_policy(),

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     hashing_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
     mfa_token_lifetime: int = Field(default=600, ge=30)
+    # Management API calls one client may make per minute (then 429 too_many_requests).
+    management_requests_per_minute: int = Field(default=1000, ge=1, le=1_000_000)
     max_body_bytes: int = Field(default=65_536, ge=1024)
     # `twofold serve` (serving.py): seconds a client has to send a request head (its connection
     # is then closed) and, after the head, the body (408).

@@ -52,10 +52,21 @@ async def test_every_key_has_a_redis_ttl_so_redis_frees_it(
     await store.put("p", "v", 30)
     await store.add("a", "v", 30)
     await store.cas("c", None, "v", 30)
-    await store.gcra_take("g", 29.0, 0.0)  # lives until its TAT and one second more
-    for key in ("p", "a", "c", "g"):
+    await store.incr("i", 30)
+    for key in ("p", "a", "c", "i"):
         pttl = await raw.pttl(prefix + key)
         assert 0 < pttl <= 30_000 + GRACE_MS, key
+
+
+async def test_incr_keeps_the_ttl_of_the_first_hit(
+    nodes: list[RedisStateStore], raw: aioredis.Redis, prefix: str, clock: FrozenClock
+) -> None:
+    store = nodes[0]
+    await store.incr("bucket", 60)
+    first = await raw.pttl(prefix + "bucket")
+    clock.advance(30)
+    await store.incr("bucket", 60)
+    assert 0 < await raw.pttl(prefix + "bucket") <= first
 
 
 async def test_keys_live_under_the_prefix_only(
@@ -106,17 +117,16 @@ async def test_two_nodes_consume_once(nodes: list[RedisStateStore]) -> None:
     assert got.count("txn") == 1
 
 
-async def test_two_nodes_share_one_bucket(nodes: list[RedisStateStore]) -> None:
-    # A bucket of 10 cells taken 20 times at once from two nodes: exactly 10 get one.
-    refusals: list[float | None] = []
+async def test_two_nodes_share_one_counter(nodes: list[RedisStateStore]) -> None:
+    counts: list[int] = []
 
-    async def take(store: RedisStateStore) -> None:
-        refusals.append(await store.gcra_take("bucket", 60.0, 9 * 60.0))
+    async def incr(store: RedisStateStore) -> None:
+        counts.append(await store.incr("bucket", 60))
 
     async with anyio.create_task_group() as tg:
         for i in range(20):
-            tg.start_soon(take, nodes[i % 2])
-    assert refusals.count(None) == 10
+            tg.start_soon(incr, nodes[i % 2])
+    assert sorted(counts) == list(range(1, 21))
 
 
 async def test_ping(nodes: list[RedisStateStore], clock: FrozenClock, tmp_path: Path) -> None:
@@ -140,16 +150,15 @@ async def test_more_commands_than_connections_wait_for_a_free_one(
     clock: FrozenClock, prefix: str
 ) -> None:
     store = RedisStateStore.from_url(REDIS_URL, clock, prefix=prefix, max_connections=2)
-    refusals: list[float | None] = []
+    counts: list[int] = []
 
-    async def take() -> None:
-        refusals.append(await store.gcra_take("bucket", 60.0, 39 * 60.0))
+    async def incr() -> None:
+        counts.append(await store.incr("bucket", 60))
 
     try:
         async with anyio.create_task_group() as tg:
             for _ in range(40):
-                tg.start_soon(take)
+                tg.start_soon(incr)
     finally:
         await store.close()
-    # Every command was answered (none failed for want of a connection), each cell once.
-    assert refusals == [None] * 40
+    assert sorted(counts) == list(range(1, 41))

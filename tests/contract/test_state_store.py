@@ -87,6 +87,21 @@ async def test_cas(state_store: StateStore, clock: FrozenClock) -> None:
     assert await state_store.get("k") == "v4"
 
 
+async def test_incr_counts_in_a_fixed_window(state_store: StateStore, clock: FrozenClock) -> None:
+    assert await state_store.incr("bucket", 60) == 1
+    assert await state_store.incr("bucket", 60) == 2
+    assert await state_store.incr("other", 60) == 1
+    clock.advance(59)
+    # Hits inside the window do not extend it.
+    assert await state_store.incr("bucket", 60) == 3
+    assert await state_store.get("bucket") == "3"
+    clock.advance(1)
+    assert await state_store.get("bucket") is None
+    assert await state_store.incr("bucket", 60) == 1
+    clock.advance(59)
+    assert await state_store.incr("bucket", 60) == 2
+
+
 async def test_purge_expired(sweeping_state_store: PurgingStore, clock: FrozenClock) -> None:
     store = sweeping_state_store
     await store.put("a", "1", 10)
@@ -157,6 +172,19 @@ async def test_concurrent_add_exactly_one(state_store: StateStore) -> None:
     assert wins.count(True) == 1
 
 
+async def test_concurrent_incr_loses_no_update(state_store: StateStore) -> None:
+    counts: list[int] = []
+
+    async def incr() -> None:
+        counts.append(await state_store.incr("bucket", 60))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(N):
+            tg.start_soon(incr)
+    assert sorted(counts) == list(range(1, N + 1))
+    assert await state_store.get("bucket") == str(N)
+
+
 @pytest.mark.parametrize(
     "key",
     ["nul\x00key", "k" * 2000, "ünïcødé:🔑", "lone\ud800surrogate", "sha256:" + "0" * 64],
@@ -169,7 +197,7 @@ async def test_any_string_is_a_key(state_store: StateStore, clock: FrozenClock, 
     assert await state_store.get(key) == "v1"
     assert await state_store.get(key[:-1]) is None
     assert await state_store.cas(key, "v1", "v2", 10) is True
-    assert await state_store.gcra_take(key + ":n", 10.0, 0.0) is None
+    assert await state_store.incr(key + ":n", 10) == 1
     assert await state_store.consume(key) == "v2"
     await state_store.put(key, "v3", 10)
     await state_store.delete(key)

@@ -59,6 +59,13 @@ def live(tmp_path_factory):
     )
     server.migrate()
     client = server.create_client("schemathesis")
+    management = server.create_client(
+        "schemathesis management",
+        "--grant-types",
+        "client_credentials",
+        "--audience",
+        f"https://{server.domain}/api/v2/",
+    )
     fresh = server.create_user("fresh", "fresh@example.com", "fresh-password-1")
     enrolled = server.create_user("enrolled", "enrolled@example.com", "enrolled-password-1")
     server.start()
@@ -116,12 +123,25 @@ def live(tmp_path_factory):
             )
             assert resp.status_code == 200, resp.text
             access_token = resp.json()["access_token"]
+            resp = http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "audience": f"https://{server.domain}/api/v2/",
+                    "client_id": management.client_id,
+                    "client_secret": management.client_secret,
+                },
+            )
+            assert resp.status_code == 200, resp.text
+            management_token = resp.json()["access_token"]
             yield Live(
                 server,
                 creds,
                 fresh_mfa_token=login(fresh),
                 enrolled_mfa_token=login(enrolled),
                 access_token=access_token,
+                management_token=management_token,
+                enrolled_user_id=enrolled.user_id,
                 username=fresh.email,
                 password=fresh.password,
             )
@@ -162,6 +182,16 @@ def _with_real_values(case: Any, live: Live) -> None:
         elif roll < 5:
             headers["Authorization"] = f"Bearer {live.values['fresh_mfa_token']}"
         case.headers = headers
+    elif path.startswith("/api/v2/"):
+        # Mostly a real Management API token, and for half of those a real user.
+        headers = dict(case.headers or {})
+        if roll < 6:
+            headers["Authorization"] = f"Bearer {live.values['management_token']}"
+        elif roll == 6:
+            headers["Authorization"] = f"Bearer {live.values['access_token']}"
+        case.headers = headers
+        if roll < 3 and case.path_parameters and "user_id" in case.path_parameters:
+            case.path_parameters["user_id"] = live.values["enrolled_user_id"]
 
 
 # (method, path, examples): the MFA and token operations get most of the budget.
@@ -176,6 +206,31 @@ OPERATIONS = [
     ("GET", "/healthz", 20),
     ("GET", "/readyz", 20),
     ("GET", "/openapi.yaml", 5),
+    # The Management API last: its writes (a deleted user, a disabled factor) come after the
+    # MFA operations have run.
+    ("GET", "/api/v2/users", 60),
+    ("POST", "/api/v2/users", 80),
+    ("GET", "/api/v2/users-by-email", 20),
+    ("GET", "/api/v2/users/{user_id}", 20),
+    ("PATCH", "/api/v2/users/{user_id}", 60),
+    ("GET", "/api/v2/users/{user_id}/authentication-methods", 20),
+    ("POST", "/api/v2/users/{user_id}/authentication-methods", 80),
+    ("PUT", "/api/v2/users/{user_id}/authentication-methods", 40),
+    ("GET", "/api/v2/users/{user_id}/authentication-methods/{method_id}", 15),
+    ("PATCH", "/api/v2/users/{user_id}/authentication-methods/{method_id}", 20),
+    ("GET", "/api/v2/users/{user_id}/enrollments", 15),
+    ("GET", "/api/v2/guardian/enrollments/{enrollment_id}", 15),
+    ("GET", "/api/v2/guardian/factors", 10),
+    ("PUT", "/api/v2/guardian/factors/{name}", 30),
+    ("GET", "/api/v2/logs", 40),
+    ("GET", "/api/v2/logs/{log_id}", 15),
+    ("GET", "/api/v2/users/{user_id}/logs", 20),
+    ("POST", "/api/v2/users/{user_id}/recovery-code-regeneration", 15),
+    ("DELETE", "/api/v2/guardian/enrollments/{enrollment_id}", 15),
+    ("DELETE", "/api/v2/users/{user_id}/authentication-methods/{method_id}", 15),
+    ("DELETE", "/api/v2/users/{user_id}/authenticators", 15),
+    ("DELETE", "/api/v2/users/{user_id}/authentication-methods", 15),
+    ("DELETE", "/api/v2/users/{user_id}", 15),
 ]
 
 

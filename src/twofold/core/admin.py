@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
+from twofold.core.audience import find_api
 from twofold.core.client_auth import secret_hash
 from twofold.core.deps import Deps
 from twofold.core.encryption_rotation import RotationReport, rotate
@@ -67,9 +68,16 @@ class Admin:
             raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
         if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
             raise AdminError("private_key_jwt needs the client's public keys (a JWKS)")
-        for audience in api_grants or {}:
-            if await self._deps.storage.apis.get(audience) is None:
+        granted: dict[str, tuple[str, ...]] = {}
+        for audience, scopes in (api_grants or {}).items():
+            api = await find_api(self._deps, audience)
+            if api is None:
                 raise AdminError(f"no API with identifier {audience!r}")
+            if unknown_scopes := set(scopes) - set(api.scopes):
+                raise AdminError(f"{audience} defines no scope {', '.join(sorted(unknown_scopes))}")
+            # Keyed by the API's own identifier (the Management API's with its trailing slash,
+            # however the operator wrote it): what the token endpoint looks up.
+            granted[api.identifier] = tuple(scopes)
         if api_grants:
             grants = grants | {GRANT_CLIENT_CREDENTIALS}
         secret = new_client_secret() if auth_method.startswith("client_secret") else None
@@ -80,7 +88,7 @@ class Admin:
             grant_types=grants,
             secret_hash=secret_hash(secret) if secret else None,
             jwks=jwks,
-            api_grants={k: tuple(v) for k, v in (api_grants or {}).items()},
+            api_grants=granted,
             created_at=self._deps.clock.now(),
         )
         await self._deps.storage.clients.create(client)
@@ -89,14 +97,42 @@ class Admin:
     async def list_clients(self) -> Sequence[Client]:
         return await self._deps.storage.clients.list()
 
+    async def delete_client(self, client_id: str) -> None:
+        """The client's tokens stop being accepted where the client is looked up (token
+        endpoint, Management API) at once on this node, within the client cache's seconds on
+        others; its signed access tokens for other APIs live out their lifetime."""
+        if not await self._deps.storage.clients.delete(client_id):
+            raise AdminError(f"no client {client_id!r}")
+        self._deps.forget_client(client_id)
+
+    async def rotate_client_secret(self, client_id: str) -> str:
+        """A new secret for a client_secret_* client; the old one stops working now."""
+        client = await self._deps.storage.clients.get(client_id)
+        if client is None:
+            raise AdminError(f"no client {client_id!r}")
+        if not client.auth_method.startswith("client_secret"):
+            raise AdminError(f"client {client_id!r} authenticates with {client.auth_method}")
+        secret = new_client_secret()
+        await self._deps.storage.clients.update(replace(client, secret_hash=secret_hash(secret)))
+        self._deps.forget_client(client_id)
+        return secret
+
     async def all_scopes_of(self, audiences: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """Each API's whole scope list, as `api_grants` for `create_client`. An unknown API
         maps to no scopes here; `create_client` then refuses it."""
         grants: dict[str, tuple[str, ...]] = {}
         for audience in audiences:
-            api = await self._deps.storage.apis.get(audience)
+            api = await find_api(self._deps, audience)
             grants[audience] = api.scopes if api else ()
         return grants
+
+    async def narrow_scopes(
+        self, api_grants: Mapping[str, Sequence[str]], wanted: Sequence[str]
+    ) -> dict[str, tuple[str, ...]]:
+        """Keep only the `wanted` scopes of each API; a wanted scope no API defines is refused."""
+        if unknown := set(wanted) - {s for scopes in api_grants.values() for s in scopes}:
+            raise AdminError(f"no --audience API defines {', '.join(sorted(unknown))}")
+        return {aud: tuple(s for s in scopes if s in wanted) for aud, scopes in api_grants.items()}
 
     # ----- APIs, users
 
@@ -110,6 +146,8 @@ class Admin:
     ) -> Api:
         if self._deps.is_mfa_audience(identifier):
             raise AdminError("the MFA API audience is built in")
+        if self._deps.is_management_audience(identifier):
+            raise AdminError("the Management API audience is built in")
         api = Api(
             identifier=identifier,
             name=name or identifier,

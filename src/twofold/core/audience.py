@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied
-from twofold.core.models import MFA_SCOPES, OIDC_SCOPES
+from twofold.core.models import (
+    MANAGEMENT_API_NAME,
+    MANAGEMENT_SCOPES,
+    MANAGEMENT_TOKEN_LIFETIME,
+    MFA_SCOPES,
+    OIDC_SCOPES,
+    Api,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,18 @@ class Target:
     is_mfa_api: bool = False
 
 
+async def find_api(deps: Deps, identifier: str) -> Api | None:
+    """A registered API, or the built-in Management API (its scopes are Auth0's)."""
+    if deps.is_management_audience(identifier):
+        return Api(
+            identifier=deps.management_audience,
+            name=MANAGEMENT_API_NAME,
+            scopes=MANAGEMENT_SCOPES,
+            token_lifetime=MANAGEMENT_TOKEN_LIFETIME,
+        )
+    return await deps.storage.apis.get(identifier)
+
+
 async def resolve(deps: Deps, requested: str | None) -> Target:
     tenant = await deps.tenant()
     audience = requested or tenant.default_audience
@@ -25,6 +44,9 @@ async def resolve(deps: Deps, requested: str | None) -> Target:
         return Target(deps.userinfo_audience, (), tenant.access_token_lifetime)
     if deps.is_mfa_audience(audience):
         return Target(deps.mfa_audience, MFA_SCOPES, deps.policy.mfa_api_token_lifetime, True)
+    if deps.is_management_audience(audience):
+        # The Management API is for machines (client_credentials); no user token is minted for it.
+        raise AccessDenied(f"Service not found: {audience}")
     api = await deps.storage.apis.get(audience)
     if api is None:
         raise AccessDenied(f"Service not found: {audience}")

@@ -40,6 +40,8 @@ BLOCKED_ACCOUNT = "limit_wc"
 BLOCKED_ADDRESS = "limit_mu"
 SEND_PUSH = "gd_send_pn"
 SEND_PUSH_FAILURE = "gd_send_pn_failure"
+# A change made through the Management API (who, which operation).
+MANAGEMENT_OPERATION = "sapi"
 # Twofold's own (Auth0 has no tenant-wide send cap): in the family of its `limit_*` events.
 SEND_CAP_TRIPPED = "limit_send_tenant"
 # Passkeys: Auth0's login and signup events, and Twofold's own for a cloned authenticator
@@ -79,6 +81,7 @@ DESCRIPTIONS = {
     SUCCESS_SIGNUP: "Success Signup",
     FAILED_SIGNUP: "Failed Signup",
     PASSKEY_CLONE: "Passkey refused: its sign counter went back (cloned authenticator)",
+    MANAGEMENT_OPERATION: "Success API Operation",
 }
 
 log = logging.getLogger("twofold.audit")

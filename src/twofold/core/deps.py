@@ -81,6 +81,8 @@ class Policy:
     webauthn_origins: tuple[str, ...] = ("https://localhost",)
     # How long a /passkey/register or /passkey/challenge auth_session may be answered.
     passkey_session_lifetime: int = 300
+    # Management API calls one client may make per minute (x-ratelimit-* headers, then 429).
+    management_requests_per_minute: int = 1000
 
 
 @dataclass(slots=True)
@@ -111,6 +113,13 @@ class Deps:
     @property
     def userinfo_audience(self) -> str:
         return f"{self.issuer}userinfo"
+
+    @property
+    def management_audience(self) -> str:
+        return f"{self.issuer}api/v2/"
+
+    def is_management_audience(self, audience: str) -> bool:
+        return audience in (self.management_audience, self.management_audience.rstrip("/"))
 
     def is_mfa_audience(self, audience: str) -> bool:
         # Older Auth0 docs write the MFA audience without the trailing slash; accept both.

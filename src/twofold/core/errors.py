@@ -26,6 +26,7 @@ only and is never rendered; it must not contain secrets either.
     ├── PushRejected              400 access_denied (the device said no)
     ├── EnrolmentConflict         409 invalid_request (push enrolment used twice)
     ├── InvalidToken              401 invalid_token (bearer on /mfa/*)
+    ├── UserBlocked               401 unauthorized (an operator blocked the user)
     ├── InsufficientScope         403 insufficient_scope
     ├── NotFound                  404 not_found
     ├── UnsupportedMediaType      415 invalid_request
@@ -209,6 +210,14 @@ class InvalidToken(OAuthError):
     status = 401
     error = "invalid_token"
     default_description = "Invalid or missing bearer token"
+
+
+class UserBlocked(OAuthError):
+    """Auth0's answer to any login of a blocked user, whatever the grant."""
+
+    status = 401
+    error = "unauthorized"
+    default_description = "user is blocked"
 
 
 class InsufficientScope(OAuthError):

@@ -46,6 +46,27 @@ FIRST_FACTOR_KINDS: frozenset[str] = frozenset({"passkey"})
 
 DEFAULT_REALM = "Username-Password-Authentication"
 MFA_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
+# The built-in Management API (https://{domain}/api/v2/): the Auth0 scopes its endpoints check.
+MANAGEMENT_API_NAME = "Auth0 Management API"
+MANAGEMENT_SCOPES = (
+    "read:users",
+    "create:users",
+    "update:users",
+    "delete:users",
+    "update:users_app_metadata",
+    "read:authentication_methods",
+    "create:authentication_methods",
+    "update:authentication_methods",
+    "delete:authentication_methods",
+    "read:guardian_enrollments",
+    "delete:guardian_enrollments",
+    "read:guardian_factors",
+    "update:guardian_factors",
+    "read:logs",
+    "read:logs_users",
+)
+# Machine tokens for the Management API live a day, as Auth0's do.
+MANAGEMENT_TOKEN_LIFETIME = 86_400
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 
 
@@ -102,6 +123,24 @@ class User:
     email_verified: bool = False
     name: str | None = None
     created_at: float = 0.0
+    # Management API fields (migration 0005). A blocked user's logins are refused.
+    blocked: bool = False
+    user_metadata: dict[str, Any] = field(default_factory=dict)
+    app_metadata: dict[str, Any] = field(default_factory=dict)
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """A page of users for the Management API: exact filters, one sort key, offset paging."""
+
+    email: str | None = None
+    user_id: str | None = None
+    # One of the users table's sortable columns: created_at, updated_at, email, user_id, name.
+    sort: str = "created_at"
+    descending: bool = False
+    offset: int = 0
+    limit: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,3 +320,5 @@ class AuditEvent:
     ip: str | None = None
     # Never a secret: ids, factor kinds, counts.
     details: dict[str, Any] = field(default_factory=dict)
+    # The row's sequence number once stored (the Management API's log_id); None before.
+    seq: int | None = None

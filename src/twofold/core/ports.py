@@ -24,6 +24,7 @@ from twofold.core.models import (
     SigningKey,
     Tenant,
     User,
+    UserQuery,
     WebAuthnCredential,
 )
 
@@ -47,6 +48,10 @@ class ClientRepository(Protocol):
 
     async def update(self, client: Client) -> None: ...
 
+    async def delete(self, client_id: str) -> bool:
+        """False when there was no such client."""
+        ...
+
 
 class ApiRepository(Protocol):
     async def get(self, identifier: str) -> Api | None: ...
@@ -68,6 +73,19 @@ class UserRepository(Protocol):
         ...
 
     async def update_password_hash(self, user_id: str, password_hash: str) -> None: ...
+
+    async def search(self, query: UserQuery) -> tuple[Sequence[User], int]:
+        """One page of users matching the query's filters, and how many match in all."""
+        ...
+
+    async def update(self, user: User) -> None:
+        """Save every field but user_id and created_at; raises Conflict on a taken email."""
+        ...
+
+    async def delete(self, user_id: str) -> bool:
+        """Remove the user (their authenticators and recovery code go with them); False when
+        there was no such user."""
+        ...
 
 
 class AuthenticatorRepository(Protocol):
@@ -98,6 +116,10 @@ class AuthenticatorRepository(Protocol):
 
     async def touch(self, authenticator_id: str, now: float) -> None:
         """Record a successful use (last_used_at)."""
+        ...
+
+    async def rename(self, authenticator_ids: Sequence[str], name: str) -> int:
+        """Set the name of these authenticators; how many rows changed."""
         ...
 
 
@@ -163,6 +185,10 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, family_id: str) -> None: ...
 
+    async def revoke_for_user(self, user_id: str) -> int:
+        """Revoke every refresh token of the user; how many were live."""
+        ...
+
 
 class StateStore(Protocol):
     """Short-lived, TTL-bound state: mfa_token records, jti, attempt buckets, send limits.
@@ -191,6 +217,10 @@ class StateStore(Protocol):
     async def cas(self, key: str, expected: str | None, value: str, ttl: float) -> bool:
         """Compare-and-set: write `value` only if the current value is `expected` (None = absent
         or expired). True when this call wrote."""
+        ...
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one and return the new count; a new key starts at 1 and lives `ttl` seconds."""
         ...
 
     async def delete(self, key: str) -> None: ...
@@ -223,6 +253,20 @@ class AuditLog(Protocol):
         limit: int = 100,
     ) -> Sequence[AuditEvent]:
         """Newest first."""
+        ...
+
+    async def page(
+        self,
+        *,
+        user_id: str | None = None,
+        types: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+        after_seq: int | None = None,
+    ) -> tuple[Sequence[AuditEvent], int]:
+        """Events with their `seq`, and how many match in all. Without `after_seq`: newest
+        first, skipping `offset`. With it (a checkpoint): the events after that one, oldest first.
+        """
         ...
 
 

@@ -62,6 +62,18 @@ class MemoryStateStore:
             self._entries[key] = (value, now + ttl)
             return True
 
+    async def incr(self, key: str, ttl: float) -> int:
+        async with self._lock:
+            now = self._clock.now()
+            current = self._live(key, now)
+            if current is None:
+                self._entries[key] = ("1", now + ttl)
+                return 1
+            # A live counter keeps the expiry of its first hit (a fixed window).
+            count = int(current) + 1
+            self._entries[key] = (str(count), self._entries[key][1])
+            return count
+
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
         async with self._lock:
             now = self._clock.now()

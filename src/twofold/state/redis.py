@@ -12,7 +12,7 @@ Every operation is one Redis command or one Lua script, and Redis runs each of t
 - consume: GETDEL, so exactly one of many concurrent callers gets the value
 - add (and cas from None): a script doing the SET only when there is no live entry; a plain
   SET NX would refuse a key whose clock expiry has passed but whose grace second has not
-- cas: a script
+- cas, incr: scripts; incr keeps the expiry of the window's first hit (KEEPTTL)
 - gcra_take, gcra_refund: scripts doing the bucket arithmetic where the entry lives
 
 Keys are the core's keys behind a configurable prefix, so several deployments (or test runs) can
@@ -72,6 +72,24 @@ redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 return 1
 """
 )
+
+# ARGV: now, expires_at of a new window, px of a new window. The new count.
+_INCR = (
+    _LIVE
+    + """
+local raw = redis.call('GET', KEYS[1])
+local current = live(raw, tonumber(ARGV[1]))
+if current then
+  local count = tonumber(current) + 1
+  local sep = string.find(raw, '|', 1, true)
+  redis.call('SET', KEYS[1], string.sub(raw, 1, sep) .. string.format('%d', count), 'KEEPTTL')
+  return count
+end
+redis.call('SET', KEYS[1], ARGV[2] .. '|1', 'PX', ARGV[3])
+return 1
+"""
+)
+
 
 # ARGV: now, interval, tolerance, grace ms. false when taken, else the TAT that refused it.
 _GCRA_TAKE = (
@@ -137,6 +155,7 @@ class RedisStateStore:
         self._prefix = prefix
         self._add = client.register_script(_ADD)
         self._cas = client.register_script(_CAS)
+        self._incr = client.register_script(_INCR)
         self._gcra_take = client.register_script(_GCRA_TAKE)
         self._gcra_refund = client.register_script(_GCRA_REFUND)
 
@@ -208,6 +227,12 @@ class RedisStateStore:
         entry = f"{now + ttl!r}{_SEP}{value}"
         args: list[str | int] = [repr(now), expected, entry, _px(ttl)]
         return bool(await self._cas(keys=[self._key(key)], args=args))
+
+    @_guarded
+    async def incr(self, key: str, ttl: float) -> int:
+        now = self._clock.now()
+        args: list[str | int] = [repr(now), repr(now + ttl), _px(ttl)]
+        return int(await self._incr(keys=[self._key(key)], args=args))
 
     @_guarded
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:

@@ -4,7 +4,7 @@ Each operation is one statement, so atomicity comes from the database and not fr
 process: two server processes sharing one SQLite file (or one PostgreSQL) still agree on who
 consumed an mfa_token. Expired rows behave as absent: every statement compares `expires_at` with
 the clock's now (the core's clock, never the database's, so frozen clocks work in tests). Expired
-rows are overwritten in place by add/put/cas/gcra_take and swept by `purge_expired`.
+rows are overwritten in place by add/put/cas/incr and swept by `purge_expired`.
 """
 
 from __future__ import annotations
@@ -91,6 +91,24 @@ class SqlStateStore:
             .where(_c.key == key, _c.value == _p("expected"), live)
             .values(value=value, expires_at=expires_at)
         )
+        # An expired counter restarts at 1 with a fresh TTL; a live one keeps its expiry, so a
+        # window is fixed from its first hit and steady traffic cannot extend it forever.
+        expired = _c.expires_at <= now
+        self._incr = (
+            insert(state)
+            .values(key=key, value="1", expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=[_c.key],
+                set_={
+                    "value": sa.case(
+                        (expired, "1"),
+                        else_=sa.cast(sa.cast(_c.value, sa.Integer) + 1, sa.Text),
+                    ),
+                    "expires_at": sa.case((expired, expires_at), else_=_c.expires_at),
+                },
+            )
+            .returning(_c.value)
+        )
         # GCRA: the stored TAT, or now when it is in the past or the entry has expired. The DO
         # UPDATE's WHERE is the "bucket not empty" test, evaluated on the row as it is after any
         # concurrent writer (SQLite's write lock; PostgreSQL's row lock).
@@ -145,6 +163,12 @@ class SqlStateStore:
             self._cas, k=_k(key), expected=expected, v=value, now=now, exp=now + ttl
         )
         return written == 1
+
+    async def incr(self, key: str, ttl: float) -> int:
+        now = self._clock.now()
+        params = {"k": _k(key), "now": now, "exp": now + ttl}
+        async with self._db.write_transaction() as conn:
+            return int((await conn.execute(self._incr, params)).scalar_one())
 
     async def gcra_take(self, key: str, interval: float, tolerance: float) -> float | None:
         now = self._clock.now()

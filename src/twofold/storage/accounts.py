@@ -7,8 +7,19 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
-from twofold.core.models import Api, AuthMethod, Client, MfaPolicy, SigningAlg, Tenant, User
+from twofold.core.models import (
+    Api,
+    AuthMethod,
+    Client,
+    MfaPolicy,
+    SigningAlg,
+    Tenant,
+    User,
+    UserQuery,
+)
+from twofold.core.ports import Conflict
 from twofold.storage import tables as t
 from twofold.storage.base import SqlRepository, dumps
 from twofold.storage.upsert import insert_for
@@ -101,6 +112,10 @@ class SqlClientRepository(SqlRepository):
             .values(**_client_values(client))
         )
 
+    async def delete(self, client_id: str) -> bool:
+        stmt = sa.delete(t.clients).where(t.clients.c.client_id == client_id)
+        return await self._write(stmt) > 0
+
 
 def _api(row: sa.Row[Any]) -> Api:
     return Api(
@@ -142,8 +157,37 @@ def _user(row: sa.Row[Any]) -> User:
         email_verified=bool(row.email_verified),
         name=row.name,
         created_at=row.created_at,
+        blocked=bool(row.blocked),
+        user_metadata=json.loads(row.user_metadata),
+        app_metadata=json.loads(row.app_metadata),
+        updated_at=row.updated_at,
     )
 
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "realm": user.realm,
+        "email": user.email.lower(),
+        "username": user.username,
+        "password_hash": user.password_hash,
+        "email_verified": user.email_verified,
+        "name": user.name,
+        "blocked": user.blocked,
+        "user_metadata": dumps(user.user_metadata),
+        "app_metadata": dumps(user.app_metadata),
+        "updated_at": user.updated_at,
+    }
+
+
+# No sort key is NULL (NULLs sort first on SQLite, last on PostgreSQL): the API shows a user
+# never updated as updated when created, and a user without a name under their email.
+_SORTABLE: dict[str, sa.ColumnElement[Any]] = {
+    "created_at": t.users.c.created_at,
+    "updated_at": sa.func.coalesce(t.users.c.updated_at, t.users.c.created_at),
+    "email": t.users.c.email,
+    "user_id": t.users.c.user_id,
+    "name": sa.func.coalesce(t.users.c.name, t.users.c.email),
+}
 
 _USER_BY_ID = sa.select(t.users).where(t.users.c.user_id == sa.bindparam("user_id"))
 _by_email = t.users.c.email == sa.bindparam("email")
@@ -172,16 +216,43 @@ class SqlUserRepository(SqlRepository):
 
     async def create(self, user: User) -> None:
         stmt = sa.insert(t.users).values(
-            user_id=user.user_id,
-            realm=user.realm,
-            email=user.email.lower(),
-            username=user.username,
-            password_hash=user.password_hash,
-            email_verified=user.email_verified,
-            name=user.name,
-            created_at=user.created_at,
+            user_id=user.user_id, created_at=user.created_at, **_user_values(user)
         )
         await self._create(stmt, "user_id, email or username already exists in the realm")
+
+    async def search(self, query: UserQuery) -> tuple[Sequence[User], int]:
+        c = t.users.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        if query.email is not None:
+            conditions.append(c.email == query.email.lower())
+        if query.user_id is not None:
+            conditions.append(c.user_id == query.user_id)
+        column = _SORTABLE[query.sort]
+        order = column.desc() if query.descending else column.asc()
+        # user_id breaks ties, so pages never overlap nor skip a row.
+        tie = c.user_id.desc() if query.descending else c.user_id.asc()
+        stmt = (
+            sa.select(t.users)
+            .where(*conditions)
+            .order_by(order, tie)
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        rows = await self._all(stmt)
+        count = await self._one(sa.select(sa.func.count()).select_from(t.users).where(*conditions))
+        return [_user(row) for row in rows], int(count[0]) if count is not None else 0
+
+    async def update(self, user: User) -> None:
+        stmt = (
+            sa.update(t.users).where(t.users.c.user_id == user.user_id).values(**_user_values(user))
+        )
+        try:
+            await self._write(stmt)
+        except IntegrityError as exc:
+            raise Conflict("email or username already exists in the realm") from exc
+
+    async def delete(self, user_id: str) -> bool:
+        return await self._write(sa.delete(t.users).where(t.users.c.user_id == user_id)) > 0
 
     async def update_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._write(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -13,6 +14,19 @@ from twofold.storage.tables import audit_events
 
 _COLUMNS = ("type", "at", "user_id", "client_id", "ip", "description", "details")
 _INSERT = sa.insert(audit_events).values({c: sa.bindparam(f"b_{c}") for c in _COLUMNS})
+
+
+def _event(row: sa.Row[Any]) -> AuditEvent:
+    return AuditEvent(
+        type=row.type,
+        at=row.at,
+        user_id=row.user_id,
+        client_id=row.client_id,
+        ip=row.ip,
+        description=row.description,
+        details=json.loads(row.details),
+        seq=row.id,
+    )
 
 
 class SqlAuditLog(SqlRepository):
@@ -46,15 +60,40 @@ class SqlAuditLog(SqlRepository):
             stmt = stmt.where(audit_events.c.type.in_(list(types)))
         if since is not None:
             stmt = stmt.where(audit_events.c.at >= since)
-        return [
-            AuditEvent(
-                type=row.type,
-                at=row.at,
-                user_id=row.user_id,
-                client_id=row.client_id,
-                ip=row.ip,
-                description=row.description,
-                details=json.loads(row.details),
+        return [_event(row) for row in await self._all(stmt)]
+
+    async def page(
+        self,
+        *,
+        user_id: str | None = None,
+        types: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 50,
+        after_seq: int | None = None,
+    ) -> tuple[Sequence[AuditEvent], int]:
+        c = audit_events.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        if user_id is not None:
+            conditions.append(c.user_id == user_id)
+        if types:
+            conditions.append(c.type.in_(list(types)))
+        count = await self._one(
+            sa.select(sa.func.count()).select_from(audit_events).where(*conditions)
+        )
+        total = int(count[0]) if count is not None else 0
+        if after_seq is not None:
+            stmt = (
+                sa.select(audit_events)
+                .where(*conditions, c.id > after_seq)
+                .order_by(c.id.asc())
+                .limit(limit)
             )
-            for row in await self._all(stmt)
-        ]
+        else:
+            stmt = (
+                sa.select(audit_events)
+                .where(*conditions)
+                .order_by(c.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+        return [_event(row) for row in await self._all(stmt)], total

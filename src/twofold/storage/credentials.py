@@ -133,6 +133,13 @@ class SqlAuthenticatorRepository(SqlRepository):
     async def touch(self, authenticator_id: str, now: float) -> None:
         await self._write(_TOUCH, {"authenticator_id": authenticator_id, "now": now})
 
+    async def rename(self, authenticator_ids: Sequence[str], name: str) -> int:
+        if not authenticator_ids:
+            return 0
+        return await self._write(
+            sa.update(self._t).where(self._t.c.id.in_(list(authenticator_ids))).values(name=name)
+        )
+
 
 _r = t.recovery_codes.c
 _RECOVERY_HASH = sa.select(_r.code_hash).where(_r.user_id == sa.bindparam("user_id"))
@@ -285,4 +292,10 @@ class SqlRefreshTokenRepository(SqlRepository):
     async def revoke_family(self, family_id: str) -> None:
         await self._write(
             sa.update(self._t).where(self._t.c.family_id == family_id).values(revoked=True)
+        )
+
+    async def revoke_for_user(self, user_id: str) -> int:
+        c = self._t.c
+        return await self._write(
+            sa.update(self._t).where(c.user_id == user_id, sa.not_(c.revoked)).values(revoked=True)
         )

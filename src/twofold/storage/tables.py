@@ -85,6 +85,11 @@ users = sa.Table(
     sa.Column("email_verified", sa.Boolean, nullable=False),
     sa.Column("name", sa.String(255), nullable=True),
     sa.Column("created_at", sa.Double, nullable=False),
+    # The Management API's fields (migration 0005); metadata is JSON.
+    sa.Column("blocked", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("user_metadata", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("app_metadata", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("updated_at", sa.Double, nullable=True),
     sa.UniqueConstraint("realm", "email"),
     # NULL usernames never collide (SQL NULL semantics on SQLite and PostgreSQL).
     sa.UniqueConstraint("realm", "username"),

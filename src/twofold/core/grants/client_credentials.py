@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from twofold.core import audience as audiences
 from twofold.core import issuance
 from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied
@@ -20,8 +21,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         raise AccessDenied(
             "No audience parameter was provided, and no default audience has been configured"
         )
+    api = await audiences.find_api(deps, audience)
+    if api is not None:
+        audience = api.identifier
     granted = req.client.api_grants.get(audience)
-    api = await deps.storage.apis.get(audience)
     if granted is None or api is None:
         raise AccessDenied(f'Client is not authorized to access "{audience}".')
     requested = req.optional("scope")

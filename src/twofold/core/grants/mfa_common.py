@@ -21,6 +21,7 @@ from twofold.core.errors import (
     BackendUnavailable,
     InvalidGrant,
     TooManyAttempts,
+    UserBlocked,
 )
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa import bearer, mfa_tokens
@@ -42,6 +43,8 @@ async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
     user = await deps.storage.users.get(record.user_id)
     if user is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
+    if user.blocked:
+        raise UserBlocked()
     return mfa_token, record, user
 
 

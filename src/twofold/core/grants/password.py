@@ -9,7 +9,13 @@ from __future__ import annotations
 from twofold.core import audience, audit, issuance
 from twofold.core.attempts import PasswordAttempts
 from twofold.core.deps import Deps
-from twofold.core.errors import WRONG_CREDENTIALS, AddressThrottled, InvalidGrant, TooManyAttempts
+from twofold.core.errors import (
+    WRONG_CREDENTIALS,
+    AddressThrottled,
+    InvalidGrant,
+    TooManyAttempts,
+    UserBlocked,
+)
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
 from twofold.core.mfa import policy
@@ -63,6 +69,9 @@ async def check_password(
         )
         raise InvalidGrant(WRONG_CREDENTIALS)
     await limits.refund(subject, ip)
+    if user.blocked:
+        # Told only to whoever knows the password, like Auth0.
+        raise UserBlocked()
     if deps.hasher.needs_rehash(user.password_hash):
         await deps.storage.users.update_password_hash(
             user.user_id, await deps.hasher.hash(password)

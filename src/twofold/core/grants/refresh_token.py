@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from twofold.core import audience, issuance
 from twofold.core.deps import Deps
-from twofold.core.errors import InvalidGrant, InvalidScope
+from twofold.core.errors import InvalidGrant, InvalidScope, UserBlocked
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import digest
 from twofold.core.mfa import policy
@@ -41,6 +41,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     user = await deps.storage.users.get(stored.user_id)
     if user is None:
         raise InvalidGrant(INVALID_REFRESH)
+    if user.blocked:
+        raise UserBlocked()
     target = await audience.resolve(deps, stored.audience)
     scope = _keep_offline_access(stored.scope, scope)
     if stored.mfa_at is None and await policy.mfa_needed(deps, target, user.user_id):

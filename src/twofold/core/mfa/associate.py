@@ -13,7 +13,13 @@ from typing import Any
 
 from twofold.core import audit
 from twofold.core.deps import Deps
-from twofold.core.errors import ALREADY_ENROLLED, AccessDenied, InvalidRequest, missing
+from twofold.core.errors import (
+    ALREADY_ENROLLED,
+    AccessDenied,
+    InvalidRequest,
+    UserBlocked,
+    missing,
+)
 from twofold.core.factors import recovery
 from twofold.core.factors.base import Enrolment, pending
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
@@ -60,6 +66,8 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     user = await deps.storage.users.get(principal.user_id)
     if user is None:
         raise AccessDenied("User not found")
+    if user.blocked:
+        raise UserBlocked()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
     if principal.kind == "mfa_token" and await is_enrolled(deps, user.user_id, authenticators):
         raise AccessDenied(ALREADY_ENROLLED)

@@ -18,6 +18,7 @@ from twofold.core.errors import (
     InvalidAuthenticator,
     InvalidRequest,
     UnsupportedChallengeType,
+    UserBlocked,
     missing,
 )
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
@@ -57,6 +58,10 @@ async def challenge(
         raise missing("mfa_token")
     record = await mfa_tokens.load(deps, mfa_token)
     mfa_tokens.check_client(record, client.client_id)
+    user = await deps.storage.users.get(record.user_id)
+    if user is not None and user.blocked:
+        # Nothing is sent to a blocked user, whatever mfa_token was issued before the block.
+        raise UserBlocked()
     accepted = _accepted_types(params.get("challenge_type"))
     channel = params.get("oob_channel") or None
     if channel is not None and channel not in OOB_KINDS:

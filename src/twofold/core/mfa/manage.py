@@ -21,10 +21,22 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
     if principal.kind != "access_token":
         raise InsufficientScope("Insufficient scope, expected: remove:authenticators")
     principal.require_scope("remove:authenticators")
-    authenticators = mfa_only(await deps.storage.authenticators.list_for_user(principal.user_id))
+    client_id = principal.client_id or None
+    await remove(deps, principal.user_id, authenticator_id, client_id, mfa_api=True)
+
+
+async def remove(
+    deps: Deps, user_id: str, authenticator_id: str, client_id: str | None, *, mfa_api: bool = False
+) -> list[str]:
+    """Delete one of the user's authenticators (with its linked rows); the ids removed. Also
+    what the Management API's deletes do, so both APIs keep one set of rules. The MFA API sees
+    no first factor (a passkey), as on Auth0."""
+    authenticators = await deps.storage.authenticators.list_for_user(user_id)
+    if mfa_api:
+        authenticators = mfa_only(authenticators)
     target = next((a for a in authenticators if a.id == authenticator_id), None)
     if target is None:
-        if authenticator_id == email.implicit_id(principal.user_id):
+        if authenticator_id == email.implicit_id(user_id):
             # The authenticator of a verified email exists as long as the email does.
             raise AccessDenied("The authenticator of a verified email cannot be deleted")
         raise NotFound("Authenticator not found")
@@ -34,15 +46,12 @@ async def delete_authenticator(deps: Deps, principal: Principal, authenticator_i
         ids += [a.id for a in authenticators if a.link_id == target.link_id and a.id != target.id]
     await deps.storage.authenticators.delete(ids)
     await audit.record(
-        deps,
-        audit.UNENROLL,
-        user_id=principal.user_id,
-        client_id=principal.client_id or None,
-        authenticator_ids=ids,
+        deps, audit.UNENROLL, user_id=user_id, client_id=client_id, authenticator_ids=ids
     )
     remaining = [a for a in authenticators if a.id not in ids]
     if not any(a.kind != "recovery-code" for a in remaining):
         # With no factor left the recovery code has nothing to recover; a new enrolment
         # issues a fresh one.
         await deps.storage.authenticators.delete([a.id for a in remaining])
-        await deps.storage.recovery_codes.delete(principal.user_id)
+        await deps.storage.recovery_codes.delete(user_id)
+    return ids

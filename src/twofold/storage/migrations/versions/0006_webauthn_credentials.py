@@ -1,7 +1,7 @@
 """Passkeys: the WebAuthn credential of each authenticator of kind "passkey".
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04
 
 A table of its own: the authenticators table keeps what every kind shares, this one what only
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,89 @@
+"""Reading the Management API's query strings and JSON bodies: typed values or a 400 naming the
+parameter or property."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from twofold.core.management.errors import bad_body, bad_query
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+_TYPE_NAMES = {bool: "boolean", str: "string", dict: "object", int: "integer", list: "array"}
+
+
+def integer(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise bad_query(f"Expected type integer but found type string on property {name}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise bad_query(f"Value {value} is out of range ({low} to {high}) on property {name}")
+    return value
+
+
+def boolean(params: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise bad_query(f"Expected type boolean but found type string on property {name}")
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def body_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise bad_body(f"'Expected type object but found type {_type_name(value)}'")
+    return value
+
+
+def allowed(body: Mapping[str, Any], names: frozenset[str]) -> None:
+    extra = sorted(k for k in body if k not in names)
+    if extra:
+        shown = ", ".join(k[:64] for k in extra[:5])
+        raise bad_body(f"'Additional properties not allowed: {shown}'")
+
+
+def typed(body: Mapping[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
+    """The property as `kind` (bool never passes for another type), None when absent."""
+    if name not in body or body[name] is None:
+        if required:
+            raise bad_body(f"'Missing required property: {name}'")
+        if name in body and kind is not dict:
+            raise bad_body(
+                f"'Expected type {_TYPE_NAMES[kind]} but found type null' on property {name}"
+            )
+        return None
+    value = body[name]
+    if type(value) is not kind:
+        raise bad_body(
+            f"'Expected type {_TYPE_NAMES[kind]} but found type {_type_name(value)}' "
+            f"on property {name}"
+        )
+    return value
+
+
+def text(
+    body: Mapping[str, Any], name: str, *, required: bool = False, max_chars: int = 320
+) -> str | None:
+    value: str | None = typed(body, name, str, required=required)
+    if value is not None and not 1 <= len(value) <= max_chars:
+        raise bad_body(f"'String length must be between 1 and {max_chars}' on property {name}")
+    if value is not None and _CONTROL.search(value):
+        # No stored text holds control characters (PostgreSQL refuses NUL outright).
+        raise bad_body(f"'Control characters are not allowed' on property {name}")
+    return value
