@@ -5,21 +5,61 @@ Validated once at start-up; everything else receives the object, never the envir
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
 DEFAULT_DATA_DIR = Path("var")
+# The issuer when TWOFOLD_DOMAIN is unset and nothing derived one (`twofold serve` does).
+FALLBACK_DOMAIN = "127.0.0.1:8080"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DATABASE_URL_HELP = "expected sqlite:///path/to/twofold.db or postgresql://user@host:5432/dbname"
+KEYS_HELP = (
+    "expected kid:base64key[,kid2:base64key2] with 32-byte keys, e.g. k1:$(openssl rand -base64 32)"
+)
+# TWOFOLD_* variables that are not settings: read by one command, by the test harness, or
+# written by `twofold serve` for its worker processes.
+OTHER_VARIABLES = frozenset(
+    {
+        "TWOFOLD_CONFIG_FILE",
+        "TWOFOLD_SERVING_TLS",
+        "TWOFOLD_USER_PASSWORD",
+        "TWOFOLD_AUTHENTICATOR_STATE",
+        "TWOFOLD_SEED_PASSWORD",
+    }
+)
+OTHER_PREFIXES = ("TWOFOLD_TEST_", "TWOFOLD_E2E_", "TWOFOLD_BENCH_")
+# Settings whose values are never repeated in a message.
+SECRET_FIELDS = frozenset(
+    {
+        "encryption_keys",
+        "database_url",
+        "redis_url",
+        "smtp_url",
+        "twilio_auth_token",
+        "webhook_secret",
+        "webhook_url",
+        "push_webhook_url",
+    }
+)
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message is one line naming the variable."""
 
 
 def country_allow_list(entries: Iterable[str | int]) -> frozenset[str]:
@@ -53,8 +93,10 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production", "test"] = "development"
-    # Host (and port) clients use to reach us; the issuer is https://{domain}/.
-    domain: str = "127.0.0.1:8080"
+    # Host (and port) clients use to reach us; the issuer is https://{domain}/. Outside
+    # production, "http://host:port" keeps plain HTTP (a development server without TLS).
+    # Empty: `twofold serve` derives it from what it serves (refused in production).
+    domain: str = ""
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'twofold.db'}"
     # "kid:base64key,kid2:base64key", first is current. Empty: a key file under data_dir
     # is created on first start (development convenience; production must set it).
@@ -75,7 +117,8 @@ class Settings(BaseSettings):
     header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
     body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
-    trusted_forwarding_clients: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment (a JSON list works too).
+    trusted_forwarding_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Password failures (docs/configuration.md "Abuse limits"): from one address across all
     # users, and against one user from all addresses. Each: a burst, then one more every
     # `_refill` seconds.
@@ -132,7 +175,7 @@ class Settings(BaseSettings):
     send_cap_push: int = Field(default=10_000, ge=0, le=100_000_000)
     # Countries whose phone numbers may be enrolled for sms/voice: calling codes ("+44") and
     # regions ("US"); empty: all.
-    phone_countries: list[str] = Field(default_factory=list)
+    phone_countries: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # What one user may cost (docs/configuration.md): active authenticators of each kind, and
     # /mfa/associate calls per user (a burst, then one per refill) and per mfa_token.
     max_authenticators_per_kind: int = Field(default=5, ge=1, le=100)
@@ -143,10 +186,58 @@ class Settings(BaseSettings):
     @field_validator("domain")
     @classmethod
     def _bare_domain(cls, value: str) -> str:
+        # A bare host[:port]; "http://" is kept (plain HTTP, refused in production).
+        value = value.strip().removeprefix("https://").rstrip("/")
+        host = value.removeprefix("http://")
+        if "/" in host or " " in host:
+            raise ValueError("expected a host name and optional port, e.g. auth.example.com")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+        return value.strip().lower()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
         value = value.strip()
-        for prefix in ("https://", "http://"):
-            value = value.removeprefix(prefix)
-        return value.rstrip("/")
+        scheme = value.partition("://")[0].partition("+")[0].lower() if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(DATABASE_URL_HELP)
+        if scheme == "sqlite" and not value.partition("://")[2].startswith("/"):
+            raise ValueError(DATABASE_URL_HELP + " (three slashes before a relative path)")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _key_ring(cls, value: str) -> str:
+        from twofold.core.crypto import KeyRing
+
+        value = value.strip()
+        if value:
+            try:
+                KeyRing.from_spec(value)
+            except ValueError as exc:  # names a kid, never key material
+                raise ValueError(f"{exc}; {KEYS_HELP}") from None
+        return value
+
+    @field_validator("trusted_forwarding_clients", "phone_countries", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError("expected a JSON list or comma-separated values") from None
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -171,8 +262,30 @@ class Settings(BaseSettings):
         return sorted(country_allow_list(value))
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.domain.startswith("http://") else "https"
+
+    @property
+    def host(self) -> str:
+        """The domain without its scheme."""
+        return self.domain.removeprefix("http://") or FALLBACK_DOMAIN
+
+    @property
     def issuer(self) -> str:
-        return f"https://{self.domain}/"
+        return f"{self.scheme}://{self.host}/"
+
+    def problems(self) -> list[str]:
+        """What a start refuses beyond each value's own type: combinations of settings."""
+        found = []
+        if self.environment == "production":
+            if not self.domain:
+                found.append(
+                    "TWOFOLD_DOMAIN: must be set in production to the host name clients use "
+                    "(the issuer is https://DOMAIN/)"
+                )
+            elif self.scheme == "http":
+                found.append("TWOFOLD_DOMAIN: plain http:// is refused in production")
+        return found
 
     @property
     def is_sqlite(self) -> bool:
@@ -213,3 +326,62 @@ class Settings(BaseSettings):
         toml_file = os.environ.get("TWOFOLD_CONFIG_FILE") or None
         toml = TomlConfigSettingsSource(settings_cls, toml_file=toml_file)
         return (init_settings, env_settings, toml)
+
+
+def _variable(field: str) -> str:
+    return f"TWOFOLD_{field.upper()}"
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One message per TWOFOLD_* variable that names no setting, with the likely one meant."""
+    known = {_variable(name) for name in Settings.model_fields}
+    messages = []
+    for name in sorted(environ):
+        if not name.startswith("TWOFOLD_") or name in known or name in OTHER_VARIABLES:
+            continue
+        if name.startswith(OTHER_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, sorted(known | OTHER_VARIABLES), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        messages.append(f"{name}: not a Twofold setting{hint}")
+    return messages
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = error.get("loc") or ("?",)
+    field = str(loc[0])
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    value = error.get("input")
+    shown = ""
+    if field not in SECRET_FIELDS and isinstance(value, str | int | float) and value != "":
+        shown = f" (got {str(value)[:64]!r})"
+    if error.get("type") == "extra_forbidden":
+        close = difflib.get_close_matches(field, list(Settings.model_fields), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        return f"{field} in TWOFOLD_CONFIG_FILE: not a Twofold setting{hint}"
+    return f"{_variable(field)}: {message}{shown}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """The settings, or ConfigError with one line naming every variable that is wrong.
+
+    Stricter than `Settings()`: a TWOFOLD_* variable that is no setting (a typo is ignored by
+    pydantic) and a TWOFOLD_CONFIG_FILE that does not exist are errors too."""
+    env = os.environ if environ is None else environ
+    problems = unknown_variables(env)
+    config_file = env.get("TWOFOLD_CONFIG_FILE")
+    if config_file and not Path(config_file).is_file():
+        problems.append(f"TWOFOLD_CONFIG_FILE: no such file {config_file[:200]!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None
+    except SettingsError as exc:
+        # Raised before validation, e.g. a list that is not JSON; the message names the field.
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = _variable(match.group(1)) if match else "TWOFOLD_CONFIG_FILE"
+        raise ConfigError(f"{name}: cannot be parsed ({str(exc).splitlines()[0][:200]})") from None
+    except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
+        raise ConfigError(f"TWOFOLD_CONFIG_FILE: cannot be read: {str(exc)[:200]}") from None
