@@ -39,7 +39,8 @@ def unreachable(exc: BaseException) -> str:
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"TLS certificate not accepted: {cause.verify_message or cause.reason}"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS failed: {cause.reason or cause}"
+            hint = " (is it plain HTTP?)" if cause.reason == "WRONG_VERSION_NUMBER" else ""
+            return f"TLS failed: {cause.reason or cause}{hint}"
         cause = cause.__cause__ or cause.__context__
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]
