@@ -51,5 +51,6 @@ def test_https_to_a_plain_http_server_is_one_tls_line(tmp_path: Path, plain_http
     status, lines = enroll(tmp_path, f"https://127.0.0.1:{plain_http_port}")
     assert status == 1
     assert len(lines) == 1
-    assert "TLS failed" in lines[0] and "plain HTTP" in lines[0]
+    assert "TLS failed" in lines[0]
+    assert "plain HTTP" in lines[0]
     assert not (tmp_path / "authenticator.json").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,8 +13,10 @@ from twofold.cli.common import emit, json_option, run
 from twofold.core.models import AUTH_METHODS, DEFAULT_REALM, AuthMethod
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from twofold.app import Services
-    from twofold.core.models import Client
+    from twofold.core.models import AuditEvent, Authenticator, Client, User
 
 
 @click.group()
@@ -139,6 +141,50 @@ def users_create(
     emit({"user_id": user.user_id}, as_json, f"user_id={user.user_id}")
 
 
+@users.command("show")
+@click.argument("user")
+@click.option(
+    "--realm", default=DEFAULT_REALM, show_default=True, help="The realm an email is looked up in."
+)
+@json_option
+def users_show(user: str, realm: str, as_json: bool) -> None:
+    """Print a user, by id or email, and their authenticators (never a secret)."""
+    from datetime import UTC, datetime
+
+    async def action(s: Services) -> tuple[User, Sequence[Authenticator]]:
+        found = await s.admin.find_user(user, realm=realm)
+        return found, await s.admin.user_authenticators(found.user_id)
+
+    found, authenticators = run(action)
+    rows = [
+        {
+            "id": a.id,
+            "authenticator_type": a.authenticator_type,
+            "kind": a.kind,
+            "active": a.active,
+            "name": a.name,
+        }
+        for a in authenticators
+    ]
+    data: dict[str, Any] = {
+        "user_id": found.user_id,
+        "email": found.email,
+        "email_verified": found.email_verified,
+        "realm": found.realm,
+        "username": found.username,
+        "name": found.name,
+        "created_at": datetime.fromtimestamp(found.created_at, UTC).isoformat(),
+        "authenticators": rows,
+    }
+    lines = [f"{k:<15} {v}" for k, v in data.items() if k != "authenticators" and v is not None]
+    lines += [
+        f"authenticator   {a['id']}  {a['kind']}  {'active' if a['active'] else 'pending'}"
+        f"  {a['name'] or ''}".rstrip()
+        for a in rows
+    ]
+    emit(data, as_json, "\n".join(lines))
+
+
 @click.group()
 def apis() -> None:
     """APIs (audiences) tokens may be issued for."""
@@ -189,7 +235,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("list")
-@click.option("--user", "user_id", help="Only this user's events.")
+@click.option("--user", "user_ref", help="Only this user's events: a user id or an email.")
 @click.option("--type", "types", multiple=True, help="Event type, e.g. gd_auth_failed; repeatable.")
 @click.option("--since", type=float, help="Only events from this time on, in epoch seconds.")
 @click.option(
@@ -201,14 +247,18 @@ def audit_group() -> None:
 )
 @json_option
 def audit_list(
-    user_id: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
+    user_ref: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
 ) -> None:
     """List audit events, newest first."""
     from datetime import UTC, datetime
 
-    events = run(
-        lambda s: s.admin.audit_events(user_id=user_id, types=types, since=since, limit=limit)
-    )
+    async def action(s: Services) -> Sequence[AuditEvent]:
+        user_id = user_ref
+        if user_ref is not None and "@" in user_ref:
+            user_id = (await s.admin.find_user(user_ref)).user_id
+        return await s.admin.audit_events(user_id=user_id, types=types, since=since, limit=limit)
+
+    events = run(action)
     rows = [
         {
             "type": e.type,

@@ -22,6 +22,7 @@ from twofold.core.models import (
     TENANT_SIGNING_ALGS,
     Api,
     AuditEvent,
+    Authenticator,
     AuthMethod,
     Client,
     SigningKey,
@@ -147,6 +148,18 @@ class Admin:
         )
         await self._deps.storage.users.create(user)
         return user
+
+    async def find_user(self, ref: str, *, realm: str = DEFAULT_REALM) -> User:
+        """A user by id, or by email or username within `realm`."""
+        user = await self._deps.storage.users.get(ref)
+        if user is None:
+            user = await self._deps.storage.users.find_by_login(realm, ref.strip())
+        if user is None:
+            raise AdminError(f"no user {ref[:320]!r} (by id, or by email in realm {realm!r})")
+        return user
+
+    async def user_authenticators(self, user_id: str) -> Sequence[Authenticator]:
+        return await self._deps.storage.authenticators.list_for_user(user_id)
 
     # ----- tenant
 
