@@ -121,11 +121,11 @@ def test_a_key_that_does_not_decrypt_the_database_refuses_to_start(
 
 
 @pytest.fixture
-def served(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def served(
+    cli_env: Path, restore_serve_env: None, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """serving.run replaced: records what would be served, and the environment then."""
-    monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
-    for name in ("DOMAIN", "EMAIL_CHANNEL", "SMS_CHANNEL", "VOICE_CHANNEL", "PUSH_CHANNEL"):
-        monkeypatch.delenv(f"TWOFOLD_{name}", raising=False)
+    monkeypatch.delenv("TWOFOLD_DOMAIN")
     seen: dict[str, Any] = {}
 
     def fake_run(**kwargs: Any) -> None:
