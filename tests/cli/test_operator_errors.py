@@ -183,3 +183,28 @@ def test_a_busy_port_fails_before_the_demo_credentials_change(
         one_line_error(invoke("serve", "--demo", "--port", port), f"port {port}", "in use")
     assert not served
     assert not (cli_env / "cli.db").exists()  # the demo was not touched
+
+
+def test_serve_logs_no_alembic_setup_lines(
+    served: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWOFOLD_LOG_FORMAT", "console")
+    result = invoke("serve", "--demo", "--port", str(free_port()))
+    assert result.exit_code == 0, result.output
+    assert "Twofold is starting with a demo tenant:" in result.stderr
+    assert "alembic" not in result.stderr  # the migration ran, silently
+
+
+def test_make_run_serves_the_chosen_port_with_readable_logs() -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        ["make", "-n", "run", "PORT=9203"], cwd=root, capture_output=True, text=True, check=True
+    )
+    (line,) = [ln for ln in done.stdout.splitlines() if "twofold serve" in ln]
+    assert line.endswith("twofold serve --demo --port 9203")
+    assert "TWOFOLD_LOG_FORMAT=${TWOFOLD_LOG_FORMAT:-console}" in line
