@@ -22,8 +22,11 @@ install: $(UV)
 install-dev: $(UV)
 	$(UV) sync --frozen
 
+# `make run PORT=9000` serves another port. Logs are human-readable lines here; JSON (the
+# default of `twofold serve`) is what log collectors want in production.
+PORT ?= 8080
 run: install
-	$(VENV)/bin/twofold serve --demo
+	TWOFOLD_LOG_FORMAT=$${TWOFOLD_LOG_FORMAT:-console} $(VENV)/bin/twofold serve --demo --port $(PORT)
 
 lint: install-dev
 	$(VENV)/bin/ruff check

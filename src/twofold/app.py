@@ -27,7 +27,7 @@ from twofold.config import Settings
 from twofold.core.admin import Admin
 from twofold.core.attempts import Bucket
 from twofold.core.clock import Clock, SystemClock
-from twofold.core.crypto import KeyRing
+from twofold.core.crypto import DecryptionError, KeyRing
 from twofold.core.deps import Deps, Policy
 from twofold.core.passwords import PasswordHasher
 from twofold.core.ports import NoMetrics
@@ -62,12 +62,26 @@ class ConfigurationError(RuntimeError):
     """Start-up refused: the message says what to set."""
 
 
-def load_keyring(settings: Settings) -> KeyRing:
+KEYS_DO_NOT_DECRYPT = (
+    "the encryption key ({source}) does not decrypt the existing database: the current "
+    "signing key cannot be opened. Restore the key the database was written with (put it in "
+    "TWOFOLD_ENCRYPTION_KEYS); Twofold refuses to start rather than write under another key"
+)
+
+
+def load_keyring(settings: Settings, *, create: bool = True) -> KeyRing | None:
+    """The key ring from TWOFOLD_ENCRYPTION_KEYS or the key file under data_dir. Without
+    either, outside production, a key file is made (with create) or None returned."""
     if settings.encryption_keys:
         return KeyRing.from_spec(settings.encryption_keys)
     path = Path(settings.data_dir) / KEY_FILE
     if path.exists():
-        return KeyRing.from_spec(path.read_text().strip())
+        try:
+            return KeyRing.from_spec(path.read_text().strip())
+        except ValueError as exc:
+            raise ConfigurationError(f"{path}: not a key ring ({exc})") from None
+    if not create:
+        return None
     if settings.environment == "production":
         raise ConfigurationError(
             "TWOFOLD_ENCRYPTION_KEYS must be set in production (see docs/configuration.md)"
@@ -219,6 +233,19 @@ async def create_services(
             await database.dispose()
             raise
     state = _state_store(settings, database, clock)
+    keyring = load_keyring(settings, create=False)
+    if keyring is None:
+        # No key anywhere: a new one is made, but never next to data sealed under a lost one.
+        if await SqlStorage(database).signing_keys.list():
+            await database.dispose()
+            raise ConfigurationError(
+                f"no encryption key: neither TWOFOLD_ENCRYPTION_KEYS nor "
+                f"{Path(settings.data_dir) / KEY_FILE} exists, but the database holds secrets "
+                "sealed under one. Restore that key (TWOFOLD_ENCRYPTION_KEYS or the key file); "
+                "Twofold refuses to start rather than make a new key next to existing data"
+            )
+        keyring = load_keyring(settings)
+        assert keyring is not None
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost,
@@ -229,7 +256,7 @@ async def create_services(
         storage=SqlStorage(database),
         state=state,
         clock=clock,
-        keyring=load_keyring(settings),
+        keyring=keyring,
         hasher=hasher,
         issuer=settings.issuer,
         policy=Policy(
@@ -254,10 +281,21 @@ async def create_services(
         metrics=metrics if metrics is not None else NoMetrics(),
     )
     admin = Admin(deps, SqlEncryptedColumns(database))
-    # Nodes starting together on an empty database: one creates the first key, the others
-    # wait and then find it (without the lock each would make its own, one after the other).
-    async with exclusive(database, "twofold:first-signing-key"):
-        await admin.ensure_signing_key()
+    source = (
+        "TWOFOLD_ENCRYPTION_KEYS"
+        if settings.encryption_keys
+        else str(Path(settings.data_dir) / KEY_FILE)
+    )
+    try:
+        # Nodes starting together on an empty database: one creates the first key, the others
+        # wait and then find it (without the lock each would make its own, one after the other).
+        async with exclusive(database, "twofold:first-signing-key"):
+            # Opening the current signing key also proves the key ring reads this database.
+            await admin.ensure_signing_key()
+    except DecryptionError:
+        await database.dispose()
+        hasher.close()
+        raise ConfigurationError(KEYS_DO_NOT_DECRYPT.format(source=source)) from None
     return Services(
         settings=settings,
         deps=deps,

@@ -8,19 +8,27 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 DEFAULT_DATA_DIR = Path("var")
+# The issuer when TWOFOLD_DOMAIN is unset and nothing derived one (`twofold serve` does).
+FALLBACK_DOMAIN = "127.0.0.1:8080"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+DATABASE_URL_HELP = "expected sqlite:///path/to/twofold.db or postgresql://user@host:5432/dbname"
+KEYS_HELP = (
+    "expected kid:base64key[,kid2:base64key2] with 32-byte keys, e.g. k1:$(openssl rand -base64 32)"
+)
 
 
 def country_allow_list(entries: Iterable[str | int]) -> frozenset[str]:
@@ -54,8 +62,10 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production", "test"] = "development"
-    # Host (and port) clients use to reach us; the issuer is https://{domain}/.
-    domain: str = "127.0.0.1:8080"
+    # Host (and port) clients use to reach us; the issuer is https://{domain}/. Outside
+    # production, "http://host:port" keeps plain HTTP (a development server without TLS).
+    # Empty: `twofold serve` derives it from what it serves (refused in production).
+    domain: str = ""
     database_url: str = f"sqlite:///{DEFAULT_DATA_DIR / 'twofold.db'}"
     # "kid:base64key,kid2:base64key", first is current. Empty: a key file under data_dir
     # is created on first start (development convenience; production must set it).
@@ -78,7 +88,8 @@ class Settings(BaseSettings):
     header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
     body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
-    trusted_forwarding_clients: list[str] = Field(default_factory=list)
+    # Comma-separated in the environment (a JSON list works too).
+    trusted_forwarding_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Password failures (docs/configuration.md "Abuse limits"): from one address across all
     # users, and against one user from all addresses. Each: a burst, then one more every
     # `_refill` seconds.
@@ -135,7 +146,7 @@ class Settings(BaseSettings):
     send_cap_push: int = Field(default=10_000, ge=0, le=100_000_000)
     # Countries whose phone numbers may be enrolled for sms/voice: calling codes ("+44") and
     # regions ("US"); empty: all.
-    phone_countries: list[str] = Field(default_factory=list)
+    phone_countries: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # What one user may cost (docs/configuration.md): active authenticators of each kind, and
     # /mfa/associate calls per user (a burst, then one per refill) and per mfa_token.
     max_authenticators_per_kind: int = Field(default=5, ge=1, le=100)
@@ -159,10 +170,58 @@ class Settings(BaseSettings):
     @field_validator("domain")
     @classmethod
     def _bare_domain(cls, value: str) -> str:
+        # A bare host[:port]; "http://" is kept (plain HTTP, refused in production).
+        value = value.strip().removeprefix("https://").rstrip("/")
+        host = value.removeprefix("http://")
+        if "/" in host or " " in host:
+            raise ValueError("expected a host name and optional port, e.g. auth.example.com")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+        return value.strip().lower()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
         value = value.strip()
-        for prefix in ("https://", "http://"):
-            value = value.removeprefix(prefix)
-        return value.rstrip("/")
+        scheme = value.partition("://")[0].partition("+")[0].lower() if "://" in value else ""
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(DATABASE_URL_HELP)
+        if scheme == "sqlite" and not value.partition("://")[2].startswith("/"):
+            raise ValueError(DATABASE_URL_HELP + " (three slashes before a relative path)")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _key_ring(cls, value: str) -> str:
+        from twofold.core.crypto import KeyRing
+
+        value = value.strip()
+        if value:
+            try:
+                KeyRing.from_spec(value)
+            except ValueError as exc:  # names a kid, never key material
+                raise ValueError(f"{exc}; {KEYS_HELP}") from None
+        return value
+
+    @field_validator("trusted_forwarding_clients", "phone_countries", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError("expected a JSON list or comma-separated values") from None
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -200,8 +259,30 @@ class Settings(BaseSettings):
         return self.metrics_port is not None or self.metrics_token is not None
 
     @property
+    def scheme(self) -> str:
+        return "http" if self.domain.startswith("http://") else "https"
+
+    @property
+    def host(self) -> str:
+        """The domain without its scheme."""
+        return self.domain.removeprefix("http://") or FALLBACK_DOMAIN
+
+    @property
     def issuer(self) -> str:
-        return f"https://{self.domain}/"
+        return f"{self.scheme}://{self.host}/"
+
+    def problems(self) -> list[str]:
+        """What a start refuses beyond each value's own type: combinations of settings."""
+        found = []
+        if self.environment == "production":
+            if not self.domain:
+                found.append(
+                    "TWOFOLD_DOMAIN: must be set in production to the host name clients use "
+                    "(the issuer is https://DOMAIN/)"
+                )
+            elif self.scheme == "http":
+                found.append("TWOFOLD_DOMAIN: plain http:// is refused in production")
+        return found
 
     @property
     def is_sqlite(self) -> bool:

@@ -39,3 +39,27 @@ def cli(cli_env: Path) -> Callable[..., Result]:
         return result
 
     return run
+
+
+# What `twofold serve` writes into its environment for the worker processes it starts.
+SERVE_WRITES = (
+    "TWOFOLD_DOMAIN",
+    "TWOFOLD_HASHING_CONCURRENCY",
+    "TWOFOLD_EMAIL_CHANNEL",
+    "TWOFOLD_SMS_CHANNEL",
+    "TWOFOLD_VOICE_CHANNEL",
+    "TWOFOLD_PUSH_CHANNEL",
+    "TWOFOLD_SERVING_TLS",
+)
+
+
+@pytest.fixture
+def restore_serve_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever serve writes into os.environ is put back after the test (monkeypatch restores
+    only what it saw: set each once so that it records the value before)."""
+    import os
+
+    for name in SERVE_WRITES:
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if name != "TWOFOLD_DOMAIN" or not os.environ.get(name):
+            monkeypatch.delenv(name)

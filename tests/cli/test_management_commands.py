@@ -47,7 +47,7 @@ def test_block_unblock_set_password_delete(cli: Any) -> None:
     cli("users", "delete", user_id, "--yes")
     missing = cli("users", "show", user_id, ok=False)
     assert missing.exit_code == 1
-    assert "The user does not exist." in missing.stderr
+    assert f"no user '{user_id}'" in missing.stderr
     assert cli("users", "delete", user_id, "--yes", ok=False).exit_code == 1
 
 

@@ -14,10 +14,7 @@ from twofold.cli import main
 
 
 @pytest.fixture
-def serve(cli_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.delenv("TWOFOLD_HASHING_CONCURRENCY", raising=False)
-    # serve writes these for its worker processes; monkeypatch restores them afterwards.
-    monkeypatch.setenv("TWOFOLD_SERVING_TLS", "0")
+def serve(cli_env: Any, restore_serve_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     seen: dict[str, Any] = {}
 
     def fake_run(**kwargs: Any) -> None:

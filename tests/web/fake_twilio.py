@@ -96,9 +96,18 @@ class FakeTwilio:
             {"sid": prefix + secrets.token_hex(16), "status": "queued"}, status_code=201
         )
 
+    async def _account(self, request: Request) -> JSONResponse:
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return JSONResponse({"code": 20003, "message": "Authenticate"}, status_code=401)
+        if request.path_params["sid"] != ACCOUNT_SID:
+            return JSONResponse({"code": 20404, "message": "Not found"}, status_code=404)
+        return JSONResponse({"sid": ACCOUNT_SID, "status": "active"})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
+                Route("/2010-04-01/Accounts/{sid}.json", self._account, methods=["GET"]),
                 Route("/2010-04-01/Accounts/{sid}/Messages.json", self._create, methods=["POST"]),
                 Route("/2010-04-01/Accounts/{sid}/Calls.json", self._create, methods=["POST"]),
             ]

@@ -4,9 +4,8 @@ admin use cases."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,10 +13,10 @@ from twofold.cli.common import emit, json_option, run
 from twofold.core.models import AUTH_METHODS, DEFAULT_REALM, AuthMethod
 
 if TYPE_CHECKING:
-    from twofold.app import Services
-    from twofold.core.models import Client
+    from collections.abc import Sequence
 
-T = TypeVar("T")
+    from twofold.app import Services
+    from twofold.core.models import AuditEvent, Client
 
 
 @click.group()
@@ -203,7 +202,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("list")
-@click.option("--user", "user_id", help="Only this user's events.")
+@click.option("--user", "user_ref", help="Only this user's events: a user id or an email.")
 @click.option("--type", "types", multiple=True, help="Event type, e.g. gd_auth_failed; repeatable.")
 @click.option("--since", type=float, help="Only events from this time on, in epoch seconds.")
 @click.option(
@@ -215,14 +214,18 @@ def audit_group() -> None:
 )
 @json_option
 def audit_list(
-    user_id: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
+    user_ref: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool
 ) -> None:
     """List audit events, newest first."""
     from datetime import UTC, datetime
 
-    events = run(
-        lambda s: s.admin.audit.query(user_id=user_id, types=types, since=since, limit=limit)
-    )
+    async def action(s: Services) -> Sequence[AuditEvent]:
+        user_id = user_ref
+        if user_ref is not None and "@" in user_ref:
+            user_id = (await s.admin.find_user(user_ref)).user_id
+        return await s.admin.audit.query(user_id=user_id, types=types, since=since, limit=limit)
+
+    events = run(action)
     rows = [
         {
             "type": e.type,
@@ -239,165 +242,3 @@ def audit_list(
         f"{r['date']}  {r['type']:<24} {r['user_id'] or '-':<32} {r['ip'] or '-'}" for r in rows
     )
     emit(rows, as_json, text)
-
-
-# ----- users and clients through the Management API's use cases
-
-
-async def _managed(call: Awaitable[T]) -> T:
-    """A Management API refusal (unknown user, bad value) as an operator error message."""
-    from twofold.core.admin import AdminError
-    from twofold.core.management.errors import ManagementError
-
-    try:
-        return await call
-    except ManagementError as exc:
-        raise AdminError(exc.message) from None
-
-
-def _user_line(user: dict[str, Any]) -> str:
-    blocked = "  blocked" if user["blocked"] else ""
-    return f"{user['user_id']}  {user['email']}  {user['created_at']}{blocked}"
-
-
-@users.command("list")
-@click.option("--email", help="Only the user with this email address.")
-@click.option(
-    "--page", type=click.IntRange(0, 999), default=0, show_default=True, help="Page number, from 0."
-)
-@click.option(
-    "--per-page",
-    type=click.IntRange(1, 100),
-    default=50,
-    show_default=True,
-    help="Users per page.",
-)
-@json_option
-def users_list(email: str | None, page: int, per_page: int, as_json: bool) -> None:
-    """List users, oldest first (the Management API's GET /users)."""
-    from twofold.core.management import users as uc
-
-    query = {"page": str(page), "per_page": str(per_page), "include_totals": "true"}
-    if email:
-        query["q"] = f'email:"{email}"'
-    found = run(lambda s: _managed(uc.list_users(s.deps, query)))
-    text = "\n".join(_user_line(u) for u in found["users"])
-    emit(found, as_json, text + f"\n({found['length']} of {found['total']})")
-
-
-@users.command("show")
-@click.argument("user_id")
-@json_option
-def users_show(user_id: str, as_json: bool) -> None:
-    """A user and their authentication methods."""
-    from twofold.core.management import methods
-    from twofold.core.management import users as uc
-
-    async def action(s: Services) -> dict[str, Any]:
-        user = await _managed(uc.get_user(s.deps, user_id))
-        user["authentication_methods"] = await _managed(
-            methods.list_methods(s.deps, user_id, {"per_page": "100"})
-        )
-        return user
-
-    user = run(action)
-    lines = [_user_line(user)]
-    lines += [
-        f"  {m['type']:<16} {m['id']}  {'confirmed' if m['confirmed'] else 'pending'}"
-        for m in user["authentication_methods"]
-    ]
-    emit(user, as_json, "\n".join(lines))
-
-
-@users.command("block")
-@click.argument("user_id")
-def users_block(user_id: str) -> None:
-    """Refuse the user's logins (every grant) and end their sessions."""
-    from twofold.core.management import users as uc
-
-    run(lambda s: _managed(uc.set_blocked(s.deps, user_id, True)))
-    click.echo(f"blocked {user_id}")
-
-
-@users.command("unblock")
-@click.argument("user_id")
-def users_unblock(user_id: str) -> None:
-    """Let a blocked user log in again."""
-    from twofold.core.management import users as uc
-
-    run(lambda s: _managed(uc.set_blocked(s.deps, user_id, False)))
-    click.echo(f"unblocked {user_id}")
-
-
-@users.command("delete")
-@click.argument("user_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def users_delete(user_id: str, yes: bool) -> None:
-    """Delete a user with their authenticators; their refresh tokens are revoked."""
-    from twofold.core.management import users as uc
-
-    if not yes:
-        click.confirm(f"Delete {user_id}?", abort=True)
-    run(lambda s: _managed(uc.delete_user(s.deps, user_id)))
-    click.echo(f"deleted {user_id}")
-
-
-@users.command("set-password")
-@click.argument("user_id")
-@click.option(
-    "--password",
-    required=True,
-    help="At least 8 characters. Prefer TWOFOLD_USER_PASSWORD in scripts.",
-    envvar="TWOFOLD_USER_PASSWORD",
-)
-def users_set_password(user_id: str, password: str) -> None:
-    """Set a user's password; their refresh tokens are revoked."""
-    from twofold.core.management import users as uc
-
-    run(lambda s: _managed(uc.set_password(s.deps, user_id, password)))
-    click.echo(f"password set for {user_id}")
-
-
-@users.command("reset-mfa")
-@click.argument("user_id")
-def users_reset_mfa(user_id: str) -> None:
-    """Remove every authenticator and the recovery code: the user enrols again at next login."""
-    from twofold.core.management import methods
-
-    run(lambda s: _managed(methods.delete_all(s.deps, user_id, None)))
-    click.echo(f"MFA reset for {user_id}")
-
-
-@users.command("recovery-code")
-@click.argument("user_id")
-@json_option
-def users_recovery_code(user_id: str, as_json: bool) -> None:
-    """Issue a new recovery code (shown only now); the old one stops working."""
-    from twofold.core.management import enrollments
-
-    result = run(lambda s: _managed(enrollments.regenerate_recovery_code(s.deps, user_id)))
-    emit(result, as_json, f"recovery_code={result['recovery_code']}")
-
-
-@clients.command("delete")
-@click.argument("client_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def clients_delete(client_id: str, yes: bool) -> None:
-    """Delete a client: its credentials and its Management API tokens stop working."""
-    if not yes:
-        click.confirm(f"Delete client {client_id}?", abort=True)
-    run(lambda s: s.admin.delete_client(client_id))
-    click.echo(f"deleted {client_id}")
-
-
-@clients.command("rotate-secret")
-@click.argument("client_id")
-@json_option
-def clients_rotate_secret(client_id: str, as_json: bool) -> None:
-    """Give a client a new secret (shown only now); the old one stops working."""
-    secret = run(lambda s: s.admin.rotate_client_secret(client_id))
-    emit(
-        {"client_id": client_id, "client_secret": secret},
-        as_json,
-        f"client_id={client_id}\nclient_secret={secret}",
-    )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from twofold.cli.common import emit, json_option
+from twofold.cli.common import emit, json_option, unreachable
 
 if TYPE_CHECKING:
     from twofold.authenticator import DeviceClient
@@ -48,14 +48,28 @@ def _client() -> DeviceClient:
 
 def _device(action: Callable[[DeviceClient], Coroutine[Any, Any, T]]) -> T:
     """Run one exchange with the server; its refusals and network errors exit with status 1."""
+    import httpx
+
     from twofold.authenticator import AuthenticatorError
 
     try:
         return asyncio.run(action(_client()))
     except AuthenticatorError as exc:
         raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach the server: {exc}") from None
+    except (httpx.TransportError, OSError) as exc:
+        raise click.ClickException(
+            f"cannot reach the server{_where(exc)}: {unreachable(exc)}"
+        ) from None
+
+
+def _where(exc: BaseException) -> str:
+    import httpx
+
+    try:
+        url = exc.request.url if isinstance(exc, httpx.TransportError) else None
+    except RuntimeError:  # httpx raises it when no request was attached
+        url = None
+    return f" at {url.scheme}://{url.netloc.decode()}" if url is not None else ""
 
 
 @authenticator_group.command("enroll")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from twofold.config import Settings
+from twofold.config_loading import ConfigError, load_settings
 
 if TYPE_CHECKING:
     from twofold.app import Services
@@ -22,11 +23,28 @@ JSON_HELP = "Print JSON instead of text."
 
 
 def settings() -> Settings:
-    """The configuration from the environment (and TWOFOLD_CONFIG_FILE), or a usage error."""
+    """The configuration from the environment (and TWOFOLD_CONFIG_FILE), or one line on stderr
+    naming the variable that is wrong and exit status 1."""
     try:
-        return Settings()
-    except Exception as exc:  # pydantic's message names the variable that is wrong
+        return load_settings()
+    except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from None
+
+
+def unreachable(exc: BaseException) -> str:
+    """One line for a network failure talking to a server (refused, DNS, TLS, timeout)."""
+    import ssl
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not accepted: {cause.verify_message or cause.reason}"
+        if isinstance(cause, ssl.SSLError):
+            hint = " (is it plain HTTP?)" if cause.reason == "WRONG_VERSION_NUMBER" else ""
+            return f"TLS failed: {cause.reason or cause}{hint}"
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
 
 
 def run(action: Callable[[Services], Awaitable[T]]) -> T:
@@ -43,10 +61,17 @@ def run(action: Callable[[Services], Awaitable[T]]) -> T:
         finally:
             await services.close()
 
+    from twofold.core.crypto import DecryptionError
+
     try:
         return asyncio.run(go())
     except (AdminError, ConfigurationError) as exc:
         raise click.ClickException(str(exc)) from None
+    except DecryptionError:
+        raise click.ClickException(
+            "a secret in the database does not decrypt with TWOFOLD_ENCRYPTION_KEYS (or the "
+            "key file under TWOFOLD_DATA_DIR): restore the key it was written with"
+        ) from None
     except Conflict as exc:
         raise click.ClickException(f"already exists: {exc}") from None
 

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import socket
 
 import click
 
 from twofold import serving
 from twofold.cli.common import run, settings
 from twofold.config import Settings
+
+CHANNEL_VARIABLES = {
+    "email": "TWOFOLD_EMAIL_CHANNEL",
+    "sms": "TWOFOLD_SMS_CHANNEL",
+    "voice": "TWOFOLD_VOICE_CHANNEL",
+    "push": "TWOFOLD_PUSH_CHANNEL",
+}
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail now, before anything is written, when the address cannot be served (a second
+    `make run` must not reset the demo credentials the first one printed)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise click.ClickException(f"--host {host}: cannot resolve ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port in TIME_WAIT is free, one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another twofold serve?): "
+                    "stop it or choose another port with --port (make run PORT=...)"
+                ) from None
+            raise click.ClickException(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
+
+
+def _served_domain(host: str, port: int, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
 
 
 @click.command()
@@ -55,7 +94,35 @@ def serve(
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     config = settings()
+    if demo and config.environment == "production":
+        raise click.ClickException(
+            "--demo is refused with TWOFOLD_ENVIRONMENT=production: it writes a demo client "
+            "and user with known credentials into the database"
+        )
+    if problems := config.problems():
+        raise click.ClickException(f"invalid configuration: {'; '.join(problems)}")
+    check_port(host, port)
+    if not config.domain:
+        # The issuer, the MFA API audience and push enrolment URLs must name what is served.
+        derived = _served_domain(host, port, bool(tls_cert))
+        os.environ["TWOFOLD_DOMAIN"] = derived  # for the worker processes too
+        config = settings()
+        click.echo(
+            f"warning: TWOFOLD_DOMAIN is not set: the issuer is {config.issuer} (what this "
+            "server serves); set TWOFOLD_DOMAIN to the host name clients use",
+            err=True,
+        )
+    if demo:
+        from twofold.delivery.factory import chosen
+
+        # A try-out needs no provider: a channel with none prints its messages here.
+        for channel, provider in chosen(config).items():
+            if not provider:
+                os.environ[CHANNEL_VARIABLES[channel]] = "console"
+        config = settings()
     configure(config.log_level, config.log_format)
+    # Alembic's INFO lines on every start say nothing an operator needs.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if config.is_sqlite:
         from twofold.storage import migrate as migrations
 

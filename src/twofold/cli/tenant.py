@@ -56,7 +56,21 @@ def tenant_show() -> None:
     "factors",
     multiple=True,
     type=click.Choice(FACTORS),
-    help="Enable this factor; repeat for each. The listed factors replace the enabled ones.",
+    help="Replace the enabled factors with these; repeat for each (see --enable/--disable).",
+)
+@click.option(
+    "--enable",
+    "enable",
+    multiple=True,
+    type=click.Choice(FACTORS),
+    help="Enable this factor, keeping the others; repeatable.",
+)
+@click.option(
+    "--disable",
+    "disable",
+    multiple=True,
+    type=click.Choice(FACTORS),
+    help="Disable this factor, keeping the others; repeatable.",
 )
 @click.option(
     "--recovery-codes/--no-recovery-codes",
@@ -83,12 +97,16 @@ def tenant_set(
     friendly_name: str | None,
     mfa_policy: str | None,
     factors: tuple[str, ...],
+    enable: tuple[str, ...],
+    disable: tuple[str, ...],
     recovery_codes: bool | None,
     default_audience: str | None,
     signing_alg: str | None,
     email_counts_as_factor: bool | None,
 ) -> None:
     """Change tenant settings and print them all as JSON."""
+    if both := set(enable) & set(disable):
+        raise click.UsageError(f"both --enable and --disable {', '.join(sorted(both))}")
     changes: dict[str, Any] = {}
     if friendly_name is not None:
         changes["friendly_name"] = friendly_name
@@ -104,16 +122,22 @@ def tenant_set(
         changes["signing_alg"] = signing_alg
     if email_counts_as_factor is not None:
         changes["email_counts_as_factor"] = email_counts_as_factor
-    if not changes:
+    if not changes and not enable and not disable:
         raise click.UsageError("nothing to set")
 
     async def action(s: Services) -> tuple[Tenant, str | None]:
+        if enable or disable:
+            base = changes.get("enabled_factors") or (await s.admin.tenant()).enabled_factors
+            changes["enabled_factors"] = (frozenset(base) | set(enable)) - set(disable)
         updated = await s.admin.update_tenant(**changes)
         current = next((k.alg for k in await s.admin.signing_keys() if k.status == "current"), None)
         return updated, current
 
     updated, current_alg = run(action)
     click.echo(json.dumps(_tenant_dict(updated), indent=2))
+    if "enabled_factors" in changes:
+        listed = ", ".join(f for f in FACTORS if f in updated.enabled_factors) or "none"
+        click.echo(f"enabled factors: {listed}", err=True)
     if signing_alg is not None and current_alg not in (None, signing_alg):
         click.echo(
             f"the current key still signs with {current_alg}; run `twofold keys rotate` "

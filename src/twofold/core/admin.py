@@ -188,6 +188,15 @@ class Admin:
         await self._deps.storage.users.create(user)
         return user
 
+    async def find_user(self, ref: str, *, realm: str = DEFAULT_REALM) -> User:
+        """A user by id, or by email or username within `realm`."""
+        user = await self._deps.storage.users.get(ref)
+        if user is None:
+            user = await self._deps.storage.users.find_by_login(realm, ref.strip())
+        if user is None:
+            raise AdminError(f"no user {ref[:320]!r} (by id, or by email in realm {realm!r})")
+        return user
+
     # ----- tenant
 
     async def tenant(self) -> Tenant:

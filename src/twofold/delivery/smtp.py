@@ -103,3 +103,31 @@ class SmtpChannel:
             raise DeliveryError(f"SMTP server answered {exc.code}") from None
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise DeliveryError(f"SMTP {type(exc).__name__}") from None
+
+    async def check(self) -> str:
+        """Connect, EHLO, STARTTLS or TLS as configured, and log in, without sending; what was
+        reached, or DeliveryError saying what failed (never the password)."""
+        target = self._target
+        smtp = aiosmtplib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            use_tls=target.scheme == "smtps",
+            start_tls=target.scheme == "smtp+starttls",
+            tls_context=self._tls_context,
+            timeout=self._timeout,
+        )
+        where = f"{target.scheme}://{target.host}:{target.port}"
+        try:
+            await smtp.connect()
+            if target.username:
+                await smtp.login(target.username, target.password or "")
+            await smtp.quit()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise DeliveryError(f"{where}: login refused ({exc.code})") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"{where}: server answered {exc.code}") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"{where}: {type(exc).__name__}: {str(exc)[:200]}") from None
+        finally:
+            smtp.close()
+        return where + (" (logged in)" if target.username else "")

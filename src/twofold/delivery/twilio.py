@@ -77,3 +77,26 @@ class TwilioChannel:
             except ValueError:
                 pass
             raise DeliveryError(f"Twilio answered {response.status_code} (code {code})")
+
+    async def check(self) -> str:
+        """Twilio's credentials check: GET the account resource. Sends nothing."""
+        url = f"{self._base}/{API_VERSION}/Accounts/{self._sid}.json"
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+                response = await http.get(url, auth=(self._sid, self._token))
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{self._base}: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            code = None
+            try:
+                body = response.json()
+                code = body.get("code") if isinstance(body, dict) else None
+            except ValueError:
+                pass
+            refused = (
+                " (the account SID or auth token is wrong)"
+                if response.status_code in (401, 403, 404)
+                else ""
+            )
+            raise DeliveryError(f"Twilio answered {response.status_code} (code {code}){refused}")
+        return f"{self._base} account {self._sid[:6]}… ({self._kind})"
