@@ -18,26 +18,7 @@ from twofold.core.management.users import iso, load
 from twofold.core.models import AuditEvent
 
 MAX_PER_PAGE = 100
-_TERM = re.compile(r'(type|user_id):(?:"([^"]*)"|(\S+))')
 _LOG_ID = re.compile(r"^[0-9]{1,18}$")
-
-
-def _filters(q: str) -> dict[str, str]:
-    """`type:"x"`, `user_id:"x"`, optionally joined by AND."""
-    out: dict[str, str] = {}
-    rest = q.strip()
-    while rest:
-        match = _TERM.match(rest)
-        if match is None:
-            raise bad_query('q supports type:"…" and user_id:"…" terms joined by AND')
-        field, quoted, bare = match.groups()
-        out[field] = quoted if quoted is not None else bare
-        rest = rest[match.end() :].strip()
-        if rest.startswith("AND "):
-            rest = rest[4:].strip()
-        elif rest:
-            raise bad_query('q supports type:"…" and user_id:"…" terms joined by AND')
-    return out
 
 
 async def _views(deps: Deps, events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
@@ -83,7 +64,7 @@ async def list_logs(deps: Deps, query: Mapping[str, str], *, user_id: str | None
         q = query.get("q") or query.get("search") or ""
         if len(q) > 1024:
             raise bad_query("q is too long")
-        filters = _filters(q)
+        filters = params.search(q, ("type", "user_id"))
     who = user_id if user_id is not None else filters.get("user_id")
     types = [filters["type"]] if "type" in filters else []
     if paging_from:

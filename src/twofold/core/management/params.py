@@ -87,3 +87,25 @@ def text(
         # No stored text holds control characters (PostgreSQL refuses NUL outright).
         raise bad_body(f"'Control characters are not allowed' on property {name}")
     return value
+
+
+def search(q: str, fields: tuple[str, ...]) -> dict[str, str]:
+    """A Lucene-style `q` reduced to what Twofold searches: `field:"x"` (or `field:x`) terms of
+    these fields, joined by AND. Anything else is a 400 naming what is supported."""
+    term = re.compile(rf'({"|".join(map(re.escape, fields))}):(?:"([^"]*)"|(\S+))')
+    supported = " and ".join(f'{name}:"…"' for name in fields)
+    refused = f"q supports {supported} terms joined by AND"
+    out: dict[str, str] = {}
+    rest = q.strip()
+    while rest:
+        match = term.match(rest)
+        if match is None:
+            raise bad_query(refused)
+        field, quoted, bare = match.groups()
+        out[field] = quoted if quoted is not None else bare
+        rest = rest[match.end() :].strip()
+        if rest.startswith("AND "):
+            rest = rest[4:].strip()
+        elif rest:
+            raise bad_query(refused)
+    return out

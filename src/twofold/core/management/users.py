@@ -30,7 +30,6 @@ MAX_PER_PAGE = 100
 MAX_RESULTS = 1000
 MAX_METADATA_CHARS = 16_384
 _SORTABLE = ("created_at", "updated_at", "email", "user_id", "name")
-_QUERY_TERM = re.compile(r'(email|user_id):(?:"([^"]*)"|(\S+))')
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ID_SUFFIX = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 USER_FIELDS = frozenset(
@@ -91,24 +90,6 @@ async def load(deps: Deps, user_id: str) -> User:
     return user
 
 
-def _query(q: str) -> dict[str, str]:
-    """`email:"x"`, `user_id:"x"`, optionally joined by AND; anything else is refused."""
-    filters: dict[str, str] = {}
-    rest = q.strip()
-    while rest:
-        match = _QUERY_TERM.match(rest)
-        if match is None:
-            raise bad_query('q supports email:"…" and user_id:"…" terms joined by AND')
-        field, quoted, bare = match.groups()
-        filters[field] = quoted if quoted is not None else bare
-        rest = rest[match.end() :].strip()
-        if rest.startswith("AND "):
-            rest = rest[4:].strip()
-        elif rest:
-            raise bad_query('q supports email:"…" and user_id:"…" terms joined by AND')
-    return filters
-
-
 def _sort(raw: str | None) -> tuple[str, bool]:
     if not raw:
         return "created_at", False
@@ -127,7 +108,7 @@ async def list_users(deps: Deps, query: Mapping[str, str]) -> Any:
     q = query.get("q") or ""
     if len(q) > 1024:
         raise bad_query("q is too long")
-    filters = _query(q)
+    filters = params.search(q, ("email", "user_id"))
     sort, descending = _sort(query.get("sort"))
     users, total = await deps.storage.users.search(
         UserQuery(
