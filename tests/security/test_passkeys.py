@@ -182,6 +182,19 @@ async def test_failures_drain_the_users_bucket(env: Harness) -> None:
     assert await _events(env, user_id, "gd_otp_rate_limit_exceed")
 
 
+async def test_a_blocked_user_cannot_log_in_with_a_passkey(env: Harness) -> None:
+    import dataclasses
+
+    client, auth, user_id = await _user_with_passkey(env)
+    storage = env.services.deps.storage
+    user = await storage.users.get(user_id)
+    await storage.users.update(dataclasses.replace(user, blocked=True))
+    started = await challenge(env, client)
+    credential = auth.get(started["authn_params_public_key"])
+    resp = await exchange(env, client, started["auth_session"], credential)
+    assert_error(resp, 401, "unauthorized", "user is blocked")
+
+
 async def test_public_client_is_refused(env: Harness) -> None:
     _, auth, _ = await _user_with_passkey(env)
     public = await passkey_client(env, auth_method="none")

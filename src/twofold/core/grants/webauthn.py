@@ -30,7 +30,7 @@ from typing import Any
 
 from twofold.core import audience, audit, issuance
 from twofold.core.deps import Deps
-from twofold.core.errors import InvalidClient, InvalidGrant, InvalidRequest
+from twofold.core.errors import InvalidClient, InvalidGrant, InvalidRequest, UserBlocked
 from twofold.core.factors import passkey
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
@@ -154,6 +154,10 @@ async def _login(
             )
     if not won:
         raise InvalidGrant(INVALID_RESPONSE if use is None else INVALID_SESSION)
+    if user.blocked:
+        # Told only to whoever holds the passkey, as the password grant tells it only to whoever
+        # knows the password.
+        raise UserBlocked()
     return user, credential.backup_eligible
 
 
