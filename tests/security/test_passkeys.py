@@ -195,6 +195,28 @@ async def test_a_blocked_user_cannot_log_in_with_a_passkey(env: Harness) -> None
     assert_error(resp, 401, "unauthorized", "user is blocked")
 
 
+async def test_a_passkey_only_user_has_no_password_and_costs_a_guess_the_same(
+    env: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, user_id = await _user_with_passkey(env)
+    user = await env.services.deps.storage.users.get(user_id)
+    hasher = env.services.deps.hasher
+    dummies: list[str] = []
+    dummy = hasher.verify_dummy
+
+    async def counted(password: str) -> None:
+        dummies.append(password)
+        await dummy(password)
+
+    monkeypatch.setattr(hasher, "verify_dummy", counted)
+    password_client = await env.client()
+    for guess in ("a wrong one", "anything at all"):
+        resp = await env.password(password_client, username=user.email, password=guess)
+        assert_error(resp, 403, "invalid_grant", "Wrong email or password.")
+    # Each guess cost a full hash, as a wrong password of a user who has one does.
+    assert dummies == ["a wrong one", "anything at all"]
+
+
 async def test_public_client_is_refused(env: Harness) -> None:
     _, auth, _ = await _user_with_passkey(env)
     public = await passkey_client(env, auth_method="none")

@@ -63,7 +63,14 @@ async def check_password(
         await deps.hasher.verify_dummy(password)
         await audit.record(deps, audit.FAILED_LOGIN_USERNAME, client_id=client_id, realm=realm)
         raise InvalidGrant(WRONG_CREDENTIALS)
-    if not await deps.hasher.verify(user.password_hash, password):
+    if not user.password_hash:
+        # A passkey-only user has no password: the same work and answer as a wrong one, so the
+        # timing does not tell that such an account exists.
+        await deps.hasher.verify_dummy(password)
+        matched = False
+    else:
+        matched = await deps.hasher.verify(user.password_hash, password)
+    if not matched:
         await audit.record(
             deps, audit.FAILED_LOGIN_PASSWORD, user_id=user.user_id, client_id=client_id
         )
