@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from web.conftest import anyio_backend, clock, env, http, services  # noqa: F401
+from web.conftest import anyio_backend, clock, env, http, services, smtp, twilio  # noqa: F401
 
 __all__ = ["trust_forwarding"]
 

@@ -9,7 +9,7 @@ Auth0's lenient behaviour; its tests are at the end. Codes are read from the rec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,15 +31,6 @@ FROM = "Twofold <no-reply@twofold.test>"
 FACTORS = {"otp", "email", "recovery-code"}
 ATTACKER = "attacker@evil.test"
 MFA_API_SCOPE = "enroll read:authenticators"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture

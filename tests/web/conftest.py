@@ -7,7 +7,7 @@ Each test gets its own SQLite file under ``tmp_path``, a FrozenClock started at
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +15,8 @@ import pytest
 
 from twofold.core.clock import FrozenClock
 
+from .fake_twilio import FakeTwilio
+from .oob_support import SmtpSink
 from .support import BASE_URL, START, Harness, make_settings
 
 
@@ -54,3 +56,23 @@ async def http(services: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def env(http: httpx.AsyncClient, services: Any, clock: FrozenClock) -> Harness:
     return Harness(http, services, clock)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    """Twilio's REST API as a real HTTP server on 127.0.0.1, recording each message."""
+    fake = FakeTwilio().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

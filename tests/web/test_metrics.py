@@ -5,7 +5,7 @@ an id, a token or a path a client made up. Scrapes go through GET /metrics like 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -76,15 +76,6 @@ def moved(before: Samples, after: Samples) -> Samples:
         if change:
             delta[series] = change
     return delta
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ authenticator, limits and failures. Codes are read from the received emails."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,6 @@ from .support import (
 pytestmark = pytest.mark.anyio
 FROM = "Twofold <no-reply@twofold.test>"
 FACTORS = {"otp", "email", "recovery-code"}
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,15 +22,6 @@ PHONE = "+1 (650) 253-0000"
 E164 = "+16502530000"
 FACTORS = {"otp", "sms", "voice", "recovery-code"}
 SMS_ID = re.compile(r"^sms\|dev_([A-Za-z0-9]{16})$")
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture

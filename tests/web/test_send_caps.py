@@ -7,7 +7,7 @@ server (aiosmtpd); codes and counts are read from what they received."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,24 +31,6 @@ COUNTRY_REFUSED = "Phone numbers from this country are not accepted"
 
 def uk_number(i: int) -> str:
     return f"+44 20 7946 {i:04d}"
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    fake = FakeTwilio().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture
