@@ -3,41 +3,25 @@ tenant row gets the strict setting (email counts), and the setting round-trips."
 
 from __future__ import annotations
 
-import anyio.to_thread
 import pytest
-import sqlalchemy as sa
 
 from twofold.core.models import Tenant
-from twofold.storage import migrate
-from twofold.storage.database import Database, make_sync_engine
 from twofold.storage.repositories import SqlStorage
+
+from ._migrations import tenant_after_upgrade
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_existing_tenant_counts_email_as_a_factor(database_url: str) -> None:
-    await anyio.to_thread.run_sync(migrate.upgrade, database_url, "0003")
-    sync = make_sync_engine(database_url)
-    try:
-        with sync.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO tenant (id, friendly_name, mfa_policy, enabled_factors,"
-                    " recovery_codes_enabled, access_token_lifetime, id_token_lifetime,"
-                    " refresh_token_lifetime, signing_alg) VALUES (1, 'Acme', 'always',"
-                    " '[\"email\", \"otp\"]', true, 600, 300, 3600, 'RS256')"
-                )
-            )
-    finally:
-        sync.dispose()
-
-    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
-
-    database = Database.open(database_url)
-    try:
-        tenant = await SqlStorage(database).tenant.get()
-    finally:
-        await database.dispose()
+    tenant = await tenant_after_upgrade(
+        database_url,
+        "0003",
+        "INSERT INTO tenant (id, friendly_name, mfa_policy, enabled_factors,"
+        " recovery_codes_enabled, access_token_lifetime, id_token_lifetime,"
+        " refresh_token_lifetime, signing_alg) VALUES (1, 'Acme', 'always',"
+        " '[\"email\", \"otp\"]', true, 600, 300, 3600, 'RS256')",
+    )
     assert tenant.friendly_name == "Acme"
     assert tenant.email_counts_as_factor is True
 
