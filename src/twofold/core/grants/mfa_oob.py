@@ -67,7 +67,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 a.id for a in authenticators if target.link_id and a.link_id == target.link_id
             }
             others = [a for a in authenticators if a.id not in linked]
-            if await is_enrolled(deps, user.user_id, others):
+            if await is_enrolled(deps, user.user_id, others, user=user):
                 raise AccessDenied(ALREADY_ENROLLED)
 
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None

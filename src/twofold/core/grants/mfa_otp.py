@@ -37,7 +37,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # of an MFA-API access token (which itself required MFA once a factor existed). That token
     # confirms enrolments only: it must not mint itself a successor with an existing factor.
     confirming = record.via_access_token or not await is_enrolled(
-        deps, user.user_id, authenticators
+        deps, user.user_id, authenticators, user=user
     )
     candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
     # Nothing such a token may confirm: the attempt is still taken, then the token refused.

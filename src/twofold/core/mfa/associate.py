@@ -69,7 +69,9 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
     if user.blocked:
         raise UserBlocked()
     authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
-    if principal.kind == "mfa_token" and await is_enrolled(deps, user.user_id, authenticators):
+    if principal.kind == "mfa_token" and await is_enrolled(
+        deps, user.user_id, authenticators, user=user
+    ):
         raise AccessDenied(ALREADY_ENROLLED)
     channel = _oob_channel(body) if types[0] == "oob" else None
     kind = OOB_KINDS[channel] if channel is not None else "totp"

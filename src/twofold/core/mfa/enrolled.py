@@ -9,7 +9,7 @@ from twofold.core.deps import Deps
 from twofold.core.factors import email
 from twofold.core.factors.base import describe
 from twofold.core.factors.registry import FACTORS
-from twofold.core.models import FIRST_FACTOR_KINDS, Authenticator
+from twofold.core.models import FIRST_FACTOR_KINDS, Authenticator, User
 
 
 def mfa_only(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
@@ -33,21 +33,27 @@ def has_active_factor(
 
 
 async def is_enrolled(
-    deps: Deps, user_id: str, stored: Sequence[Authenticator] | None = None
+    deps: Deps,
+    user_id: str,
+    stored: Sequence[Authenticator] | None = None,
+    *,
+    user: User | None = None,
 ) -> bool:
     """Whether the user has an active factor that counts, by the tenant's rules: with
     `email_counts_as_factor` (the default) an explicitly enrolled email and the implicit
     authenticator of a verified email (email factor on) count like any other factor.
 
     `stored` is the user's stored authenticators when the caller has them (or a subset of them,
-    to ask about the others than the one being confirmed); the implicit email is added here."""
+    to ask about the others than the one being confirmed); the implicit email is added here,
+    from `user` when the caller has it already."""
     tenant = await deps.tenant()
     if stored is None:
         authenticators = await for_user(deps, user_id)
     else:
         authenticators = list(stored)
         if tenant.email_counts_as_factor and "email" in tenant.enabled_factors:
-            user = await deps.storage.users.get(user_id)
+            if user is None:
+                user = await deps.storage.users.get(user_id)
             if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
                 authenticators.append(implicit)
     return has_active_factor(authenticators, email_counts=tenant.email_counts_as_factor)
