@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,13 +36,45 @@ def _error(exc: ManagementError, headers: dict[str, str] | None = None) -> Respo
     return _response(exc.body(), exc.status, {**(headers or {}), **exc.headers})
 
 
-async def _call(
-    request: Request,
-    scopes: tuple[str, ...] | Callable[[Any], tuple[str, ...]],
-    action: Callable[[Deps, Any, access.Caller], Awaitable[Any]],
+@dataclass(frozen=True)
+class Call:
+    """What a Management API use case is handed: path parameters unquoted and capped, the query
+    string capped, the parsed body (None when the operation takes none) and the caller."""
+
+    deps: Deps
+    path: dict[str, str]
+    query: dict[str, str]
+    body: Any
+    caller: access.Caller
+
+
+Scopes = tuple[str, ...] | Callable[[Any], tuple[str, ...]]
+
+
+def operation(
+    method: str,
+    path: str,
+    scopes: Scopes,
+    action: Callable[[Call], Awaitable[Any]],
     *,
     status: int = 200,
     body: bool = False,
+) -> Route:
+    """One Management API operation: authentication, rate limit and scope, then `action`."""
+
+    async def endpoint(request: Request) -> Response:
+        return await _call(request, scopes, action, status=status, body=body)
+
+    return Route(path, endpoint, methods=[method])
+
+
+async def _call(
+    request: Request,
+    scopes: Scopes,
+    action: Callable[[Call], Awaitable[Any]],
+    *,
+    status: int,
+    body: bool,
 ) -> Response:
     deps = runtime(request).deps
     rate: access.RateLimit | None = None
@@ -54,11 +87,13 @@ async def _call(
         payload = await _json_body(request) if body else None
         if callable(scopes):
             caller.require(*scopes(payload))
-        result = await action(deps, payload, caller)
+        path = {name: unquote(value)[:MAX_ID_CHARS] for name, value in request.path_params.items()}
+        query = {k: v[:2048] for k, v in request.query_params.items()}
+        result = await action(Call(deps, path, query, payload, caller))
         if request.method != "GET":
             route = request.scope.get("route")
             operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
-            user_id = _path(request, "user_id") if "user_id" in request.path_params else None
+            user_id = path.get("user_id")
             if user_id is None and isinstance(result, dict):
                 user_id = result.get("user_id")
             await access.record_change(deps, caller, operation, user_id)
@@ -89,226 +124,155 @@ async def _json_body(request: Request) -> Any:
     return value
 
 
-def _path(request: Request, name: str) -> str:
-    return unquote(request.path_params[name])[:MAX_ID_CHARS]
-
-
-def _query(request: Request) -> dict[str, str]:
-    return {k: v[:2048] for k, v in request.query_params.items()}
-
-
-# ----- users
-
-
-async def list_users(request: Request) -> Response:
-    query = _query(request)
-    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.list_users(d, query))
-
-
-async def create_user(request: Request) -> Response:
-    return await _call(
-        request, (s.CREATE_USERS,), lambda d, b, _: users.create_user(d, b), status=201, body=True
-    )
-
-
-async def get_user(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.get_user(d, user_id))
-
-
-async def update_user(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request, users.update_scopes, lambda d, b, _: users.update_user(d, user_id, b), body=True
-    )
-
-
-async def delete_user(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request, (s.DELETE_USERS,), lambda d, _, __: users.delete_user(d, user_id), status=204
-    )
-
-
-async def users_by_email(request: Request) -> Response:
-    query = _query(request)
-    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.users_by_email(d, query))
-
-
-# ----- authentication methods
-
-
-async def list_methods(request: Request) -> Response:
-    user_id, query = _path(request, "user_id"), _query(request)
-    return await _call(
-        request, (s.READ_METHODS,), lambda d, _, __: methods.list_methods(d, user_id, query)
-    )
-
-
-async def create_method(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request,
-        (s.CREATE_METHODS,),
-        lambda d, b, c: methods.create_method(d, user_id, b, c.client_id),
-        status=201,
-        body=True,
-    )
-
-
-async def replace_methods(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request,
-        (s.UPDATE_METHODS,),
-        lambda d, b, c: methods.replace_methods(d, user_id, b, c.client_id),
-        body=True,
-    )
-
-
-async def delete_methods(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request,
-        (s.DELETE_METHODS,),
-        lambda d, _, c: methods.delete_all(d, user_id, c.client_id),
-        status=204,
-    )
-
-
-async def get_method(request: Request) -> Response:
-    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
-    return await _call(
-        request, (s.READ_METHODS,), lambda d, _, __: methods.get_method(d, user_id, method_id)
-    )
-
-
-async def update_method(request: Request) -> Response:
-    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
-    return await _call(
-        request,
-        (s.UPDATE_METHODS,),
-        lambda d, b, _: methods.update_method(d, user_id, method_id, b),
-        body=True,
-    )
-
-
-async def delete_method(request: Request) -> Response:
-    user_id, method_id = _path(request, "user_id"), _path(request, "method_id")
-    return await _call(
-        request,
-        (s.DELETE_METHODS,),
-        lambda d, _, c: methods.delete_method(d, user_id, method_id, c.client_id),
-        status=204,
-    )
-
-
-async def delete_authenticators(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request,
-        (s.DELETE_ENROLLMENTS,),
-        lambda d, _, c: methods.delete_all(d, user_id, c.client_id),
-        status=204,
-    )
-
-
-async def list_enrollments(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request, (s.READ_USERS,), lambda d, _, __: enrollments.list_enrollments(d, user_id)
-    )
-
-
-async def get_enrollment(request: Request) -> Response:
-    enrollment_id = _path(request, "enrollment_id")
-    return await _call(
-        request,
-        (s.READ_ENROLLMENTS,),
-        lambda d, _, __: enrollments.get_enrollment(d, enrollment_id),
-    )
-
-
-async def delete_enrollment(request: Request) -> Response:
-    enrollment_id = _path(request, "enrollment_id")
-    return await _call(
-        request,
-        (s.DELETE_ENROLLMENTS,),
-        lambda d, _, c: enrollments.delete_enrollment(d, enrollment_id, c.client_id),
-        status=204,
-    )
-
-
-async def regenerate_recovery_code(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(
-        request,
-        (s.UPDATE_USERS,),
-        lambda d, _, __: enrollments.regenerate_recovery_code(d, user_id),
-    )
-
-
-async def list_factors(request: Request) -> Response:
-    return await _call(request, (s.READ_FACTORS,), lambda d, _, __: factors.list_factors(d))
-
-
-async def set_factor(request: Request) -> Response:
-    name = _path(request, "name")
-    return await _call(
-        request, (s.UPDATE_FACTORS,), lambda d, b, _: factors.set_factor(d, name, b), body=True
-    )
-
-
-# ----- logs
-
-
-async def list_logs(request: Request) -> Response:
-    query = _query(request)
-    return await _call(request, (s.READ_LOGS,), lambda d, _, __: logs.list_logs(d, query))
-
-
-async def get_log(request: Request) -> Response:
-    log_id = _path(request, "log_id")
-    return await _call(request, (s.READ_LOGS,), lambda d, _, __: logs.get_log(d, log_id))
-
-
-async def user_logs(request: Request) -> Response:
-    user_id, query = _path(request, "user_id"), _query(request)
-    return await _call(
-        request,
-        (s.READ_LOGS_USERS, s.READ_LOGS),
-        lambda d, _, __: logs.list_logs(d, query, user_id=user_id),
-    )
-
-
-_METHODS = "/api/v2/users/{user_id}/authentication-methods"
+_USERS = "/api/v2/users"
+_USER = "/api/v2/users/{user_id}"
+_METHODS = _USER + "/authentication-methods"
+_METHOD = _METHODS + "/{method_id}"
+_ENROLLMENT = "/api/v2/guardian/enrollments/{enrollment_id}"
 
 ROUTES = [
-    Route("/api/v2/users", list_users, methods=["GET"]),
-    Route("/api/v2/users", create_user, methods=["POST"]),
-    Route("/api/v2/users-by-email", users_by_email, methods=["GET"]),
-    Route("/api/v2/users/{user_id}", get_user, methods=["GET"]),
-    Route("/api/v2/users/{user_id}", update_user, methods=["PATCH"]),
-    Route("/api/v2/users/{user_id}", delete_user, methods=["DELETE"]),
-    Route(_METHODS, list_methods, methods=["GET"]),
-    Route(_METHODS, create_method, methods=["POST"]),
-    Route(_METHODS, replace_methods, methods=["PUT"]),
-    Route(_METHODS, delete_methods, methods=["DELETE"]),
-    Route(_METHODS + "/{method_id}", get_method, methods=["GET"]),
-    Route(_METHODS + "/{method_id}", update_method, methods=["PATCH"]),
-    Route(_METHODS + "/{method_id}", delete_method, methods=["DELETE"]),
-    Route("/api/v2/users/{user_id}/authenticators", delete_authenticators, methods=["DELETE"]),
-    Route("/api/v2/users/{user_id}/enrollments", list_enrollments, methods=["GET"]),
-    Route(
-        "/api/v2/users/{user_id}/recovery-code-regeneration",
-        regenerate_recovery_code,
-        methods=["POST"],
+    # users
+    operation("GET", _USERS, (s.READ_USERS,), lambda c: users.list_users(c.deps, c.query)),
+    operation(
+        "POST",
+        _USERS,
+        (s.CREATE_USERS,),
+        lambda c: users.create_user(c.deps, c.body),
+        status=201,
+        body=True,
     ),
-    Route("/api/v2/guardian/enrollments/{enrollment_id}", get_enrollment, methods=["GET"]),
-    Route("/api/v2/guardian/enrollments/{enrollment_id}", delete_enrollment, methods=["DELETE"]),
-    Route("/api/v2/guardian/factors", list_factors, methods=["GET"]),
-    Route("/api/v2/logs", list_logs, methods=["GET"]),
-    Route("/api/v2/logs/{log_id}", get_log, methods=["GET"]),
-    Route("/api/v2/users/{user_id}/logs", user_logs, methods=["GET"]),
-    Route("/api/v2/guardian/factors/{name}", set_factor, methods=["PUT"]),
+    operation(
+        "GET",
+        "/api/v2/users-by-email",
+        (s.READ_USERS,),
+        lambda c: users.users_by_email(c.deps, c.query),
+    ),
+    operation("GET", _USER, (s.READ_USERS,), lambda c: users.get_user(c.deps, c.path["user_id"])),
+    operation(
+        "PATCH",
+        _USER,
+        users.update_scopes,
+        lambda c: users.update_user(c.deps, c.path["user_id"], c.body),
+        body=True,
+    ),
+    operation(
+        "DELETE",
+        _USER,
+        (s.DELETE_USERS,),
+        lambda c: users.delete_user(c.deps, c.path["user_id"]),
+        status=204,
+    ),
+    # authentication methods
+    operation(
+        "GET",
+        _METHODS,
+        (s.READ_METHODS,),
+        lambda c: methods.list_methods(c.deps, c.path["user_id"], c.query),
+    ),
+    operation(
+        "POST",
+        _METHODS,
+        (s.CREATE_METHODS,),
+        lambda c: methods.create_method(c.deps, c.path["user_id"], c.body, c.caller.client_id),
+        status=201,
+        body=True,
+    ),
+    operation(
+        "PUT",
+        _METHODS,
+        (s.UPDATE_METHODS,),
+        lambda c: methods.replace_methods(c.deps, c.path["user_id"], c.body, c.caller.client_id),
+        body=True,
+    ),
+    operation(
+        "DELETE",
+        _METHODS,
+        (s.DELETE_METHODS,),
+        lambda c: methods.delete_all(c.deps, c.path["user_id"], c.caller.client_id),
+        status=204,
+    ),
+    operation(
+        "GET",
+        _METHOD,
+        (s.READ_METHODS,),
+        lambda c: methods.get_method(c.deps, c.path["user_id"], c.path["method_id"]),
+    ),
+    operation(
+        "PATCH",
+        _METHOD,
+        (s.UPDATE_METHODS,),
+        lambda c: methods.update_method(c.deps, c.path["user_id"], c.path["method_id"], c.body),
+        body=True,
+    ),
+    operation(
+        "DELETE",
+        _METHOD,
+        (s.DELETE_METHODS,),
+        lambda c: methods.delete_method(
+            c.deps, c.path["user_id"], c.path["method_id"], c.caller.client_id
+        ),
+        status=204,
+    ),
+    # enrollments, the guardian factors and recovery codes
+    operation(
+        "DELETE",
+        _USER + "/authenticators",
+        (s.DELETE_ENROLLMENTS,),
+        lambda c: methods.delete_all(c.deps, c.path["user_id"], c.caller.client_id),
+        status=204,
+    ),
+    operation(
+        "GET",
+        _USER + "/enrollments",
+        (s.READ_USERS,),
+        lambda c: enrollments.list_enrollments(c.deps, c.path["user_id"]),
+    ),
+    operation(
+        "POST",
+        _USER + "/recovery-code-regeneration",
+        (s.UPDATE_USERS,),
+        lambda c: enrollments.regenerate_recovery_code(c.deps, c.path["user_id"]),
+    ),
+    operation(
+        "GET",
+        _ENROLLMENT,
+        (s.READ_ENROLLMENTS,),
+        lambda c: enrollments.get_enrollment(c.deps, c.path["enrollment_id"]),
+    ),
+    operation(
+        "DELETE",
+        _ENROLLMENT,
+        (s.DELETE_ENROLLMENTS,),
+        lambda c: enrollments.delete_enrollment(
+            c.deps, c.path["enrollment_id"], c.caller.client_id
+        ),
+        status=204,
+    ),
+    operation(
+        "GET",
+        "/api/v2/guardian/factors",
+        (s.READ_FACTORS,),
+        lambda c: factors.list_factors(c.deps),
+    ),
+    operation(
+        "PUT",
+        "/api/v2/guardian/factors/{name}",
+        (s.UPDATE_FACTORS,),
+        lambda c: factors.set_factor(c.deps, c.path["name"], c.body),
+        body=True,
+    ),
+    # logs
+    operation("GET", "/api/v2/logs", (s.READ_LOGS,), lambda c: logs.list_logs(c.deps, c.query)),
+    operation(
+        "GET",
+        "/api/v2/logs/{log_id}",
+        (s.READ_LOGS,),
+        lambda c: logs.get_log(c.deps, c.path["log_id"]),
+    ),
+    operation(
+        "GET",
+        _USER + "/logs",
+        (s.READ_LOGS_USERS, s.READ_LOGS),
+        lambda c: logs.list_logs(c.deps, c.query, user_id=c.path["user_id"]),
+    ),
 ]
