@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from twofold.cli.common import emit, json_option, run
+from twofold.cli.common import count_option, emit, json_option, run
 from twofold.core.models import AUTH_METHODS, DEFAULT_REALM, AuthMethod
 
 if TYPE_CHECKING:
@@ -19,9 +19,7 @@ if TYPE_CHECKING:
     from twofold.core.models import AuditEvent, Client
 
 
-@click.group()
-def clients() -> None:
-    """Applications that call the token endpoint."""
+clients = click.Group("clients", help="Applications that call the token endpoint.")
 
 
 @clients.command("create")
@@ -109,9 +107,7 @@ def clients_list(as_json: bool) -> None:
     )
 
 
-@click.group()
-def users() -> None:
-    """End users of the password grant."""
+users = click.Group("users", help="End users of the password grant.")
 
 
 @users.command("create")
@@ -205,13 +201,7 @@ def audit_group() -> None:
 @click.option("--user", "user_ref", help="Only this user's events: a user id or an email.")
 @click.option("--type", "types", multiple=True, help="Event type, e.g. gd_auth_failed; repeatable.")
 @click.option("--since", type=float, help="Only events from this time on, in epoch seconds.")
-@click.option(
-    "--limit",
-    type=click.IntRange(1, 10_000),
-    default=100,
-    show_default=True,
-    help="At most this many events.",
-)
+@count_option("--limit", 100, 1, 10_000, "At most this many events.")
 @json_option
 def audit_list(
     user_ref: str | None, types: tuple[str, ...], since: float | None, limit: int, as_json: bool

@@ -22,6 +22,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 JSON_HELP = "Print JSON instead of text."
 
 
+def count_option(flag: str, default: int, low: int, high: int, help: str) -> Callable[[F], F]:
+    """A whole-number option within [low, high], its default shown in --help."""
+    return click.option(
+        flag, type=click.IntRange(low, high), default=default, show_default=True, help=help
+    )
+
+
 def settings() -> Settings:
     """The configuration from the environment (and TWOFOLD_CONFIG_FILE), or one line on stderr
     naming the variable that is wrong and exit status 1."""

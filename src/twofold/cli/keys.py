@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from twofold.cli.common import emit, json_option, run
+from twofold.cli.common import count_option, emit, json_option, run
 from twofold.core.models import TENANT_SIGNING_ALGS
 
 SIGNING_ALG_CHOICE = click.Choice(TENANT_SIGNING_ALGS)
@@ -47,13 +47,7 @@ def keys_rotate(alg: str | None) -> None:
 
 
 @keys.command("rotate-encryption")
-@click.option(
-    "--batch",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1, 100_000),
-    help="Secrets re-encrypted per write transaction.",
-)
+@count_option("--batch", 500, 1, 100_000, "Secrets re-encrypted per write transaction.")
 @click.option("--dry-run", is_flag=True, help="Only count what is sealed under other keys.")
 @json_option
 def keys_rotate_encryption(batch: int, dry_run: bool, as_json: bool) -> None:

@@ -10,7 +10,7 @@ import socket
 import click
 
 from twofold import serving
-from twofold.cli.common import run, settings
+from twofold.cli.common import count_option, run, settings
 from twofold.config import Settings
 
 CHANNEL_VARIABLES = {
@@ -72,12 +72,8 @@ def migrate() -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="PEM private key of --tls-cert.",
 )
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Worker processes (the machine's argon2 threads are split between them).",
+@count_option(
+    "--workers", 1, 1, 64, "Worker processes (the machine's argon2 threads are split between them)."
 )
 @click.option("--demo", is_flag=True, help="Ensure a demo client and user and print them.")
 def serve(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,6 +15,9 @@ from twofold.core.models import FACTORS, MFA_POLICIES
 if TYPE_CHECKING:
     from twofold.app import Services
     from twofold.core.models import Tenant
+
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group()
@@ -36,6 +40,13 @@ def _tenant_dict(t: Tenant) -> dict[str, Any]:
     }
 
 
+def _factor_list(*decls: str, help: str) -> Callable[[F], F]:
+    """A repeatable option naming factors."""
+    return click.option(
+        *decls, multiple=True, type=click.Choice(FACTORS), help=f"{help} Repeatable."
+    )
+
+
 @tenant.command("show")
 def tenant_show() -> None:
     """Print the tenant's settings as JSON."""
@@ -51,27 +62,9 @@ def tenant_show() -> None:
     type=click.Choice(MFA_POLICIES),
     help="Whether the password grant asks for a second factor.",
 )
-@click.option(
-    "--factor",
-    "factors",
-    multiple=True,
-    type=click.Choice(FACTORS),
-    help="Replace the enabled factors with these; repeat for each (see --enable/--disable).",
-)
-@click.option(
-    "--enable",
-    "enable",
-    multiple=True,
-    type=click.Choice(FACTORS),
-    help="Enable this factor, keeping the others; repeatable.",
-)
-@click.option(
-    "--disable",
-    "disable",
-    multiple=True,
-    type=click.Choice(FACTORS),
-    help="Disable this factor, keeping the others; repeatable.",
-)
+@_factor_list("--factor", "factors", help="Replace the enabled factors with these (see --enable).")
+@_factor_list("--enable", help="Enable this factor, keeping the others.")
+@_factor_list("--disable", help="Disable this factor, keeping the others.")
 @click.option(
     "--recovery-codes/--no-recovery-codes",
     default=None,

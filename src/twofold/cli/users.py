@@ -4,17 +4,18 @@ same use cases (`twofold.core.management`) as its HTTP endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from twofold.cli.admin import clients, users
-from twofold.cli.common import emit, json_option, run
+from twofold.cli.common import count_option, emit, json_option, run
 from twofold.core.models import DEFAULT_REALM
 
 if TYPE_CHECKING:
     from twofold.app import Services
+    from twofold.core.deps import Deps
 
 T = TypeVar("T")
 
@@ -37,16 +38,8 @@ def _user_line(user: dict[str, Any]) -> str:
 
 @users.command("list")
 @click.option("--email", help="Only the user with this email address.")
-@click.option(
-    "--page", type=click.IntRange(0, 999), default=0, show_default=True, help="Page number, from 0."
-)
-@click.option(
-    "--per-page",
-    type=click.IntRange(1, 100),
-    default=50,
-    show_default=True,
-    help="Users per page.",
-)
+@count_option("--page", 0, 0, 999, "Page number, from 0.")
+@count_option("--per-page", 50, 1, 100, "Users per page.")
 @json_option
 def users_list(email: str | None, page: int, per_page: int, as_json: bool) -> None:
     """List users, oldest first (the Management API's GET /users)."""
@@ -88,37 +81,71 @@ def users_show(user: str, realm: str, as_json: bool) -> None:
     emit(shown, as_json, "\n".join(lines))
 
 
-@users.command("block")
-@click.argument("user_id")
-def users_block(user_id: str) -> None:
-    """Refuse the user's logins (every grant) and end their sessions."""
+def _user_command(
+    name: str,
+    summary: str,
+    done: str,
+    use: Callable[[Deps, str], Awaitable[object]],
+    *,
+    confirm: bool = False,
+) -> None:
+    """`twofold users NAME USER_ID`: one use case on one user, then one line saying so; with
+    `confirm`, asked first unless --yes."""
+
+    def command(user_id: str, yes: bool = True) -> None:
+        if not yes:
+            click.confirm(f"{name.capitalize()} {user_id}?", abort=True)
+        run(lambda s: _managed(use(s.deps, user_id)))
+        click.echo(f"{done} {user_id}")
+
+    command.__doc__ = summary
+    if confirm:
+        command = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")(command)
+    users.command(name)(click.argument("user_id")(command))
+
+
+async def _block(deps: Deps, user_id: str, blocked: bool = True) -> None:
     from twofold.core.management import users as uc
 
-    run(lambda s: _managed(uc.set_blocked(s.deps, user_id, True)))
-    click.echo(f"blocked {user_id}")
+    await uc.set_blocked(deps, user_id, blocked)
 
 
-@users.command("unblock")
-@click.argument("user_id")
-def users_unblock(user_id: str) -> None:
-    """Let a blocked user log in again."""
+async def _reset_mfa(deps: Deps, user_id: str) -> None:
+    from twofold.core.management import methods
+
+    await methods.delete_all(deps, user_id, None)
+
+
+_user_command(
+    "block", "Refuse the user's logins (every grant) and end their sessions.", "blocked", _block
+)
+_user_command(
+    "unblock",
+    "Let a blocked user log in again.",
+    "unblocked",
+    lambda deps, user_id: _block(deps, user_id, blocked=False),
+)
+
+
+async def _delete(deps: Deps, user_id: str) -> None:
     from twofold.core.management import users as uc
 
-    run(lambda s: _managed(uc.set_blocked(s.deps, user_id, False)))
-    click.echo(f"unblocked {user_id}")
+    await uc.delete_user(deps, user_id)
 
 
-@users.command("delete")
-@click.argument("user_id")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def users_delete(user_id: str, yes: bool) -> None:
-    """Delete a user with their authenticators; their refresh tokens are revoked."""
-    from twofold.core.management import users as uc
-
-    if not yes:
-        click.confirm(f"Delete {user_id}?", abort=True)
-    run(lambda s: _managed(uc.delete_user(s.deps, user_id)))
-    click.echo(f"deleted {user_id}")
+_user_command(
+    "delete",
+    "Delete a user with their authenticators; their refresh tokens are revoked.",
+    "deleted",
+    _delete,
+    confirm=True,
+)
+_user_command(
+    "reset-mfa",
+    "Remove every authenticator and the recovery code: the user enrols again at next login.",
+    "MFA reset for",
+    _reset_mfa,
+)
 
 
 @users.command("set-password")
@@ -135,16 +162,6 @@ def users_set_password(user_id: str, password: str) -> None:
 
     run(lambda s: _managed(uc.set_password(s.deps, user_id, password)))
     click.echo(f"password set for {user_id}")
-
-
-@users.command("reset-mfa")
-@click.argument("user_id")
-def users_reset_mfa(user_id: str) -> None:
-    """Remove every authenticator and the recovery code: the user enrols again at next login."""
-    from twofold.core.management import methods
-
-    run(lambda s: _managed(methods.delete_all(s.deps, user_id, None)))
-    click.echo(f"MFA reset for {user_id}")
 
 
 @users.command("recovery-code")
