@@ -17,8 +17,9 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -201,6 +202,24 @@ def _check_metrics(settings: Settings) -> None:
         )
 
 
+def policy_from(settings: Settings) -> Policy:
+    """The core's Policy: every field the settings name alike, then those they shape."""
+    alike = {f.name for f in fields(Policy)} & set(Settings.model_fields)
+    values: dict[str, Any] = {name: getattr(settings, name) for name in alike}
+    values.update(
+        trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
+        phone_countries=frozenset(settings.phone_countries),
+        password_per_address=Bucket(
+            settings.password_failures_per_address, settings.password_failures_per_address_refill
+        ),
+        password_per_user=Bucket(
+            settings.password_failures_per_user, settings.password_failures_per_user_refill
+        ),
+        **settings.webauthn_policy(),
+    )
+    return Policy(**values)
+
+
 async def create_services(
     settings: Settings,
     *,
@@ -259,23 +278,7 @@ async def create_services(
         keyring=keyring,
         hasher=hasher,
         issuer=settings.issuer,
-        policy=Policy(
-            mfa_token_lifetime=settings.mfa_token_lifetime,
-            trusted_forwarding_clients=frozenset(settings.trusted_forwarding_clients),
-            password_per_address=Bucket(
-                settings.password_failures_per_address,
-                settings.password_failures_per_address_refill,
-            ),
-            password_per_user=Bucket(
-                settings.password_failures_per_user, settings.password_failures_per_user_refill
-            ),
-            delivery_locale=settings.delivery_locale,
-            signing_key_cache_seconds=settings.signing_key_cache_seconds,
-            management_requests_per_minute=settings.management_requests_per_minute,
-            **settings.send_policy(),
-            **settings.enrolment_policy(),
-            **settings.webauthn_policy(),
-        ),
+        policy=policy_from(settings),
         channels=channels,
         devices=SqlPushDeviceRepository(database),
         metrics=metrics if metrics is not None else NoMetrics(),

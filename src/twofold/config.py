@@ -21,6 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from twofold.core.deps import Policy
+
+# The core's defaults (Auth0's values) are the operator's defaults: one place says them.
+POLICY = Policy()
 DEFAULT_DATA_DIR = Path("var")
 # The issuer when TWOFOLD_DOMAIN is unset and nothing derived one (`twofold serve` does).
 FALLBACK_DOMAIN = "127.0.0.1:8080"
@@ -29,6 +33,22 @@ DATABASE_URL_HELP = "expected sqlite:///path/to/twofold.db or postgresql://user@
 KEYS_HELP = (
     "expected kid:base64key[,kid2:base64key2] with 32-byte keys, e.g. k1:$(openssl rand -base64 32)"
 )
+
+
+# A burst of failures or calls one subject may spend before it is refused.
+Budget = Annotated[int, Field(ge=1, le=1_000_000)]
+# A count of connections or calls.
+Capacity = Annotated[int, Field(ge=1, le=10_000)]
+# Messages per hour over a whole delivery channel (0: no cap).
+ChannelCap = Annotated[int, Field(ge=0, le=100_000_000)]
+# Messages per hour to one phone number or email address (0: no cap).
+DestinationCap = Annotated[int, Field(ge=0, le=1_000_000)]
+# Seconds a client has to send a part of its request.
+ReadTimeout = Annotated[float, Field(gt=0, le=3600)]
+# Seconds until an attempt bucket gains one more try.
+RefillSeconds = Annotated[float, Field(gt=0, le=86_400)]
+# Seconds to wait for a backend (a pooled connection, a connect, a Redis reply).
+Timeout = Annotated[float, Field(gt=0, le=300)]
 
 
 def country_allow_list(entries: Iterable[str | int]) -> frozenset[str]:
@@ -79,24 +99,24 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     hashing_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
-    mfa_token_lifetime: int = Field(default=600, ge=30)
+    mfa_token_lifetime: int = Field(default=POLICY.mfa_token_lifetime, ge=30)
     # Management API calls one client may make per minute (then 429 too_many_requests).
-    management_requests_per_minute: int = Field(default=1000, ge=1, le=1_000_000)
+    management_requests_per_minute: Budget = POLICY.management_requests_per_minute
     max_body_bytes: int = Field(default=65_536, ge=1024)
     # `twofold serve` (serving.py): seconds a client has to send a request head (its connection
     # is then closed) and, after the head, the body (408).
-    header_read_timeout: float = Field(default=10.0, gt=0, le=3600)
-    body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
+    header_read_timeout: ReadTimeout = 10.0
+    body_read_timeout: ReadTimeout = 30.0
     # Clients whose auth0-forwarded-for header is believed (server-side apps).
     # Comma-separated in the environment (a JSON list works too).
     trusted_forwarding_clients: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Password failures (docs/configuration.md "Abuse limits"): from one address across all
     # users, and against one user from all addresses. Each: a burst, then one more every
     # `_refill` seconds.
-    password_failures_per_address: int = Field(default=100, ge=1, le=1_000_000)
-    password_failures_per_address_refill: float = Field(default=864.0, gt=0, le=86_400)
-    password_failures_per_user: int = Field(default=500, ge=1, le=1_000_000)
-    password_failures_per_user_refill: float = Field(default=60.0, gt=0, le=86_400)
+    password_failures_per_address: Budget = 100
+    password_failures_per_address_refill: RefillSeconds = 864.0
+    password_failures_per_user: Budget = 500
+    password_failures_per_user_refill: RefillSeconds = 60.0
 
     # Scale-out (docs/deploy.md). Database pool per worker process: pool_size connections kept,
     # up to max_overflow more under load, pool_timeout seconds to wait for one. No overflow by
@@ -107,16 +127,18 @@ class Settings(BaseSettings):
     # first signing key is written through another.
     db_pool_size: int = Field(default=15, ge=2, le=1000)
     db_max_overflow: int = Field(default=0, ge=0, le=1000)
-    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
-    db_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    db_pool_timeout: Timeout = 10.0
+    db_connect_timeout: Timeout = 5.0
     # Redis for short-lived state (mfa_tokens, challenges, attempt buckets); empty: the database.
     redis_url: str = ""
     redis_prefix: str = "twofold:"
-    redis_timeout: float = Field(default=5.0, gt=0, le=300)
-    redis_max_connections: int = Field(default=50, ge=1, le=10_000)
+    redis_timeout: Timeout = 5.0
+    redis_max_connections: Capacity = 50
     # Seconds a node keeps its signing keys before reading them again: a `twofold keys rotate`
     # reaches every node within this time.
-    signing_key_cache_seconds: float = Field(default=30.0, ge=1, le=3600)
+    signing_key_cache_seconds: float = Field(
+        default=POLICY.signing_key_cache_seconds, ge=1, le=3600
+    )
 
     # Delivery of out-of-band codes and push notifications (docs/delivery.md). A channel left
     # unset is inferred: email → smtp when smtp_url is set, sms/voice → twilio when a Twilio
@@ -135,29 +157,31 @@ class Settings(BaseSettings):
     webhook_secret: str = ""
     push_webhook_url: str = ""
     delivery_timeout: float = Field(default=10.0, gt=0, le=60)
-    delivery_locale: str = "en"
+    delivery_locale: str = POLICY.delivery_locale
     # Send caps per hour, whatever the user (docs/delivery.md); 0 switches one off. Per
     # destination, then tenant-wide per channel (a circuit breaker against toll fraud).
-    send_cap_per_phone_number: int = Field(default=10, ge=0, le=1_000_000)
-    send_cap_per_email_address: int = Field(default=30, ge=0, le=1_000_000)
-    send_cap_sms: int = Field(default=1000, ge=0, le=100_000_000)
-    send_cap_voice: int = Field(default=1000, ge=0, le=100_000_000)
-    send_cap_email: int = Field(default=5000, ge=0, le=100_000_000)
-    send_cap_push: int = Field(default=10_000, ge=0, le=100_000_000)
+    send_cap_per_phone_number: DestinationCap = POLICY.send_cap_per_phone_number
+    send_cap_per_email_address: DestinationCap = POLICY.send_cap_per_email_address
+    send_cap_sms: ChannelCap = POLICY.send_cap_sms
+    send_cap_voice: ChannelCap = POLICY.send_cap_voice
+    send_cap_email: ChannelCap = POLICY.send_cap_email
+    send_cap_push: ChannelCap = POLICY.send_cap_push
     # Countries whose phone numbers may be enrolled for sms/voice: calling codes ("+44") and
     # regions ("US"); empty: all.
     phone_countries: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # What one user may cost (docs/configuration.md): active authenticators of each kind, and
     # /mfa/associate calls per user (a burst, then one per refill) and per mfa_token.
-    max_authenticators_per_kind: int = Field(default=5, ge=1, le=100)
-    associate_capacity: int = Field(default=20, ge=1, le=10_000)
-    associate_refill_seconds: float = Field(default=60.0, gt=0, le=86_400)
-    associate_per_token: int = Field(default=10, ge=1, le=10_000)
+    max_authenticators_per_kind: int = Field(
+        default=POLICY.max_authenticators_per_kind, ge=1, le=100
+    )
+    associate_capacity: Capacity = POLICY.associate_capacity
+    associate_refill_seconds: RefillSeconds = POLICY.associate_refill_seconds
+    associate_per_token: Capacity = POLICY.associate_per_token
     # Passkeys (docs/configuration.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the
     # host of `domain`; empty origins: https://{domain}. A native app's origin is listed here
     # too (android:apk-key-hash:…).
     webauthn_rp_id: str = ""
-    webauthn_rp_name: str = "Twofold"
+    webauthn_rp_name: str = POLICY.webauthn_rp_name
     webauthn_origins: list[str] = Field(default_factory=list)
 
     # Prometheus metrics (docs/deploy.md "Metrics"): on a port of their own, which `twofold
@@ -287,27 +311,6 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    def send_policy(self) -> dict[str, Any]:
-        """The send caps and the phone allow-list, as the core's Policy fields."""
-        return {
-            "send_cap_per_phone_number": self.send_cap_per_phone_number,
-            "send_cap_per_email_address": self.send_cap_per_email_address,
-            "send_cap_sms": self.send_cap_sms,
-            "send_cap_voice": self.send_cap_voice,
-            "send_cap_email": self.send_cap_email,
-            "send_cap_push": self.send_cap_push,
-            "phone_countries": frozenset(self.phone_countries),
-        }
-
-    def enrolment_policy(self) -> dict[str, Any]:
-        """The enrolment limits, as the core's Policy fields."""
-        return {
-            "max_authenticators_per_kind": self.max_authenticators_per_kind,
-            "associate_capacity": self.associate_capacity,
-            "associate_refill_seconds": self.associate_refill_seconds,
-            "associate_per_token": self.associate_per_token,
-        }
 
     def webauthn_policy(self) -> dict[str, Any]:
         """The WebAuthn relying party, as the core's Policy fields."""
