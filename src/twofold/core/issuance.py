@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from twofold.core.audience import Target
 from twofold.core.deps import Deps
 from twofold.core.ids import digest, opaque_token
 from twofold.core.models import GRANT_REFRESH_TOKEN, Client, RefreshToken, TokenSet, User
@@ -27,12 +28,11 @@ def _sign(deps: Deps, signer: TokenSigner, claims: Mapping[str, Any]) -> str:
 
 async def user_tokens(
     deps: Deps,
-    *,
     user: User,
     client: Client,
-    audience: str,
+    target: Target,
     scope: str,
-    lifetime: int,
+    *,
     mfa: bool,
     grant: str,
     family_id: str | None = None,
@@ -41,6 +41,7 @@ async def user_tokens(
     tenant = await deps.tenant()
     signer = await deps.signer()
     now = int(deps.clock.now())
+    audience, lifetime = target.audience, target.lifetime
     scopes = scope.split()
     if deps.is_mfa_audience(audience) and "offline_access" in scopes:
         scopes = [s for s in scopes if s != "offline_access"]

@@ -119,14 +119,7 @@ async def spend(deps: Deps, mfa_token: str, record: MfaToken) -> None:
 async def mint(deps: Deps, req: GrantRequest, record: MfaToken, user: User, grant: str) -> TokenSet:
     target = await audience.resolve(deps, record.audience)
     return await issuance.user_tokens(
-        deps,
-        user=user,
-        client=req.client,
-        audience=record.audience,
-        scope=record.scope,
-        lifetime=target.lifetime,
-        mfa=True,
-        grant=grant,
+        deps, user, req.client, target, record.scope, mfa=True, grant=grant
     )
 
 

@@ -14,7 +14,7 @@ from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa.enrolled import is_enrolled
-from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
 
 GRANT_TYPE = GRANT_MFA_OTP
 
@@ -59,7 +59,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 replayed = True
                 continue
             if not candidate.active:
-                await _confirm_enrolment(deps, req, user, authenticators, candidate, now)
+                ids = await mfa_common.confirm_enrolment(
+                    deps, req, user, authenticators, candidate, now
+                )
+                await _drop_other_pending(deps, authenticators, ids)
             await mfa_common.spend(deps, mfa_token, record)
             winner = candidate
             break
@@ -79,21 +82,15 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     raise InvalidGrant(INVALID_OTP)
 
 
-async def _confirm_enrolment(
-    deps: Deps,
-    req: GrantRequest,
-    user: User,
-    authenticators: list[Authenticator],
-    confirmed: Authenticator,
-    now: float,
+async def _drop_other_pending(
+    deps: Deps, authenticators: list[Authenticator], confirmed: list[str]
 ) -> None:
-    ids = await mfa_common.confirm_enrolment(deps, req, user, authenticators, confirmed, now)
     # Only one OTP enrolment stays pending at a time; drop any other unconfirmed one (but never a
     # push enrolment's companion TOTP, which goes with its push).
     others = [
         a.id
         for a in authenticators
-        if a.kind == "totp" and not a.active and a.id not in ids and a.link_id is None
+        if a.kind == "totp" and not a.active and a.id not in confirmed and a.link_id is None
     ]
     if others:
         await deps.storage.authenticators.delete(others)

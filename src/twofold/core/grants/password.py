@@ -105,12 +105,5 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         deps, audit.SUCCESS_LOGIN, user_id=user.user_id, client_id=req.client.client_id
     )
     return await issuance.user_tokens(
-        deps,
-        user=user,
-        client=req.client,
-        audience=target.audience,
-        scope=scope,
-        lifetime=target.lifetime,
-        mfa=False,
-        grant="password",
+        deps, user, req.client, target, scope, mfa=False, grant="password"
     )

@@ -50,11 +50,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         await policy.require_mfa(deps, user, req.client.client_id, target, scope)
     return await issuance.user_tokens(
         deps,
-        user=user,
-        client=req.client,
-        audience=stored.audience,
-        scope=scope,
-        lifetime=target.lifetime,
+        user,
+        req.client,
+        target,
+        scope,
         mfa=stored.mfa_at is not None,
         grant="refresh_token",
         family_id=stored.family_id,

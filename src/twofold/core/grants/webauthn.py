@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from twofold.core import audience, audit, issuance
 from twofold.core.deps import Deps
@@ -62,6 +62,32 @@ def _response(req: GrantRequest) -> Mapping[str, Any]:
     return value
 
 
+async def _record(
+    deps: Deps,
+    event: str,
+    client_id: str,
+    user: User | None = None,
+    authenticator_id: str | None = None,
+    **details: Any,
+) -> None:
+    """An audit event of a passkey grant (the user and passkey, once known)."""
+    if authenticator_id is not None:
+        details["authenticator_id"] = authenticator_id
+    user_id = user.user_id if user is not None else None
+    await audit.record(
+        deps, event, user_id=user_id, client_id=client_id, factor="passkey", **details
+    )
+
+
+class Ceremony(NamedTuple):
+    """One webauthn grant: the request, the auth_session it names and the browser's answer."""
+
+    req: GrantRequest
+    auth_session: str
+    record: passkey.Session
+    response: Mapping[str, Any]
+
+
 def amr(backup_eligible: bool) -> list[str]:
     return ["swk" if backup_eligible else "hwk", "user", "mfa"]
 
@@ -76,32 +102,20 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         raise InvalidGrant(INVALID_SESSION)
     target = await audience.resolve(deps, req.optional("audience"))
     scope = audience.grant_scopes(target, req.optional("scope"))
+    ceremony = Ceremony(req, auth_session, record, response)
     if record.kind == "register":
-        user, backup_eligible = await _signup(deps, req, auth_session, record, response)
+        user, backup_eligible = await _signup(deps, ceremony)
         grant = "passkey-signup"
     else:
-        user, backup_eligible = await _login(deps, req, auth_session, record, response)
+        user, backup_eligible = await _login(deps, ceremony)
         grant = "passkey"
     return await issuance.user_tokens(
-        deps,
-        user=user,
-        client=req.client,
-        audience=target.audience,
-        scope=scope,
-        lifetime=target.lifetime,
-        mfa=True,
-        grant=grant,
-        amr=amr(backup_eligible),
+        deps, user, req.client, target, scope, mfa=True, grant=grant, amr=amr(backup_eligible)
     )
 
 
-async def _login(
-    deps: Deps,
-    req: GrantRequest,
-    auth_session: str,
-    record: passkey.Session,
-    response: Mapping[str, Any],
-) -> tuple[User, bool]:
+async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
+    req, auth_session, record, response = ceremony
     client_id = req.client.client_id
     cred_id = passkey.credential_id_of(response)
     credential = None if cred_id is None else await deps.storage.passkeys.get(cred_id)
@@ -109,7 +123,7 @@ async def _login(
     if credential is None or user is None or user.realm != record.realm:
         # No user to charge: the session is spent, and the answer is the same as a bad response.
         await passkey.consume(deps, auth_session)
-        await audit.record(deps, audit.FAILED_LOGIN, client_id=client_id, factor="passkey")
+        await _record(deps, audit.FAILED_LOGIN, client_id)
         raise InvalidGrant(INVALID_RESPONSE)
     refused: passkey.Refused | None = None
     use: passkey.Use | None = None
@@ -129,28 +143,15 @@ async def _login(
         if won:
             await deps.storage.authenticators.touch(credential.authenticator_id, now)
             await attempts.refund(user.user_id)
-            await audit.record(
-                deps,
-                audit.SUCCESS_LOGIN,
-                user_id=user.user_id,
-                client_id=client_id,
-                factor="passkey",
-                authenticator_id=credential.authenticator_id,
-            )
+            await _record(deps, audit.SUCCESS_LOGIN, client_id, user, credential.authenticator_id)
         elif use is not None:
             # A good response that lost its session or counter to a concurrent request: no
             # guess, so the attempt goes back.
             await attempts.refund(user.user_id)
         elif refused is not None:
             event = audit.PASSKEY_CLONE if refused.cloned else audit.FAILED_LOGIN
-            await audit.record(
-                deps,
-                event,
-                user_id=user.user_id,
-                client_id=client_id,
-                factor="passkey",
-                authenticator_id=credential.authenticator_id,
-                reason=refused.reason,
+            await _record(
+                deps, event, client_id, user, credential.authenticator_id, reason=refused.reason
             )
     if not won:
         raise InvalidGrant(INVALID_RESPONSE if use is None else INVALID_SESSION)
@@ -161,21 +162,14 @@ async def _login(
     return user, credential.backup_eligible
 
 
-async def _signup(
-    deps: Deps,
-    req: GrantRequest,
-    auth_session: str,
-    record: passkey.Session,
-    response: Mapping[str, Any],
-) -> tuple[User, bool]:
+async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
+    req, auth_session, record, response = ceremony
     client_id = req.client.client_id
     try:
         new = passkey.verify_registration(deps, record, response)
     except passkey.Refused as exc:
         await passkey.consume(deps, auth_session)
-        await audit.record(
-            deps, audit.FAILED_SIGNUP, client_id=client_id, factor="passkey", reason=exc.reason
-        )
+        await _record(deps, audit.FAILED_SIGNUP, client_id, reason=exc.reason)
         raise InvalidGrant(INVALID_RESPONSE) from None
     if record.email is None or record.user_handle is None:
         raise InvalidGrant(INVALID_SESSION)
@@ -225,16 +219,7 @@ async def _signup(
     if outcome == "conflict":
         # The unit rolled back, session included; spend it now (one try per session).
         await passkey.consume(deps, auth_session)
-        await audit.record(
-            deps, audit.FAILED_SIGNUP, client_id=client_id, factor="passkey", reason="exists"
-        )
+        await _record(deps, audit.FAILED_SIGNUP, client_id, reason="exists")
         raise InvalidGrant(INVALID_SIGNUP)
-    await audit.record(
-        deps,
-        audit.SUCCESS_SIGNUP,
-        user_id=user.user_id,
-        client_id=client_id,
-        factor="passkey",
-        authenticator_id=row.id,
-    )
+    await _record(deps, audit.SUCCESS_SIGNUP, client_id, user, row.id)
     return user, new.backup_eligible
