@@ -214,8 +214,16 @@ def credential_id_of(response: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _challenge_bytes(record: Session) -> bytes:
-    return base64url_to_bytes(record.challenge)
+def _ceremony(deps: Deps, record: Session, response: Mapping[str, Any]) -> dict[str, Any]:
+    """What both verifications check alike: this session's challenge, our relying party and
+    origins, and user verification (always required)."""
+    return {
+        "credential": dict(response),
+        "expected_challenge": base64url_to_bytes(record.challenge),
+        "expected_rp_id": deps.policy.webauthn_rp_id,
+        "expected_origin": list(deps.policy.webauthn_origins),
+        "require_user_verification": True,
+    }
 
 
 def verify_registration(deps: Deps, record: Session, response: Mapping[str, Any]) -> NewCredential:
@@ -223,12 +231,8 @@ def verify_registration(deps: Deps, record: Session, response: Mapping[str, Any]
     verification required and the accepted attestation formats; raises Refused."""
     try:
         verified = verify_registration_response(
-            credential=dict(response),
-            expected_challenge=_challenge_bytes(record),
-            expected_rp_id=deps.policy.webauthn_rp_id,
-            expected_origin=list(deps.policy.webauthn_origins),
+            **_ceremony(deps, record, response),
             require_user_presence=True,
-            require_user_verification=True,
             supported_pub_key_algs=ALGORITHMS,
         )
     except WebAuthnException as exc:
@@ -262,13 +266,9 @@ def _verify_assertion(
     deps: Deps, record: Session, response: Mapping[str, Any], public_key: bytes, count: int
 ) -> tuple[int, bool]:
     verified = verify_authentication_response(
-        credential=dict(response),
-        expected_challenge=_challenge_bytes(record),
-        expected_rp_id=deps.policy.webauthn_rp_id,
-        expected_origin=list(deps.policy.webauthn_origins),
+        **_ceremony(deps, record, response),
         credential_public_key=public_key,
         credential_current_sign_count=count,
-        require_user_verification=True,
     )
     return verified.new_sign_count, verified.credential_backed_up
 
