@@ -21,7 +21,7 @@ from twofold.core.models import (
 )
 from twofold.core.ports import Conflict
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.base import SqlRepository, dumps, from_row
 from twofold.storage.upsert import insert_for
 
 
@@ -72,15 +72,13 @@ def _client_values(client: Client) -> dict[str, Any]:
 
 
 def _client(row: sa.Row[Any]) -> Client:
-    return Client(
-        client_id=row.client_id,
-        name=row.name,
+    return from_row(
+        Client,
+        row,
         auth_method=cast(AuthMethod, row.auth_method),
         grant_types=frozenset(json.loads(row.grant_types)),
-        secret_hash=row.secret_hash,
         jwks=None if row.jwks is None else json.loads(row.jwks),
         api_grants={aud: tuple(s) for aud, s in json.loads(row.api_grants).items()},
-        created_at=row.created_at,
     )
 
 
@@ -118,12 +116,10 @@ class SqlClientRepository(SqlRepository):
 
 
 def _api(row: sa.Row[Any]) -> Api:
-    return Api(
-        identifier=row.identifier,
-        name=row.name,
+    return from_row(
+        Api,
+        row,
         scopes=tuple(json.loads(row.scopes)),
-        token_lifetime=row.token_lifetime,
-        created_at=row.created_at,
     )
 
 
@@ -148,19 +144,13 @@ class SqlApiRepository(SqlRepository):
 
 
 def _user(row: sa.Row[Any]) -> User:
-    return User(
-        user_id=row.user_id,
-        email=row.email,
-        password_hash=row.password_hash,
-        realm=row.realm,
-        username=row.username,
+    return from_row(
+        User,
+        row,
         email_verified=bool(row.email_verified),
-        name=row.name,
-        created_at=row.created_at,
         blocked=bool(row.blocked),
         user_metadata=json.loads(row.user_metadata),
         app_metadata=json.loads(row.app_metadata),
-        updated_at=row.updated_at,
     )
 
 

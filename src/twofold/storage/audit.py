@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from twofold.core.models import AuditEvent
-from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.base import SqlRepository, dumps, from_row
 from twofold.storage.tables import audit_events
 
 _COLUMNS = ("type", "at", "user_id", "client_id", "ip", "description", "details")
@@ -17,13 +17,9 @@ _INSERT = sa.insert(audit_events).values({c: sa.bindparam(f"b_{c}") for c in _CO
 
 
 def _event(row: sa.Row[Any]) -> AuditEvent:
-    return AuditEvent(
-        type=row.type,
-        at=row.at,
-        user_id=row.user_id,
-        client_id=row.client_id,
-        ip=row.ip,
-        description=row.description,
+    return from_row(
+        AuditEvent,
+        row,
         details=json.loads(row.details),
         seq=row.id,
     )

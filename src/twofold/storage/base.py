@@ -9,15 +9,33 @@ building a statement costs more CPU than SQLite takes to run it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DataError, IntegrityError
 
 from twofold.core.ports import Conflict
 from twofold.storage.database import Database
+
+T = TypeVar("T")
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def from_row(model: type[T], row: sa.Row[Any], **stored_otherwise: Any) -> T:
+    """A model from the row's columns named like its fields; `stored_otherwise` gives the fields
+    a column holds in another form (JSON text, an integer flag, an id under another name)."""
+    names = _FIELDS.get(model)
+    if names is None:
+        names = _FIELDS[model] = frozenset(f.name for f in dataclasses.fields(model))  # type: ignore[arg-type]
+    # Rows are SQLAlchemy's or the direct path's named tuples: both give _asdict().
+    values = {k: v for k, v in row._asdict().items() if k in names}
+    values.update(stored_otherwise)
+    return model(**values)
 
 
 class SqlRepository:

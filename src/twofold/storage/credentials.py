@@ -16,25 +16,17 @@ from sqlalchemy.exc import IntegrityError
 from twofold.core.models import Authenticator, AuthenticatorKind, RefreshToken, SigningKey
 from twofold.core.ports import Conflict, RefreshUse
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.base import SqlRepository, dumps, from_row
 from twofold.storage.locks import lock_in_transaction
 from twofold.storage.upsert import insert_for
 
 
 def _authenticator(row: sa.Row[Any]) -> Authenticator:
-    return Authenticator(
-        id=row.id,
-        user_id=row.user_id,
+    return from_row(
+        Authenticator,
+        row,
         kind=cast(AuthenticatorKind, row.kind),
         active=bool(row.active),
-        created_at=row.created_at,
-        secret_enc=row.secret_enc,
-        last_step=row.last_step,
-        name=row.name,
-        target_enc=row.target_enc,
-        link_id=row.link_id,
-        confirmed_at=row.confirmed_at,
-        last_used_at=row.last_used_at,
     )
 
 
@@ -230,17 +222,9 @@ class SqlSigningKeyRepository(SqlRepository):
 
 
 def _refresh_token(row: sa.Row[Any]) -> RefreshToken:
-    return RefreshToken(
-        token_hash=row.token_hash,
-        family_id=row.family_id,
-        user_id=row.user_id,
-        client_id=row.client_id,
-        audience=row.audience,
-        scope=row.scope,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        mfa_at=row.mfa_at,
-        used_at=row.used_at,
+    return from_row(
+        RefreshToken,
+        row,
         revoked=bool(row.revoked),
     )
 

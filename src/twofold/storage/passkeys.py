@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from twofold.core.models import WebAuthnCredential
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps
+from twofold.storage.base import SqlRepository, dumps, from_row
 
 _w = t.webauthn_credentials.c
 _BY_ID = sa.select(t.webauthn_credentials).where(_w.credential_id == sa.bindparam("credential_id"))
@@ -38,20 +38,13 @@ _RECORD_USE = (
 
 
 def _credential(row: sa.Row[Any]) -> WebAuthnCredential:
-    return WebAuthnCredential(
-        credential_id=row.credential_id,
-        authenticator_id=row.authenticator_id,
-        user_id=row.user_id,
-        public_key=row.public_key,
+    return from_row(
+        WebAuthnCredential,
+        row,
         sign_count=int(row.sign_count),
-        user_handle=row.user_handle,
-        created_at=row.created_at,
         transports=tuple(json.loads(row.transports)),
-        aaguid=row.aaguid,
         backup_eligible=bool(row.backup_eligible),
         backed_up=bool(row.backed_up),
-        name=row.name,
-        last_used_at=row.last_used_at,
     )
 
 
