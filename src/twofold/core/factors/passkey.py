@@ -102,6 +102,19 @@ class NewCredential:
     backup_eligible: bool
     backed_up: bool
 
+    def stored(
+        self, *, authenticator_id: str, user_id: str, user_handle: str, now: float
+    ) -> WebAuthnCredential:
+        """The credential to store for this registration, first used now."""
+        return WebAuthnCredential(
+            **asdict(self),
+            authenticator_id=authenticator_id,
+            user_id=user_id,
+            user_handle=user_handle,
+            created_at=now,
+            last_used_at=now,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Use:
@@ -151,18 +164,20 @@ async def enrol(
         ),
         supported_pub_key_algs=ALGORITHMS,
     )
-    session = Session(
-        kind="register",
-        client_id=client_id,
-        realm=realm,
-        challenge=bytes_to_base64url(challenge),
-        expires_at=deps.clock.now() + deps.policy.passkey_session_lifetime,
-        email=email,
-        name=name,
-        user_handle=bytes_to_base64url(user_handle),
+    return await _begin(
+        deps,
+        options,
+        Session(
+            kind="register",
+            client_id=client_id,
+            realm=realm,
+            challenge=bytes_to_base64url(challenge),
+            expires_at=_expiry(deps),
+            email=email,
+            name=name,
+            user_handle=bytes_to_base64url(user_handle),
+        ),
     )
-    auth_session = await _open_session(deps, session)
-    return {"authn_params_public_key": options_to_json_dict(options), "auth_session": auth_session}
 
 
 async def challenge(deps: Deps, *, client_id: str, realm: str) -> dict[str, Any]:
@@ -176,13 +191,16 @@ async def challenge(deps: Deps, *, client_id: str, realm: str) -> dict[str, Any]
         allow_credentials=[],
         user_verification=UserVerificationRequirement.REQUIRED,
     )
-    session = Session(
-        kind="login",
-        client_id=client_id,
-        realm=realm,
-        challenge=bytes_to_base64url(raw),
-        expires_at=deps.clock.now() + deps.policy.passkey_session_lifetime,
-    )
+    session = Session("login", client_id, realm, bytes_to_base64url(raw), _expiry(deps))
+    return await _begin(deps, options, session)
+
+
+def _expiry(deps: Deps) -> float:
+    return deps.clock.now() + deps.policy.passkey_session_lifetime
+
+
+async def _begin(deps: Deps, options: Any, session: Session) -> dict[str, Any]:
+    """Open the auth_session and answer the options the browser passes to WebAuthn."""
     auth_session = await _open_session(deps, session)
     return {"authn_params_public_key": options_to_json_dict(options), "auth_session": auth_session}
 

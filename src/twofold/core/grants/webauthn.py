@@ -40,7 +40,6 @@ from twofold.core.models import (
     Authenticator,
     TokenSet,
     User,
-    WebAuthnCredential,
 )
 from twofold.core.ports import Conflict
 
@@ -192,19 +191,8 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
         confirmed_at=now,
         last_used_at=now,
     )
-    credential = WebAuthnCredential(
-        credential_id=new.credential_id,
-        authenticator_id=row.id,
-        user_id=user.user_id,
-        public_key=new.public_key,
-        sign_count=new.sign_count,
-        user_handle=record.user_handle,
-        created_at=now,
-        transports=new.transports,
-        aaguid=new.aaguid,
-        backup_eligible=new.backup_eligible,
-        backed_up=new.backed_up,
-        last_used_at=now,
+    credential = new.stored(
+        authenticator_id=row.id, user_id=user.user_id, user_handle=record.user_handle, now=now
     )
     outcome = "ok"
     try:
