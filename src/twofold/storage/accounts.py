@@ -21,7 +21,7 @@ from twofold.core.models import (
 )
 from twofold.core.ports import Conflict
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps, from_row
+from twofold.storage.base import SqlRepository, dumps, from_row, to_row
 from twofold.storage.upsert import insert_for
 
 
@@ -129,13 +129,7 @@ class SqlApiRepository(SqlRepository):
         return None if row is None else _api(row)
 
     async def create(self, api: Api) -> None:
-        stmt = sa.insert(t.apis).values(
-            identifier=api.identifier,
-            name=api.name,
-            scopes=dumps(list(api.scopes)),
-            token_lifetime=api.token_lifetime,
-            created_at=api.created_at,
-        )
+        stmt = sa.insert(t.apis).values(to_row(t.apis, api, scopes=dumps(list(api.scopes))))
         await self._create(stmt, "api identifier already exists")
 
     async def list(self) -> Sequence[Api]:

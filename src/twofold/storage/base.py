@@ -38,6 +38,14 @@ def from_row(model: type[T], row: sa.Row[Any], **stored_otherwise: Any) -> T:
     return model(**values)
 
 
+def to_row(table: sa.Table, model: Any, **stored_otherwise: Any) -> dict[str, Any]:
+    """The insert values of a model: its fields named like the table's columns, and those the
+    table holds in another form (see from_row)."""
+    values = {c.name: getattr(model, c.name) for c in table.columns if hasattr(model, c.name)}
+    values.update(stored_otherwise)
+    return values
+
+
 class SqlRepository:
     def __init__(self, database: Database) -> None:
         self._db = database

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from twofold.core.models import Authenticator, AuthenticatorKind, RefreshToken, SigningKey
 from twofold.core.ports import Conflict, RefreshUse
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps, from_row
+from twofold.storage.base import SqlRepository, dumps, from_row, to_row
 from twofold.storage.locks import lock_in_transaction
 from twofold.storage.upsert import insert_for
 
@@ -233,19 +233,7 @@ class SqlRefreshTokenRepository(SqlRepository):
     _t = t.refresh_tokens
 
     async def add(self, token: RefreshToken) -> None:
-        stmt = sa.insert(self._t).values(
-            token_hash=token.token_hash,
-            family_id=token.family_id,
-            user_id=token.user_id,
-            client_id=token.client_id,
-            audience=token.audience,
-            scope=token.scope,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            mfa_at=token.mfa_at,
-            used_at=token.used_at,
-            revoked=token.revoked,
-        )
+        stmt = sa.insert(self._t).values(to_row(self._t, token))
         await self._create(stmt, "refresh token already exists")
 
     async def get(self, token_hash: str) -> RefreshToken | None:

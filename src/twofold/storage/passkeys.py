@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from twofold.core.models import WebAuthnCredential
 from twofold.storage import tables as t
-from twofold.storage.base import SqlRepository, dumps, from_row
+from twofold.storage.base import SqlRepository, dumps, from_row, to_row
 
 _w = t.webauthn_credentials.c
 _BY_ID = sa.select(t.webauthn_credentials).where(_w.credential_id == sa.bindparam("credential_id"))
@@ -54,19 +54,12 @@ class SqlWebAuthnCredentialRepository(SqlRepository):
     async def add(self, credential: WebAuthnCredential) -> None:
         c = credential
         stmt = sa.insert(self._t).values(
-            credential_id=c.credential_id,
-            authenticator_id=c.authenticator_id,
-            user_id=c.user_id,
-            public_key=c.public_key,
-            sign_count=c.sign_count,
-            user_handle=c.user_handle,
-            transports=dumps(list(c.transports)),
-            aaguid=c.aaguid,
-            backup_eligible=c.backup_eligible,
-            backed_up=c.backed_up,
-            name=None if c.name is None else c.name[:255],
-            created_at=c.created_at,
-            last_used_at=c.last_used_at,
+            to_row(
+                self._t,
+                c,
+                transports=dumps(list(c.transports)),
+                name=None if c.name is None else c.name[:255],
+            )
         )
         await self._create(stmt, "credential id already registered or authenticator unknown")
 
