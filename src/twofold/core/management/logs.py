@@ -75,22 +75,11 @@ async def list_logs(deps: Deps, query: Mapping[str, str], *, user_id: str | None
             user_id=who, types=types, after_seq=int(checkpoint) if checkpoint else 0, limit=take
         )
         return await _views(deps, events)
-    page = params.integer(query, "page", 0, 0, 100_000)
-    per_page = params.integer(query, "per_page", 50, 1, MAX_PER_PAGE)
-    totals = params.boolean(query, "include_totals")
+    paging = params.paging(query, 100_000, MAX_PER_PAGE)
     events, total = await deps.storage.audit.page(
-        user_id=who, types=types, offset=page * per_page, limit=per_page
+        user_id=who, types=types, offset=paging.start, limit=paging.per_page
     )
-    items = await _views(deps, events)
-    if not totals:
-        return items
-    return {
-        "start": page * per_page,
-        "limit": per_page,
-        "length": len(items),
-        "total": total,
-        "logs": items,
-    }
+    return paging.answer(await _views(deps, events), total, "logs")
 
 
 async def get_log(deps: Deps, log_id: str) -> dict[str, Any]:

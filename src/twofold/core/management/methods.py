@@ -125,15 +125,11 @@ async def _find(deps: Deps, user_id: str, method_id: str) -> tuple[Method, str]:
 
 
 async def list_methods(deps: Deps, user_id: str, query: Mapping[str, str]) -> Any:
-    page = params.integer(query, "page", 0, 0, 10_000)
-    per_page = params.integer(query, "per_page", 50, 1, MAX_PER_PAGE)
-    totals = params.boolean(query, "include_totals")
+    paging = params.paging(query, 10_000, MAX_PER_PAGE)
     methods, user_email = await _methods(deps, user_id)
-    start = page * per_page
-    items = [view(deps, m, user_email) for m in methods[start : start + per_page]]
-    if not totals:
-        return items
-    return {"start": start, "limit": per_page, "total": len(methods), "authenticators": items}
+    start = paging.start
+    items = [view(deps, m, user_email) for m in methods[start : start + paging.per_page]]
+    return paging.answer(items, len(methods), "authenticators", length=False)
 
 
 async def get_method(deps: Deps, user_id: str, method_id: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ parameter or property."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from twofold.core.management.errors import bad_body, bad_query
@@ -26,6 +27,37 @@ def integer(params: Mapping[str, str], name: str, default: int, low: int, high: 
     if not low <= value <= high:
         raise bad_query(f"Value {value} is out of range ({low} to {high}) on property {name}")
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """`page`, `per_page` and `include_totals` of a list call."""
+
+    page: int
+    per_page: int
+    totals: bool
+
+    @property
+    def start(self) -> int:
+        return self.page * self.per_page
+
+    def answer(self, items: Sequence[Any], total: int, key: str, *, length: bool = True) -> Any:
+        """The list, or with include_totals Auth0's envelope around it (authentication methods
+        have no `length` in it)."""
+        if not self.totals:
+            return items
+        envelope: dict[str, Any] = {"start": self.start, "limit": self.per_page}
+        if length:
+            envelope["length"] = len(items)
+        return {**envelope, "total": total, key: items}
+
+
+def paging(query: Mapping[str, str], last_page: int, max_per_page: int) -> Paging:
+    return Paging(
+        integer(query, "page", 0, 0, last_page),
+        integer(query, "per_page", 50, 1, max_per_page),
+        boolean(query, "include_totals"),
+    )
 
 
 def boolean(params: Mapping[str, str], name: str, default: bool = False) -> bool:

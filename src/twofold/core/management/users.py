@@ -100,10 +100,8 @@ def _sort(raw: str | None) -> tuple[str, bool]:
 
 
 async def list_users(deps: Deps, query: Mapping[str, str]) -> Any:
-    page = params.integer(query, "page", 0, 0, MAX_RESULTS)
-    per_page = params.integer(query, "per_page", 50, 1, MAX_PER_PAGE)
-    totals = params.boolean(query, "include_totals")
-    if (page + 1) * per_page > MAX_RESULTS:
+    paging = params.paging(query, MAX_RESULTS, MAX_PER_PAGE)
+    if paging.start + paging.per_page > MAX_RESULTS:
         raise bad_query(f"You can only page through the first {MAX_RESULTS} records")
     q = query.get("q") or ""
     if len(q) > 1024:
@@ -116,20 +114,11 @@ async def list_users(deps: Deps, query: Mapping[str, str]) -> Any:
             user_id=filters.get("user_id"),
             sort=sort,
             descending=descending,
-            offset=page * per_page,
-            limit=per_page,
+            offset=paging.start,
+            limit=paging.per_page,
         )
     )
-    items = [view(u) for u in users]
-    if not totals:
-        return items
-    return {
-        "start": page * per_page,
-        "limit": per_page,
-        "length": len(items),
-        "total": total,
-        "users": items,
-    }
+    return paging.answer([view(u) for u in users], total, "users")
 
 
 async def get_user(deps: Deps, user_id: str) -> dict[str, Any]:
