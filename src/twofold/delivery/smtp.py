@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -85,19 +86,26 @@ class SmtpChannel:
         mail.set_content(rendered.text)
         return mail
 
+    def _connection(self) -> dict[str, Any]:
+        """Where and how to connect: the same for a send and for check()."""
+        target = self._target
+        return {
+            "hostname": target.host,
+            "port": target.port,
+            "use_tls": target.scheme == "smtps",
+            "start_tls": target.scheme == "smtp+starttls",
+            "tls_context": self._tls_context,
+            "timeout": self._timeout,
+        }
+
     async def send(self, message: OutboundMessage) -> None:
         target = self._target
         try:
             await aiosmtplib.send(
                 self._build(message),
-                hostname=target.host,
-                port=target.port,
+                **self._connection(),
                 username=target.username,
                 password=target.password,
-                use_tls=target.scheme == "smtps",
-                start_tls=target.scheme == "smtp+starttls",
-                tls_context=self._tls_context,
-                timeout=self._timeout,
             )
         except aiosmtplib.SMTPResponseException as exc:
             raise DeliveryError(f"SMTP server answered {exc.code}") from None
@@ -108,14 +116,7 @@ class SmtpChannel:
         """Connect, EHLO, STARTTLS or TLS as configured, and log in, without sending; what was
         reached, or DeliveryError saying what failed (never the password)."""
         target = self._target
-        smtp = aiosmtplib.SMTP(
-            hostname=target.host,
-            port=target.port,
-            use_tls=target.scheme == "smtps",
-            start_tls=target.scheme == "smtp+starttls",
-            tls_context=self._tls_context,
-            timeout=self._timeout,
-        )
+        smtp = aiosmtplib.SMTP(**self._connection())
         where = f"{target.scheme}://{target.host}:{target.port}"
         try:
             await smtp.connect()

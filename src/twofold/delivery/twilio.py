@@ -7,7 +7,7 @@ SID for SMS. Twilio's error body is summarised by its numeric code only.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
 import httpx
@@ -62,37 +62,28 @@ class TwilioChannel:
             data["From"] = self._sender
         return f"{root}/Messages.json", data
 
-    async def send(self, message: OutboundMessage) -> None:
-        url, data = self._request(message)
+    async def _call(self, method: str, url: str, who: str, **kwargs: Any) -> httpx.Response:
+        """One request with the account's credentials; a transport failure is a DeliveryError
+        naming `who` and the failure's kind (never the URL's credentials)."""
         try:
             async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
-                response = await http.post(url, data=data, auth=(self._sid, self._token))
+                return await http.request(method, url, auth=(self._sid, self._token), **kwargs)
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"Twilio {type(exc).__name__}") from None
+            raise DeliveryError(f"{who} {type(exc).__name__}") from None
+
+    async def send(self, message: OutboundMessage) -> None:
+        url, data = self._request(message)
+        response = await self._call("POST", url, "Twilio", data=data)
         if response.status_code >= 300:
-            code = None
-            try:
-                body = response.json()
-                code = body.get("code") if isinstance(body, dict) else None
-            except ValueError:
-                pass
+            code = _error_code(response)
             raise DeliveryError(f"Twilio answered {response.status_code} (code {code})")
 
     async def check(self) -> str:
         """Twilio's credentials check: GET the account resource. Sends nothing."""
         url = f"{self._base}/{API_VERSION}/Accounts/{self._sid}.json"
-        try:
-            async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
-                response = await http.get(url, auth=(self._sid, self._token))
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{self._base}: {type(exc).__name__}") from None
+        response = await self._call("GET", url, f"{self._base}:")
         if response.status_code != 200:
-            code = None
-            try:
-                body = response.json()
-                code = body.get("code") if isinstance(body, dict) else None
-            except ValueError:
-                pass
+            code = _error_code(response)
             refused = (
                 " (the account SID or auth token is wrong)"
                 if response.status_code in (401, 403, 404)
@@ -100,3 +91,12 @@ class TwilioChannel:
             )
             raise DeliveryError(f"Twilio answered {response.status_code} (code {code}){refused}")
         return f"{self._base} account {self._sid[:6]}… ({self._kind})"
+
+
+def _error_code(response: httpx.Response) -> object:
+    """Twilio's error code from an error answer's JSON body, if it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
