@@ -47,6 +47,7 @@ from uvicorn.supervisors import Multiprocess
 
 from twofold.observability import metrics
 from twofold.proxy_headers import ProxyHeaders
+from twofold.web.middleware import HttpMiddleware
 
 DEFAULT_HEADER_READ_TIMEOUT = 10.0
 DEFAULT_BODY_READ_TIMEOUT = 30.0
@@ -126,17 +127,14 @@ def _declares_body(scope: Scope) -> bool:
     return False
 
 
-class BodyTimeout:
+class BodyTimeout(HttpMiddleware):
     """Pure ASGI middleware: the request body must be in within `timeout` seconds of the head."""
 
     def __init__(self, app: ASGIApp, timeout: float = DEFAULT_BODY_READ_TIMEOUT) -> None:
-        self.app = app
+        super().__init__(app)
         self.timeout = timeout
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         deadline = anyio.current_time() + self.timeout
         complete = not _declares_body(scope)
         timed_out = False

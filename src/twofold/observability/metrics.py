@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import InvalidToken, MethodNotAllowed, OAuthError
+from twofold.web.middleware import HttpMiddleware
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_PATH: Final = "/metrics"
@@ -232,20 +233,17 @@ def _error(exc: OAuthError, headers: dict[str, str] | None = None) -> Response:
     )
 
 
-class HttpMetrics:
+class HttpMetrics(HttpMiddleware):
     """Pure ASGI middleware: counts and times every HTTP request by route template and status;
     with a token, also answers GET /metrics for `Authorization: Bearer <token>` (401
     invalid_token otherwise, compared in constant time)."""
 
     def __init__(self, app: ASGIApp, metrics: PrometheusMetrics, token: str | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
         self._token = token.encode() if token else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         root_path = str(scope.get("root_path", ""))
         status: int | None = None

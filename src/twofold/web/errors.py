@@ -12,10 +12,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from twofold.core import audit
 from twofold.core.errors import BackendUnavailable, OAuthError, ServerError
+from twofold.web.middleware import HttpMiddleware
 
 log = logging.getLogger("twofold.web")
 
@@ -50,16 +51,10 @@ def _where(exc: BaseException) -> str:
     return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}" for f in frames[::-1])
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Records the peer address and user agent for the audit trail of this request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
         agent = next((v for k, v in scope.get("headers", []) if k == b"user-agent"), b"")
         token = audit.request_context.set(
@@ -74,16 +69,10 @@ class RequestContextMiddleware:
             audit.request_context.reset(token)
 
 
-class CatchAll:
+class CatchAll(HttpMiddleware):
     """Pure ASGI middleware: an unexpected exception becomes a 500 server_error JSON."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

@@ -21,6 +21,7 @@ from twofold.web.errors import (
     error_response,
     oauth_error_handler,
 )
+from twofold.web.middleware import HttpMiddleware
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
@@ -56,17 +57,14 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """HSTS when serving TLS; nothing that names the server software."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
+        super().__init__(app)
         self.hsts = hsts
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
