@@ -14,6 +14,8 @@ Conventions:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 # Stable constraint names keep future migrations (and SQLite batch mode) deterministic.
@@ -95,17 +97,19 @@ users = sa.Table(
     sa.UniqueConstraint("realm", "username"),
 )
 
+
+def _owner(**options: Any) -> sa.Column[str]:
+    """The user a row belongs to: deleting the user deletes the row."""
+    return sa.Column(
+        "user_id", sa.String(255), sa.ForeignKey("users.user_id", ondelete="CASCADE"), **options
+    )
+
+
 authenticators = sa.Table(
     "authenticators",
     metadata,
     sa.Column("id", sa.String(255), primary_key=True),
-    sa.Column(
-        "user_id",
-        sa.String(255),
-        sa.ForeignKey("users.user_id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owner(nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
@@ -134,13 +138,7 @@ webauthn_credentials = sa.Table(
         nullable=False,
         unique=True,
     ),
-    sa.Column(
-        "user_id",
-        sa.String(255),
-        sa.ForeignKey("users.user_id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _owner(nullable=False, index=True),
     sa.Column("public_key", sa.Text, nullable=False),
     sa.Column("sign_count", sa.BigInteger, nullable=False),
     sa.Column("user_handle", sa.String(255), nullable=False),
@@ -156,12 +154,7 @@ webauthn_credentials = sa.Table(
 recovery_codes = sa.Table(
     "recovery_codes",
     metadata,
-    sa.Column(
-        "user_id",
-        sa.String(255),
-        sa.ForeignKey("users.user_id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _owner(primary_key=True),
     sa.Column("code_hash", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
 )
