@@ -23,10 +23,12 @@ only and is never rendered; it must not contain secrets either.
     ├── InvalidAuthenticator      400 invalid_authenticator
     ├── AuthorizationPending      400 authorization_pending (mfa-oob poll)
     ├── SlowDown                  400 slow_down (mfa-oob poll too fast)
-    ├── PushRejected              400 access_denied (the device said no)
+    ├── PushRejected              400 access_denied (the device said no; the observed answer,
+    │                             where Auth0's documentation says 403)
     ├── EnrolmentConflict         409 invalid_request (push enrolment used twice)
     ├── InvalidToken              401 invalid_token (bearer on /mfa/*)
-    ├── UserBlocked               401 unauthorized (an operator blocked the user)
+    ├── UserBlocked               401 unauthorized (an operator blocked the user; Auth0's
+    │                             answer to any login of theirs, whatever the grant)
     ├── InsufficientScope         403 insufficient_scope
     ├── NotFound                  404 not_found
     ├── UnsupportedMediaType      415 invalid_request
@@ -58,6 +60,26 @@ MALFORMED_OOB = "Malformed oob_code"
 PUSH_REJECTED = "MFA Authorization rejected."
 PENDING = "Authorization pending: please repeat the request in a few seconds."
 SLOW_DOWN = "You are polling faster than allowed. Try again in a few seconds."
+INVALID_REQUEST = "Invalid request"
+UNAUTHORIZED_CLIENT = "The client is not authorized to use this grant type"
+UNSUPPORTED_GRANT_TYPE = "Unsupported grant type"
+INVALID_GRANT = "Invalid grant"
+INVALID_SCOPE = "Invalid scope"
+ACCESS_DENIED = "Access denied"
+ASSOCIATION_REQUIRED = "User must enroll an authenticator before a challenge can be requested"
+UNSUPPORTED_CHALLENGE = "The user does not support the requested challenge type"
+INVALID_AUTHENTICATOR = "The authenticator_id is not valid for this user"
+ENROLMENT_CONFLICT = "The enrollment transaction was already used"
+TOO_MANY_REQUESTS = "Too many messages sent. Try again later."
+INVALID_TOKEN = "Invalid or missing bearer token"
+USER_BLOCKED = "user is blocked"
+INSUFFICIENT_SCOPE = "Insufficient scope"
+NOT_FOUND = "Not found"
+UNSUPPORTED_MEDIA_TYPE = "Unsupported content type"
+PAYLOAD_TOO_LARGE = "Request body too large"
+METHOD_NOT_ALLOWED = "Method not allowed"
+SERVER_ERROR = "Internal server error"
+BAD_GATEWAY = "The message could not be delivered. Try again later."
 
 
 class OAuthError(Exception):
@@ -82,44 +104,111 @@ class OAuthError(Exception):
 
 
 class InvalidRequest(OAuthError):
-    status = 400
-    error = "invalid_request"
+    status, error, default_description = 400, "invalid_request", INVALID_REQUEST
 
 
 class InvalidClient(OAuthError):
-    status = 401
-    error = "invalid_client"
-    default_description = CLIENT_AUTH_FAILED
+    status, error, default_description = 401, "invalid_client", CLIENT_AUTH_FAILED
 
 
 class UnauthorizedClient(OAuthError):
-    status = 403
-    error = "unauthorized_client"
-    default_description = "The client is not authorized to use this grant type"
+    status, error, default_description = 403, "unauthorized_client", UNAUTHORIZED_CLIENT
 
 
 class UnsupportedGrantType(OAuthError):
-    status = 400
-    error = "unsupported_grant_type"
-    default_description = "Unsupported grant type"
+    status, error, default_description = 400, "unsupported_grant_type", UNSUPPORTED_GRANT_TYPE
 
 
 class InvalidGrant(OAuthError):
-    status = 403
-    error = "invalid_grant"
-    default_description = "Invalid grant"
+    status, error, default_description = 403, "invalid_grant", INVALID_GRANT
 
 
 class InvalidScope(OAuthError):
-    status = 400
-    error = "invalid_scope"
-    default_description = "Invalid scope"
+    status, error, default_description = 400, "invalid_scope", INVALID_SCOPE
 
 
 class AccessDenied(OAuthError):
-    status = 403
-    error = "access_denied"
-    default_description = "Access denied"
+    status, error, default_description = 403, "access_denied", ACCESS_DENIED
+
+
+class ExpiredToken(OAuthError):
+    status, error, default_description = 403, "expired_token", MFA_TOKEN_EXPIRED
+
+
+class TooManyAttempts(OAuthError):
+    status, error, default_description = 429, "too_many_attempts", TOO_MANY_ATTEMPTS
+
+
+class AssociationRequired(OAuthError):
+    status, error, default_description = 400, "association_required", ASSOCIATION_REQUIRED
+
+
+class UnsupportedChallengeType(OAuthError):
+    status, error, default_description = 400, "unsupported_challenge_type", UNSUPPORTED_CHALLENGE
+
+
+class InvalidAuthenticator(OAuthError):
+    status, error, default_description = 400, "invalid_authenticator", INVALID_AUTHENTICATOR
+
+
+class AuthorizationPending(OAuthError):
+    status, error, default_description = 400, "authorization_pending", PENDING
+
+
+class SlowDown(OAuthError):
+    status, error, default_description = 400, "slow_down", SLOW_DOWN
+
+
+class PushRejected(OAuthError):
+    status, error, default_description = 400, "access_denied", PUSH_REJECTED
+
+
+class EnrolmentConflict(OAuthError):
+    status, error, default_description = 409, "invalid_request", ENROLMENT_CONFLICT
+
+
+class TooManyRequests(OAuthError):
+    status, error, default_description = 429, "too_many_requests", TOO_MANY_REQUESTS
+
+
+class InvalidToken(OAuthError):
+    status, error, default_description = 401, "invalid_token", INVALID_TOKEN
+
+
+class UserBlocked(OAuthError):
+    status, error, default_description = 401, "unauthorized", USER_BLOCKED
+
+
+class InsufficientScope(OAuthError):
+    status, error, default_description = 403, "insufficient_scope", INSUFFICIENT_SCOPE
+
+
+class NotFound(OAuthError):
+    status, error, default_description = 404, "not_found", NOT_FOUND
+
+
+class UnsupportedMediaType(OAuthError):
+    status, error, default_description = 415, "invalid_request", UNSUPPORTED_MEDIA_TYPE
+
+
+class PayloadTooLarge(OAuthError):
+    status, error, default_description = 413, "invalid_request", PAYLOAD_TOO_LARGE
+
+
+class MethodNotAllowed(OAuthError):
+    status, error, default_description = 405, "invalid_request", METHOD_NOT_ALLOWED
+
+
+class ServerError(OAuthError):
+    status, error, default_description = 500, "server_error", SERVER_ERROR
+
+
+class BadGateway(OAuthError):
+    status, error, default_description = 502, "bad_gateway", BAD_GATEWAY
+
+
+class AddressThrottled(TooManyAttempts):
+    """The source address failed too often across users (the same 429 on the wire)."""
 
 
 class MfaRequired(OAuthError):
@@ -138,128 +227,6 @@ class MfaRequired(OAuthError):
             "mfa_token": self.mfa_token,
             "mfa_requirements": self.mfa_requirements,
         }
-
-
-class ExpiredToken(OAuthError):
-    status = 403
-    error = "expired_token"
-    default_description = MFA_TOKEN_EXPIRED
-
-
-class TooManyAttempts(OAuthError):
-    status = 429
-    error = "too_many_attempts"
-    default_description = TOO_MANY_ATTEMPTS
-
-
-class AddressThrottled(TooManyAttempts):
-    """The source address failed too often across users (the same 429 on the wire)."""
-
-
-class AssociationRequired(OAuthError):
-    status = 400
-    error = "association_required"
-    default_description = "User must enroll an authenticator before a challenge can be requested"
-
-
-class UnsupportedChallengeType(OAuthError):
-    status = 400
-    error = "unsupported_challenge_type"
-    default_description = "The user does not support the requested challenge type"
-
-
-class InvalidAuthenticator(OAuthError):
-    status = 400
-    error = "invalid_authenticator"
-    default_description = "The authenticator_id is not valid for this user"
-
-
-class AuthorizationPending(OAuthError):
-    status = 400
-    error = "authorization_pending"
-    default_description = PENDING
-
-
-class SlowDown(OAuthError):
-    status = 400
-    error = "slow_down"
-    default_description = SLOW_DOWN
-
-
-class PushRejected(OAuthError):
-    """The observed real answer, 400 access_denied (Auth0's documentation says 403)."""
-
-    status = 400
-    error = "access_denied"
-    default_description = PUSH_REJECTED
-
-
-class EnrolmentConflict(OAuthError):
-    status = 409
-    error = "invalid_request"
-    default_description = "The enrollment transaction was already used"
-
-
-class TooManyRequests(OAuthError):
-    status = 429
-    error = "too_many_requests"
-    default_description = "Too many messages sent. Try again later."
-
-
-class InvalidToken(OAuthError):
-    status = 401
-    error = "invalid_token"
-    default_description = "Invalid or missing bearer token"
-
-
-class UserBlocked(OAuthError):
-    """Auth0's answer to any login of a blocked user, whatever the grant."""
-
-    status = 401
-    error = "unauthorized"
-    default_description = "user is blocked"
-
-
-class InsufficientScope(OAuthError):
-    status = 403
-    error = "insufficient_scope"
-    default_description = "Insufficient scope"
-
-
-class NotFound(OAuthError):
-    status = 404
-    error = "not_found"
-    default_description = "Not found"
-
-
-class UnsupportedMediaType(OAuthError):
-    status = 415
-    error = "invalid_request"
-    default_description = "Unsupported content type"
-
-
-class PayloadTooLarge(OAuthError):
-    status = 413
-    error = "invalid_request"
-    default_description = "Request body too large"
-
-
-class MethodNotAllowed(OAuthError):
-    status = 405
-    error = "invalid_request"
-    default_description = "Method not allowed"
-
-
-class ServerError(OAuthError):
-    status = 500
-    error = "server_error"
-    default_description = "Internal server error"
-
-
-class BadGateway(OAuthError):
-    status = 502
-    error = "bad_gateway"
-    default_description = "The message could not be delivered. Try again later."
 
 
 # Seconds a client is told to wait after a backend failure: enough for a pool to reconnect or a
