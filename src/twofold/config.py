@@ -313,15 +313,16 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def webauthn_policy(self) -> dict[str, Any]:
-        """The WebAuthn relying party, as the core's Policy fields."""
-        host = urlsplit(f"https://{self.domain}").hostname or self.domain
+        """The WebAuthn relying party, as the core's Policy fields. Unset, the RP ID is the
+        issuer's host name and the one origin is the issuer's (with its scheme and port)."""
+        origin = f"{self.scheme}://{self.host}"
         return {
-            "webauthn_rp_id": self.webauthn_rp_id.strip() or host,
+            "webauthn_rp_id": self.webauthn_rp_id.strip() or urlsplit(origin).hostname,
             "webauthn_rp_name": self.webauthn_rp_name.strip() or "Twofold",
             "webauthn_origins": tuple(
                 o.strip().rstrip("/") for o in self.webauthn_origins if o.strip()
             )
-            or (f"https://{self.domain}",),
+            or (origin,),
         }
 
     @classmethod
