@@ -177,9 +177,9 @@ class Settings(BaseSettings):
     associate_capacity: Capacity = POLICY.associate_capacity
     associate_refill_seconds: RefillSeconds = POLICY.associate_refill_seconds
     associate_per_token: Capacity = POLICY.associate_per_token
-    # Passkeys (docs/configuration.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the
-    # host of `domain`; empty origins: https://{domain}. A native app's origin is listed here
-    # too (android:apk-key-hash:…).
+    # Passkeys (docs/api.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the issuer's
+    # host name; empty origins: the issuer's origin (webauthn_policy). A native app's origin is
+    # listed here too (android:apk-key-hash:…).
     webauthn_rp_id: str = ""
     webauthn_rp_name: str = POLICY.webauthn_rp_name
     webauthn_origins: list[str] = Field(default_factory=list)
