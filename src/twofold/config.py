@@ -177,9 +177,9 @@ class Settings(BaseSettings):
     associate_capacity: Capacity = POLICY.associate_capacity
     associate_refill_seconds: RefillSeconds = POLICY.associate_refill_seconds
     associate_per_token: Capacity = POLICY.associate_per_token
-    # Passkeys (docs/configuration.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the
-    # host of `domain`; empty origins: https://{domain}. A native app's origin is listed here
-    # too (android:apk-key-hash:…).
+    # Passkeys (docs/api.md "Passkeys"): the WebAuthn relying party. Empty RP ID: the issuer's
+    # host name; empty origins: the issuer's origin (webauthn_policy). A native app's origin is
+    # listed here too (android:apk-key-hash:…).
     webauthn_rp_id: str = ""
     webauthn_rp_name: str = POLICY.webauthn_rp_name
     webauthn_origins: list[str] = Field(default_factory=list)
@@ -313,15 +313,16 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def webauthn_policy(self) -> dict[str, Any]:
-        """The WebAuthn relying party, as the core's Policy fields."""
-        host = urlsplit(f"https://{self.domain}").hostname or self.domain
+        """The WebAuthn relying party, as the core's Policy fields. Unset, the RP ID is the
+        issuer's host name and the one origin is the issuer's (with its scheme and port)."""
+        origin = f"{self.scheme}://{self.host}"
         return {
-            "webauthn_rp_id": self.webauthn_rp_id.strip() or host,
+            "webauthn_rp_id": self.webauthn_rp_id.strip() or urlsplit(origin).hostname,
             "webauthn_rp_name": self.webauthn_rp_name.strip() or "Twofold",
             "webauthn_origins": tuple(
                 o.strip().rstrip("/") for o in self.webauthn_origins if o.strip()
             )
-            or (f"https://{self.domain}",),
+            or (origin,),
         }
 
     @classmethod

@@ -87,22 +87,25 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     """The settings, or ConfigError with one line naming every variable that is wrong.
 
     Stricter than `Settings()`: a TWOFOLD_* variable that is no setting (a typo is ignored by
-    pydantic) and a TWOFOLD_CONFIG_FILE that does not exist are errors too."""
+    pydantic) and a TWOFOLD_CONFIG_FILE that does not exist are errors too. They are reported
+    with the values that are wrong, not instead of them."""
     env = os.environ if environ is None else environ
     problems = unknown_variables(env)
     config_file = env.get("TWOFOLD_CONFIG_FILE")
     if config_file and not Path(config_file).is_file():
         problems.append(f"TWOFOLD_CONFIG_FILE: no such file {config_file[:200]!r}")
-    if problems:
-        raise ConfigError("; ".join(problems))
+    settings = None
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError("; ".join(_describe(e) for e in exc.errors())) from None
+        problems += [_describe(e) for e in exc.errors()]
     except SettingsError as exc:
         # Raised before validation, e.g. a list that is not JSON; the message names the field.
         match = re.search(r'field "(\w+)"', str(exc))
         name = _variable(match.group(1)) if match else "TWOFOLD_CONFIG_FILE"
-        raise ConfigError(f"{name}: cannot be parsed ({str(exc).splitlines()[0][:200]})") from None
+        problems.append(f"{name}: cannot be parsed ({str(exc).splitlines()[0][:200]})")
     except (OSError, ValueError) as exc:  # an unreadable or malformed TOML file
-        raise ConfigError(f"TWOFOLD_CONFIG_FILE: cannot be read: {str(exc)[:200]}") from None
+        problems.append(f"TWOFOLD_CONFIG_FILE: cannot be read: {str(exc)[:200]}")
+    if problems or settings is None:
+        raise ConfigError("; ".join(problems))
+    return settings

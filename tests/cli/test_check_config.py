@@ -137,10 +137,16 @@ def test_configuration_errors_are_listed_together(
 ) -> None:
     monkeypatch.setenv("TWOFOLD_LOG_LEVL", "debug")
     monkeypatch.setenv("TWOFOLD_SMTP_URLL", "smtp://x")
+    # Wrong values are listed with the unknown names, not hidden behind them.
+    monkeypatch.setenv("TWOFOLD_LOG_FORMAT", "text")
+    monkeypatch.setenv("TWOFOLD_MAX_BODY_BYTES", "12")
     result = cli("check-config", ok=False)
     assert result.exit_code == 1
     assert lines(result, "problem: ", "stderr") == [
         "problem: TWOFOLD_LOG_LEVL: not a Twofold setting (did you mean TWOFOLD_LOG_LEVEL?)",
         "problem: TWOFOLD_SMTP_URLL: not a Twofold setting (did you mean TWOFOLD_SMTP_URL?)",
+        "problem: TWOFOLD_LOG_FORMAT: Input should be 'json' or 'console' (got 'text')",
+        "problem: TWOFOLD_MAX_BODY_BYTES: Input should be greater than or equal to 1024 (got '12')",
     ]
+    assert result.stderr.strip().endswith("Error: 4 problems in the configuration")
     assert not (cli_env / "cli.db").exists()

@@ -2,21 +2,26 @@
 
 A real `twofold serve` (HTTPS, SQLite) serves /openapi.yaml; schemathesis loads it from there and
 generates requests for every documented operation. Part of the generated requests carry real
-credentials (a client, an mfa_token, an MFA-API access token, a user's password) so that the
-deeper answers (mfa_required, enrolments, lists, 404s, attempt limits) are checked too, not only
-the first 4xx. Checks: no 5xx, and every status code, content type, header and body conforms to
-the document. The run must send at least 2,000 requests.
+credentials (a client, an mfa_token, an MFA-API access token, a user's password, a passkey
+client, requests signed by an enrolled push device) so that the deeper answers (mfa_required,
+enrolments, lists, 404s, attempt limits, passkey options, pending pushes) are checked too, not
+only the first 4xx. Checks: no 5xx, and every status code, content type, header and body
+conforms to the document. The run must send at least 2,000 requests, and every route the server
+serves is documented and fuzzed.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
+from importlib.resources import files
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
+import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -29,7 +34,10 @@ from schemathesis.checks import (
 )
 
 from e2e._server import Tls, TwofoldServer, free_port
+from twofold.web.routes import ROUTES
 from web.support import GRANT_OTP, GRANT_RECOVERY, totp
+
+from ._live_push import PushDevice, enrol
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +50,25 @@ CHECKS = [
     response_schema_conformance,
 ]
 SENT: dict[str, int] = {}
+STATUSES: dict[str, set[int]] = {}
+GRANT_WEBAUTHN = "urn:okta:params:oauth:grant-type:webauthn"
+
+
+@schemathesis.serializer("application/jose")
+def _jose(_context: Any, value: Any) -> bytes | None:
+    """A compact JWS goes as its text; the negative cases' other values as JSON."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return (value if isinstance(value, str) else json.dumps(value)).encode()
 
 
 class Live:
-    def __init__(self, server: TwofoldServer, creds: dict[str, str], **values: str) -> None:
+    def __init__(
+        self, server: TwofoldServer, creds: dict[str, str], push: PushDevice, **values: str
+    ) -> None:
         self.server = server
         self.creds = creds
+        self.push = push
         self.values = values
 
 
@@ -66,8 +87,13 @@ def live(tmp_path_factory):
         "--audience",
         f"https://{server.domain}/api/v2/",
     )
+    passkeys = server.create_client(
+        "schemathesis passkeys", "--grant-types", GRANT_WEBAUTHN, "--auth-method", "none"
+    )
+    server.cli("tenant", "set", "--enable", "push-notification")
     fresh = server.create_user("fresh", "fresh@example.com", "fresh-password-1")
     enrolled = server.create_user("enrolled", "enrolled@example.com", "enrolled-password-1")
+    pusher = server.create_user("pusher", "pusher@example.com", "pusher-password-1")
     server.start()
     creds = {"client_id": client.client_id, "client_secret": client.client_secret}
     try:
@@ -134,9 +160,17 @@ def live(tmp_path_factory):
             )
             assert resp.status_code == 200, resp.text
             management_token = resp.json()["access_token"]
+            push = enrol(
+                http,
+                server.base_url,
+                creds,
+                lambda **extra: login(pusher, **extra),
+                server.mfa_audience,
+            )
             yield Live(
                 server,
                 creds,
+                push,
                 fresh_mfa_token=login(fresh),
                 enrolled_mfa_token=login(enrolled),
                 access_token=access_token,
@@ -144,6 +178,7 @@ def live(tmp_path_factory):
                 enrolled_user_id=enrolled.user_id,
                 username=fresh.email,
                 password=fresh.password,
+                passkey_client_id=passkeys.client_id,
             )
     finally:
         server.stop()
@@ -182,6 +217,14 @@ def _with_real_values(case: Any, live: Live) -> None:
         elif roll < 5:
             headers["Authorization"] = f"Bearer {live.values['fresh_mfa_token']}"
         case.headers = headers
+    elif path.startswith("/passkey/") and isinstance(case.body, dict):
+        # Mostly the passkey client; sometimes one not allowed the grant (403).
+        if roll < 5:
+            case.body["client_id"] = live.values["passkey_client_id"]
+        elif roll == 5:
+            case.body["client_id"] = live.creds["client_id"]
+    elif path.startswith("/push/"):
+        _with_device_signature(case, live.push, roll)
     elif path.startswith("/api/v2/"):
         # Mostly a real Management API token, and for half of those a real user.
         headers = dict(case.headers or {})
@@ -194,6 +237,26 @@ def _with_real_values(case: Any, live: Live) -> None:
             case.path_parameters["user_id"] = live.values["enrolled_user_id"]
 
 
+def _with_device_signature(case: Any, device: PushDevice, roll: int) -> None:
+    """About half the push requests are well signed: by the enrolled device, or (enrolment) by
+    a new key for a real or an unknown ticket; a few approve or reject the real pending push."""
+    path = case.operation.path
+    if path == "/push/enroll":
+        if roll == 0 and device.tickets:
+            case.body = device.enrolment(device.tickets.pop())
+        elif roll < 4:
+            case.body = device.enrolment()
+    elif path == "/push/pending":
+        if roll < 4:
+            case.body = device.signed("pending")
+    elif roll < 4:
+        if roll == 0:
+            case.path_parameters = {"transaction_id": device.transaction_id}
+        action = path.rsplit("/", 1)[1]
+        transaction_id = (case.path_parameters or {}).get("transaction_id")
+        case.body = device.signed(action, transaction_id=transaction_id)
+
+
 # (method, path, examples): the MFA and token operations get most of the budget.
 OPERATIONS = [
     ("POST", "/oauth/token", 700),
@@ -201,6 +264,12 @@ OPERATIONS = [
     ("POST", "/mfa/associate", 450),
     ("GET", "/mfa/authenticators", 200),
     ("DELETE", "/mfa/authenticators/{authenticator_id}", 250),
+    ("POST", "/passkey/register", 150),
+    ("POST", "/passkey/challenge", 100),
+    ("POST", "/push/enroll", 100),
+    ("POST", "/push/pending", 60),
+    ("POST", "/push/transactions/{transaction_id}/approve", 60),
+    ("POST", "/push/transactions/{transaction_id}/reject", 60),
     ("GET", "/.well-known/openid-configuration", 20),
     ("GET", "/.well-known/jwks.json", 20),
     ("GET", "/healthz", 20),
@@ -255,14 +324,43 @@ def test_every_answer_conforms(api_schema, live, method, path, examples):
     def run(case):
         _with_real_values(case, live)
         SENT[key] = SENT.get(key, 0) + 1
-        case.call_and_validate(
+        response = case.call_and_validate(
             base_url=live.server.base_url,
             verify=str(live.server.tls.ca_file),
             checks=CHECKS,
             timeout=30,
         )
+        STATUSES.setdefault(key, set()).add(response.status_code)
 
     run()
+
+
+def _documented() -> set[tuple[str, str]]:
+    document = yaml.safe_load(files("twofold.web").joinpath("openapi.yaml").read_text())
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+
+
+def _served() -> set[tuple[str, str]]:
+    """Every (method, path template) of the route table, as OpenAPI writes it."""
+    served = set()
+    for route in ROUTES:
+        path = route.path.replace(":path}", "}")
+        paths = [path]
+        if path.endswith("/{decision}"):  # the push answers: approve or reject
+            paths = [path.replace("{decision}", d) for d in ("approve", "reject")]
+        for method in route.methods or ():
+            served.update((method, p) for p in paths if method != "HEAD")
+    return served
+
+
+def test_every_route_is_documented_and_fuzzed():
+    assert _served() == _documented()
+    assert {(method, path) for method, path, _ in OPERATIONS} == _documented()
 
 
 def test_enough_requests_were_sent(live):
@@ -271,5 +369,20 @@ def test_enough_requests_were_sent(live):
     assert total >= MIN_REQUESTS, SENT
     for op in ("POST /oauth/token", "POST /mfa/challenge", "POST /mfa/associate"):
         assert SENT.get(op, 0) >= 100, SENT
+    # The real values reached past the first 4xx: passkey options, a device bound (and one
+    # whose enrolment was dropped), pending pushes listed, the real push request answered.
+    for op, status in [
+        ("POST /passkey/register", 200),
+        ("POST /passkey/challenge", 200),
+        ("POST /push/enroll", 201),
+        ("POST /push/enroll", 404),
+        ("POST /push/enroll", 409),
+        ("POST /push/pending", 200),
+        ("POST /push/transactions/{transaction_id}/approve", 404),
+    ]:
+        assert status in STATUSES.get(op, set()), (op, STATUSES)
+    decided = STATUSES["POST /push/transactions/{transaction_id}/approve"]
+    decided |= STATUSES["POST /push/transactions/{transaction_id}/reject"]
+    assert 204 in decided, STATUSES
     log = live.server.log_text()
     assert "unhandled" not in log, log[-4000:]

@@ -22,6 +22,7 @@ from .support import BASE_URL, assert_error, assert_no_store, assert_tokens, mak
 pytestmark = pytest.mark.anyio
 
 NOTHING_LISTENS = "redis://127.0.0.1:1/0"
+DEPLOY_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
 # What the driver's messages and a stack trace would show; none of it may reach the client.
 LEAKS = ("traceback", "sqlite", "operational", "redis", "locked", "127.0.0.1", ".py")
 
@@ -93,3 +94,8 @@ async def test_redis_unreachable_is_a_503_and_not_ready(without_redis):
     ready = await http.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+    # docs/deploy.md quotes both answers as they are sent.
+    guide = " ".join(DEPLOY_GUIDE.read_text().split())
+    assert f"`Retry-After: {resp.headers['retry-after']}`" in guide
+    assert f"`{resp.text}`" in guide
+    assert f"`{ready.text}`" in guide

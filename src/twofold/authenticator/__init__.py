@@ -10,6 +10,14 @@ from twofold.authenticator.device import (
     DeviceClient,
     StateFile,
     parse_enrollment_uri,
+    sign_request,
 )
 
-__all__ = ["Account", "AuthenticatorError", "DeviceClient", "StateFile", "parse_enrollment_uri"]
+__all__ = [
+    "Account",
+    "AuthenticatorError",
+    "DeviceClient",
+    "StateFile",
+    "parse_enrollment_uri",
+    "sign_request",
+]

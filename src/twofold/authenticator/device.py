@@ -91,9 +91,10 @@ def parse_enrollment_uri(uri: str) -> tuple[str, str, str, str]:
     return tx, base.rstrip("/"), issuer, account or label
 
 
-def _sign(
+def sign_request(
     key: ECKey, header: dict[str, Any], base_url: str, action: str, now: float, **claims: Any
 ) -> str:
+    """One device request: a compact JWS over the protocol's claims and the action's own."""
     now = int(now)
     payload = {
         "aud": base_url,
@@ -167,7 +168,7 @@ class DeviceClient:
         if notification_target:
             claims["notification_target"] = notification_target
         header = {"jwk": key.as_dict(private=False)}
-        token = _sign(key, header, base_url, "enroll", self._clock(), **claims)
+        token = sign_request(key, header, base_url, "enroll", self._clock(), **claims)
         body = self._check(await self._post(f"{base_url}/push/enroll", token), 201)
         totp = body.get("totp") or {}
         enrolled = Account(
@@ -190,7 +191,7 @@ class DeviceClient:
 
     def _signed(self, account: Account, action: str, **claims: Any) -> str:
         header = {"kid": account.device_id}
-        return _sign(
+        return sign_request(
             account.key(),
             header,
             account.base_url,

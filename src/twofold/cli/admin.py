@@ -107,7 +107,9 @@ def clients_list(as_json: bool) -> None:
     )
 
 
-users = click.Group("users", help="End users of the password grant.")
+users = click.Group(
+    "users", help="End users (logging in with a password or a passkey) and their authenticators."
+)
 
 
 @users.command("create")

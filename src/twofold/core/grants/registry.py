@@ -1,4 +1,4 @@
-"""The token endpoint as an ordered list of named steps (design §1), readable top to bottom:
+"""The token endpoint as an ordered list of named steps, readable top to bottom:
 
 require grant_type → find its handler → authenticate the client → check the client may use
 the grant → dispatch.
