@@ -112,8 +112,8 @@ async def create_user(request: Request) -> Response:
 
 
 async def get_user(request: Request) -> Response:
-    user_id = _path(request, "user_id")
-    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.get_user(d, user_id))
+    user_id, query = _path(request, "user_id"), _query(request)
+    return await _call(request, (s.READ_USERS,), lambda d, _, __: users.get_user(d, user_id, query))
 
 
 async def update_user(request: Request) -> Response:
