@@ -23,6 +23,7 @@ from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE
 
 MAX_ID_CHARS = 256
+PREFIX = "/api/v2/"
 
 
 def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
@@ -33,6 +34,14 @@ def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
 
 def _error(exc: ManagementError, headers: dict[str, str] | None = None) -> Response:
     return _response(exc.body(), exc.status, {**(headers or {}), **exc.headers})
+
+
+def unrouted(status: int) -> Response:
+    """A path under /api/v2/ that no route serves (404), or a method its route does not take
+    (405): Management API clients parse this shape whatever went wrong."""
+    if status == 405:
+        return _error(ManagementError(405, "method_not_allowed", "Method Not Allowed"))
+    return _error(ManagementError(404, "not_found", "Not Found"))
 
 
 async def _call(
