@@ -83,9 +83,10 @@ class UserRepository(Protocol):
         ...
 
     async def delete(self, user_id: str) -> bool:
-        """Remove the user (their authenticators and recovery code go with them); False when
-        there was no such user."""
+        """Remove the user, their authenticators and recovery code; False if there was none."""
         ...
+
+    async def forget_remembered_browsers(self, user_id: str, now: float) -> bool: ...
 
 
 class AuthenticatorRepository(Protocol):

@@ -257,6 +257,11 @@ async def regenerate_recovery_code(request: Request) -> Response:
     )
 
 
+async def forget_remembered_browsers(request: Request) -> Response:
+    user_id, forget = _path(request, "user_id"), enrollments.forget_remembered_browsers
+    return await _call(request, (s.UPDATE_USERS,), lambda d, _, __: forget(d, user_id), status=204)
+
+
 async def list_factors(request: Request) -> Response:
     return await _call(request, (s.READ_FACTORS,), lambda d, _, __: factors.list_factors(d))
 
@@ -311,6 +316,11 @@ ROUTES = [
     Route(
         "/api/v2/users/{user_id}/recovery-code-regeneration",
         regenerate_recovery_code,
+        methods=["POST"],
+    ),
+    Route(
+        "/api/v2/users/{user_id}/multifactor/actions/invalidate-remember-browser",
+        forget_remembered_browsers,
         methods=["POST"],
     ),
     Route("/api/v2/guardian/enrollments/{enrollment_id}", get_enrollment, methods=["GET"]),
