@@ -226,6 +226,7 @@ OPERATIONS = [
     ("GET", "/api/v2/logs/{log_id}", 15),
     ("GET", "/api/v2/users/{user_id}/logs", 20),
     ("POST", "/api/v2/users/{user_id}/recovery-code-regeneration", 15),
+    ("POST", "/api/v2/users/{user_id}/multifactor/actions/invalidate-remember-browser", 15),
     ("DELETE", "/api/v2/guardian/enrollments/{enrollment_id}", 15),
     ("DELETE", "/api/v2/users/{user_id}/authentication-methods/{method_id}", 15),
     ("DELETE", "/api/v2/users/{user_id}/authenticators", 15),
@@ -263,6 +264,17 @@ def test_every_answer_conforms(api_schema, live, method, path, examples):
         )
 
     run()
+
+
+def test_every_documented_operation_is_generated(api_schema):
+    """A path added to /openapi.yaml without a row above would go untested."""
+    served = {
+        (method.upper(), path)
+        for path, item in api_schema.raw_schema["paths"].items()
+        for method in item
+        if method in ("get", "put", "post", "patch", "delete")
+    }
+    assert served == {(method, path) for method, path, _ in OPERATIONS}
 
 
 def test_enough_requests_were_sent(live):
