@@ -158,6 +158,8 @@ async def test_audit_page_offset_and_checkpoint(storage: SqlStorage) -> None:
     assert [e.description for e in after] == ["3", "4"]
     mine, count = await storage.audit.page(user_id="auth0|a", types=["s"])
     assert ([e.description for e in mine], count) == (["2", "0"], 2)
+    oldest, _ = await storage.audit.page(after_seq=0, offset=1, limit=2)
+    assert [e.description for e in oldest] == ["1", "2"]
 
 
 async def test_rename_authenticators(storage: SqlStorage, make_user: MakeUser) -> None:

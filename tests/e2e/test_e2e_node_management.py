@@ -128,12 +128,15 @@ def test_node_management_client_lifecycle(deployment: Deployment, admin: Client)
 
     logs = _step(deployment, admin, "logs", user_id=user_id)
     assert all(log["user_id"] == user_id for log in logs["mine"]), logs["mine"]
+    mine = [int(log["log_id"]) for log in logs["mine"]]
+    assert mine == sorted(mine), "sort=date:1 pages from the oldest event"
     types = {log["type"] for log in logs["mine"]}
     assert {"gd_auth_succeed", "gd_recovery_succeed", "sapi"} <= types, types
     operations = {log.get("details", {}).get("operation") for log in logs["mine"]}
     assert FORGET_BROWSERS in operations, operations
     assert len(logs["recent"]) == 3
     assert all(log["user_id"] == user_id for log in logs["recent"]), logs["recent"]
+    assert all(set(log) == {"log_id", "type", "user_id"} for log in logs["recent"])
 
     assert _step(deployment, admin, "block", user_id=user_id)["blocked"] is True
     shared.assert_login_blocked(deployment, email, password)

@@ -265,8 +265,8 @@ class AuditLog(Protocol):
         limit: int = 50,
         after_seq: int | None = None,
     ) -> tuple[Sequence[AuditEvent], int]:
-        """Events with their `seq`, and how many match in all. Without `after_seq`: newest
-        first, skipping `offset`. With it (a checkpoint): the events after that one, oldest first.
+        """Events with their `seq`, and how many match in all, skipping `offset`: newest first,
+        or with `after_seq` (a checkpoint) the events after that one, oldest first.
         """
         ...
 

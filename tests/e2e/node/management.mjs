@@ -102,8 +102,13 @@ const steps = {
   },
 
   async logs(m, { user_id }) {
-    const mine = await allItems(await m.users.logs.list(user_id, { per_page: 5 }));
-    const recent = await m.logs.list({ per_page: 3, search: `user_id:"${user_id}"` });
+    const mine = await allItems(await m.users.logs.list(user_id, { per_page: 5, sort: "date:1" }));
+    const recent = await m.logs.list({
+      per_page: 3,
+      search: `user_id:"${user_id}"`,
+      fields: "log_id,type,user_id",
+      include_fields: true,
+    });
     return { mine, recent: recent.data };
   },
 

@@ -1,8 +1,8 @@
 """Auth0's `fields` and `include_fields` on the user reads (GET /users, /users/{id},
-/users-by-email): a comma-separated list of a user's top-level properties to keep
-(`include_fields=true`, the default) or to leave out (`include_fields=false`).
+/users-by-email) and on GET /logs: a comma-separated list of an item's top-level properties to
+keep (`include_fields=true`, the default) or to leave out (`include_fields=false`).
 
-As on Auth0, a name that is no property of the user selects nothing (`fields=user_id,nope` keeps
+As on Auth0, a name that is no property of the item selects nothing (`fields=user_id,nope` keeps
 only `user_id`), and an absent or empty list keeps every property whatever `include_fields` says.
 """
 
