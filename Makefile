@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The CLI and test servers start many short processes; compiled bytecode saves seconds each.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install install-dev run test lint typecheck layers lock clean audit
+.PHONY: install install-dev node-deps run test lint typecheck layers lock clean audit
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -21,6 +21,17 @@ install: $(UV)
 
 install-dev: $(UV)
 	$(UV) sync --frozen
+
+# The Node.js SDKs the end-to-end tests drive (node-auth0), exactly as package-lock.json pins
+# them. npm ci runs again only when package.json or the lock file is newer than what it installed.
+NODE_TESTS := tests/e2e/node
+NODE_DEPS := $(NODE_TESTS)/node_modules/.package-lock.json
+
+node-deps: $(NODE_DEPS)
+
+$(NODE_DEPS): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
+	cd $(NODE_TESTS) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 # `make run PORT=9000` serves another port. Logs are human-readable lines here; JSON (the
 # default of `twofold serve`) is what log collectors want in production.
@@ -38,7 +49,7 @@ typecheck: install-dev
 layers: install-dev
 	$(VENV)/bin/lint-imports
 
-test: install-dev lint typecheck layers
+test: install-dev node-deps lint typecheck layers
 	$(VENV)/bin/pytest
 
 # Known vulnerabilities in the locked dependencies. pip-audit asks PyPI's JSON API (or OSV) over
@@ -51,7 +62,7 @@ lock: $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var
+	rm -rf $(VENV) $(TOOLS) var $(NODE_TESTS)/node_modules
 
 # Load benchmarks, see bench/README.md. `make bench BENCH_ARGS=--quick` for a 2-minute smoke run.
 .PHONY: bench

@@ -44,6 +44,22 @@ async def test_new_users_are_unblocked_with_empty_metadata(
     assert (got.blocked, got.user_metadata, got.app_metadata) == (False, {}, {})
 
 
+async def test_forget_remembered_browsers_is_kept_by_later_updates(
+    storage: SqlStorage, make_user: MakeUser
+) -> None:
+    user = await make_user("auth0|a")
+    assert user.remember_browser_invalidated_at is None
+
+    assert await storage.users.forget_remembered_browsers("auth0|a", 500.25) is True
+    # A change read before the browsers were forgotten does not write the old value back.
+    await storage.users.update(replace(user, name="Renamed"))
+
+    got = await storage.users.get("auth0|a")
+    assert got is not None
+    assert (got.remember_browser_invalidated_at, got.name) == (500.25, "Renamed")
+    assert await storage.users.forget_remembered_browsers("auth0|nobody", 501.0) is False
+
+
 async def test_update_to_a_taken_email_is_a_conflict(
     storage: SqlStorage, make_user: MakeUser
 ) -> None:
@@ -142,6 +158,8 @@ async def test_audit_page_offset_and_checkpoint(storage: SqlStorage) -> None:
     assert [e.description for e in after] == ["3", "4"]
     mine, count = await storage.audit.page(user_id="auth0|a", types=["s"])
     assert ([e.description for e in mine], count) == (["2", "0"], 2)
+    oldest, _ = await storage.audit.page(after_seq=0, offset=1, limit=2)
+    assert [e.description for e in oldest] == ["1", "2"]
 
 
 async def test_rename_authenticators(storage: SqlStorage, make_user: MakeUser) -> None:

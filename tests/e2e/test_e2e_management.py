@@ -10,61 +10,37 @@ import base64
 import secrets
 
 import pytest
-from auth0.authentication.exceptions import Auth0Error
 from auth0.management import ManagementClient
 from auth0.management.errors import ForbiddenError, NotFoundError
 
+from ._management import (
+    REALM,
+    USER_ADMIN_SCOPES,
+    assert_login_blocked,
+    management_client,
+    token_grant,
+)
 from ._otp import code_for_step, current_step
-from ._sdk import get_token, login_expecting_mfa
+from ._sdk import MFA_GRANT_OTP, MFA_GRANT_RECOVERY_CODE, login_expecting_mfa
 from ._server import User
 from .conftest import Deployment
 
 pytestmark = pytest.mark.e2e
 
-MFA_GRANT_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
-MFA_GRANT_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
-REALM = "Username-Password-Authentication"
-SCOPES = (
-    "read:users create:users update:users delete:users read:authentication_methods "
-    "create:authentication_methods delete:guardian_enrollments read:logs read:logs_users"
-)
 
-
-@pytest.fixture(scope="module")
-def management(deployment: Deployment) -> ManagementClient:
-    server = deployment.server
-    made = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "e2e management",
-        "--grant-types",
-        "client_credentials",
-        "--audience",
-        f"https://{server.domain}/api/v2/",
-        "--scope",
-        SCOPES,
-        "--json",
-    )
+def _sdk_client(deployment: Deployment, name: str, scopes: str) -> ManagementClient:
+    made = management_client(deployment.server, name, scopes)
     return ManagementClient(
-        domain=server.domain,
-        client_id=str(made["client_id"]),
-        client_secret=str(made["client_secret"]),
+        domain=deployment.server.domain,
+        client_id=made.client_id,
+        client_secret=made.client_secret,
         timeout=10,
     )
 
 
-def _token_grant(deployment: Deployment, **params: str) -> dict[str, object]:
-    client = deployment.client
-    with deployment.http(timeout=10) as http:
-        resp = http.post(
-            "/oauth/token",
-            data={"client_id": client.client_id, "client_secret": client.client_secret, **params},
-        )
-    body = resp.json()
-    assert isinstance(body, dict)
-    body["status"] = resp.status_code
-    return body
+@pytest.fixture(scope="module")
+def management(deployment: Deployment) -> ManagementClient:
+    return _sdk_client(deployment, "e2e management", USER_ADMIN_SCOPES)
 
 
 def test_management_client_lifecycle(deployment: Deployment, management: ManagementClient) -> None:
@@ -98,7 +74,7 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
 
     user = User(label="imported", email=email, password=password, user_id=user_id)
     required = login_expecting_mfa(deployment.server, deployment.client, user)
-    tokens = _token_grant(
+    tokens = token_grant(
         deployment,
         grant_type=MFA_GRANT_OTP,
         mfa_token=required.mfa_token,
@@ -114,9 +90,9 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
     recovery = management.users.regenerate_recovery_code(user_id).recovery_code
     assert recovery
     again = login_expecting_mfa(deployment.server, deployment.client, user)
-    recovered = _token_grant(
+    recovered = token_grant(
         deployment,
-        grant_type=MFA_GRANT_RECOVERY,
+        grant_type=MFA_GRANT_RECOVERY_CODE,
         mfa_token=again.mfa_token,
         recovery_code=recovery,
     )
@@ -133,11 +109,7 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
     assert len(list(all_logs.items)) == 3
 
     management.users.update(user_id, blocked=True)
-    with pytest.raises(Auth0Error) as blocked:
-        get_token(deployment.server, deployment.client).login(
-            username=email, password=password, grant_type="password", realm=None
-        )
-    assert (blocked.value.status_code, blocked.value.error_code) == (401, "unauthorized")
+    assert_login_blocked(deployment, email, password)
 
     management.users.delete(user_id)
     with pytest.raises(NotFoundError):
@@ -145,26 +117,7 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
 
 
 def test_granted_scopes_bound_the_client(deployment: Deployment) -> None:
-    server = deployment.server
-    made = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "e2e reader",
-        "--grant-types",
-        "client_credentials",
-        "--audience",
-        f"https://{server.domain}/api/v2/",
-        "--scope",
-        "read:users",
-        "--json",
-    )
-    reader = ManagementClient(
-        domain=server.domain,
-        client_id=str(made["client_id"]),
-        client_secret=str(made["client_secret"]),
-        timeout=10,
-    )
+    reader = _sdk_client(deployment, "e2e reader", "read:users")
     alice = deployment.users["alice"]
 
     assert reader.users.get(alice.user_id).email == alice.email

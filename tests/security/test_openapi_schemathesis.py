@@ -295,6 +295,7 @@ OPERATIONS = [
     ("GET", "/api/v2/logs/{log_id}", 15),
     ("GET", "/api/v2/users/{user_id}/logs", 20),
     ("POST", "/api/v2/users/{user_id}/recovery-code-regeneration", 15),
+    ("POST", "/api/v2/users/{user_id}/multifactor/actions/invalidate-remember-browser", 15),
     ("DELETE", "/api/v2/guardian/enrollments/{enrollment_id}", 15),
     ("DELETE", "/api/v2/users/{user_id}/authentication-methods/{method_id}", 15),
     ("DELETE", "/api/v2/users/{user_id}/authenticators", 15),

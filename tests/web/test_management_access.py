@@ -200,3 +200,27 @@ async def test_scope_is_checked_before_the_body_is_read(env):
     )
 
     assert_mgmt_error(resp, 403, "insufficient_scope")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/api/v2/no-such-resource", 404, "not_found"),
+        ("POST", "/api/v2/users/auth0|x/multifactor/actions/no-such-action", 404, "not_found"),
+        # The id holds a slash once decoded, so no route matches it.
+        ("GET", "/api/v2/users/auth0%7Cx%2Fy", 404, "not_found"),
+        ("DELETE", "/api/v2/users", 405, "method_not_allowed"),
+        ("PUT", "/api/v2/users/auth0|x", 405, "method_not_allowed"),
+    ],
+)
+async def test_unrouted_requests_answer_the_management_shape(env, method, path, status, code):
+    token = await mgmt_token(env)
+
+    resp = await env.http.request(method, path, headers=auth(token))
+
+    assert_mgmt_error(resp, status, code)
+
+
+async def test_unrouted_requests_elsewhere_keep_the_oauth_shape(env):
+    assert_error(await env.http.get("/api/v3/users"), 404, "not_found")
+    assert_error(await env.http.get("/api/v2"), 404, "not_found")

@@ -90,9 +90,56 @@ async def test_checkpoint_paging_and_get_one(env):
         assert_mgmt_error(resp, 404, "inexistent_log")
 
 
+async def test_sort_by_date_either_way(env):
+    _, enrolled = await _activity(env)
+    token = await mgmt_token(env)
+    newest = [i["log_id"] for i in (await env.http.get("/api/v2/logs", headers=auth(token))).json()]
+
+    async def ids(path, **params):
+        resp = await env.http.get(path, params=params, headers=auth(token))
+        assert resp.status_code == 200, resp.text
+        return [i["log_id"] for i in resp.json()]
+
+    assert await ids("/api/v2/logs", sort="date:-1") == newest
+    assert await ids("/api/v2/logs", sort="date:1") == newest[::-1]
+    assert await ids("/api/v2/logs", sort="date:1", page=1, per_page=2) == newest[::-1][2:4]
+    mine = await ids(f"/api/v2/users/{enrolled.user.user_id}/logs", sort="date:1")
+    assert mine == sorted(mine, key=int)
+    assert len(mine) >= 4
+
+
+async def test_fields_keep_or_leave_out_log_properties(env):
+    await _activity(env)
+    token = await mgmt_token(env)
+
+    async def logs(**params):
+        resp = await env.http.get("/api/v2/logs", params=params, headers=auth(token))
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    kept = await logs(fields="log_id,type", include_fields="true", include_totals="true")
+    assert kept["total"] == len(kept["logs"])
+    assert all(set(i) == {"log_id", "type"} for i in kept["logs"]), kept
+    left_out = await logs(fields="details,ip,user_agent", include_fields="false")
+    assert left_out
+    assert all(i.keys().isdisjoint({"details", "ip", "user_agent"}) for i in left_out)
+    assert all("log_id" in i and "type" in i for i in left_out)
+    checkpoint = await logs(**{"from": "", "take": "2", "fields": "log_id"})
+    assert [set(i) for i in checkpoint] == [{"log_id"}, {"log_id"}]
+
+
 @pytest.mark.parametrize(
     "params",
-    [{"q": "ip:1.2.3.4"}, {"from": "x"}, {"take": "0"}, {"take": "101"}, {"per_page": "-1"}],
+    [
+        {"q": "ip:1.2.3.4"},
+        {"from": "x"},
+        {"take": "0"},
+        {"take": "101"},
+        {"per_page": "-1"},
+        {"sort": "type:1"},
+        {"sort": "date"},
+        {"include_fields": "sometimes"},
+    ],
 )
 async def test_bad_log_query_is_400(env, params):
     token = await mgmt_token(env)

@@ -128,6 +128,10 @@ class User:
     user_metadata: dict[str, Any] = field(default_factory=dict)
     app_metadata: dict[str, Any] = field(default_factory=dict)
     updated_at: float | None = None
+    # A browser remembered (MFA skipped on it) before this time must pass MFA again. Set only by
+    # `UserRepository.forget_remembered_browsers(user_id, now)` (False: no such user), never by
+    # `update`, so that a concurrent profile change cannot write an older value back.
+    remember_browser_invalidated_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

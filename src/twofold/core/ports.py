@@ -83,9 +83,10 @@ class UserRepository(Protocol):
         ...
 
     async def delete(self, user_id: str) -> bool:
-        """Remove the user (their authenticators and recovery code go with them); False when
-        there was no such user."""
+        """Remove the user, their authenticators and recovery code; False if there was none."""
         ...
+
+    async def forget_remembered_browsers(self, user_id: str, now: float) -> bool: ...
 
 
 class AuthenticatorRepository(Protocol):
@@ -264,8 +265,8 @@ class AuditLog(Protocol):
         limit: int = 50,
         after_seq: int | None = None,
     ) -> tuple[Sequence[AuditEvent], int]:
-        """Events with their `seq`, and how many match in all. Without `after_seq`: newest
-        first, skipping `offset`. With it (a checkpoint): the events after that one, oldest first.
+        """Events with their `seq`, and how many match in all, skipping `offset`: newest first,
+        or with `after_seq` (a checkpoint) the events after that one, oldest first.
         """
         ...
 

@@ -238,6 +238,14 @@ class SqlUserRepository(SqlRepository):
     async def delete(self, user_id: str) -> bool:
         return await self._write(sa.delete(t.users).where(t.users.c.user_id == user_id)) > 0
 
+    async def forget_remembered_browsers(self, user_id: str, now: float) -> bool:
+        stmt = (
+            sa.update(t.users)
+            .where(t.users.c.user_id == user_id)
+            .values(remember_browser_invalidated_at=now)
+        )
+        return await self._write(stmt) > 0
+
     async def update_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._write(
             sa.update(t.users)

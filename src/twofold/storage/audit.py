@@ -82,6 +82,7 @@ class SqlAuditLog(SqlRepository):
                 sa.select(audit_events)
                 .where(*conditions, c.id > after_seq)
                 .order_by(c.id.asc())
+                .offset(offset)
                 .limit(limit)
             )
         else:

@@ -92,6 +92,8 @@ users = sa.Table(
     sa.Column("user_metadata", sa.Text, nullable=False, server_default="{}"),
     sa.Column("app_metadata", sa.Text, nullable=False, server_default="{}"),
     sa.Column("updated_at", sa.Double, nullable=True),
+    # When the user's remembered browsers were last forgotten (migration 0007).
+    sa.Column("remember_browser_invalidated_at", sa.Double, nullable=True),
     sa.UniqueConstraint("realm", "email"),
     # NULL usernames never collide (SQL NULL semantics on SQLite and PostgreSQL).
     sa.UniqueConstraint("realm", "username"),

@@ -49,6 +49,8 @@ ROUTES = [
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405) and request.url.path.startswith(management.PREFIX):
+        return management.unrouted(exc.status_code)
     if exc.status_code == 405:
         return error_response(MethodNotAllowed())
     if exc.status_code == 404:

@@ -1,6 +1,7 @@
-"""A user's Guardian enrollments and recovery code through the Management API:
-/users/{id}/enrollments, /guardian/enrollments/{id} and /users/{id}/recovery-code-regeneration.
-They are the authenticators the MFA API enrols and lists, with the same ids and deletion rule.
+"""A user's Guardian enrollments, recovery code and remembered browsers through the Management
+API: /users/{id}/enrollments, /guardian/enrollments/{id}, /users/{id}/recovery-code-regeneration
+and /users/{id}/multifactor/actions/invalidate-remember-browser. Enrollments are the
+authenticators the MFA API enrols and lists, with the same ids and deletion rule.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 from twofold.core import ids
 from twofold.core.deps import Deps
 from twofold.core.factors import recovery
-from twofold.core.management.errors import ManagementError
+from twofold.core.management.errors import ManagementError, no_user
 from twofold.core.management.users import iso, load
 from twofold.core.mfa import enrolled, manage
 from twofold.core.models import Authenticator
@@ -102,3 +103,14 @@ async def regenerate_recovery_code(deps: Deps, user_id: str) -> dict[str, str]:
                 )
             )
     return {"recovery_code": code}
+
+
+# ----- remembered browsers
+
+
+async def forget_remembered_browsers(deps: Deps, user_id: str) -> None:
+    """Every browser on which the user chose to skip MFA must pass it again at its next login:
+    the user's `remember_browser_invalidated_at` becomes now, and a browser remembered before
+    that time is remembered no more."""
+    if not await deps.storage.users.forget_remembered_browsers(user_id, deps.clock.now()):
+        raise no_user()

@@ -2,7 +2,8 @@
 
 Events carry Auth0's log event type codes already (`s`, `fp`, `gd_auth_succeed`, …). A log id
 is the trail's row number, so it orders events: `from`/`take` pages forward from a checkpoint
-(oldest first), `page`/`per_page` pages back from the newest.
+(oldest first), `page`/`per_page` pages back from the newest, or forward from the oldest with
+`sort=date:1`. `fields`/`include_fields` keep or leave out properties of each event.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twofold.core.deps import Deps
-from twofold.core.management import params
+from twofold.core.management import params, projection
 from twofold.core.management.errors import ManagementError, bad_query
 from twofold.core.management.users import iso, load
 from twofold.core.models import AuditEvent
 
 MAX_PER_PAGE = 100
 _LOG_ID = re.compile(r"^[0-9]{1,18}$")
+_SORTS = {"date:-1": False, "date:1": True}
 
 
 async def _views(deps: Deps, events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
@@ -67,6 +69,7 @@ async def list_logs(deps: Deps, query: Mapping[str, str], *, user_id: str | None
         filters = params.search(q, ("type", "user_id"))
     who = user_id if user_id is not None else filters.get("user_id")
     types = [filters["type"]] if "type" in filters else []
+    shown = projection.from_query(query)
     if paging_from:
         if checkpoint and _LOG_ID.fullmatch(checkpoint) is None:
             raise bad_query("from must be a log_id")
@@ -74,12 +77,21 @@ async def list_logs(deps: Deps, query: Mapping[str, str], *, user_id: str | None
         events, _ = await deps.storage.audit.page(
             user_id=who, types=types, after_seq=int(checkpoint) if checkpoint else 0, limit=take
         )
-        return await _views(deps, events)
+        return [shown.apply(item) for item in await _views(deps, events)]
     paging = params.paging(query, 100_000, MAX_PER_PAGE)
+    sort = query.get("sort") or "date:-1"
+    if sort not in _SORTS:
+        raise bad_query("sort must be date:1 or date:-1")
     events, total = await deps.storage.audit.page(
-        user_id=who, types=types, offset=paging.start, limit=paging.per_page
+        user_id=who,
+        types=types,
+        offset=paging.start,
+        limit=paging.per_page,
+        # The oldest first is the order of a checkpoint before the first event.
+        after_seq=0 if _SORTS[sort] else None,
     )
-    return paging.answer(await _views(deps, events), total, "logs")
+    items = [shown.apply(item) for item in await _views(deps, events)]
+    return paging.answer(items, total, "logs")
 
 
 async def get_log(deps: Deps, log_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from twofold.core.deps import Deps
 from twofold.core.ids import new_user_id
-from twofold.core.management import params
+from twofold.core.management import params, projection
 from twofold.core.management.errors import ManagementError, bad_body, bad_query, no_user
 from twofold.core.models import User, UserQuery
 from twofold.core.ports import Conflict
@@ -108,6 +108,7 @@ async def list_users(deps: Deps, query: Mapping[str, str]) -> Any:
         raise bad_query("q is too long")
     filters = params.search(q, ("email", "user_id"))
     sort, descending = _sort(query.get("sort"))
+    shown = projection.from_query(query)
     users, total = await deps.storage.users.search(
         UserQuery(
             email=filters.get("email"),
@@ -118,11 +119,14 @@ async def list_users(deps: Deps, query: Mapping[str, str]) -> Any:
             limit=paging.per_page,
         )
     )
-    return paging.answer([view(u) for u in users], total, "users")
+    return paging.answer([shown.apply(view(u)) for u in users], total, "users")
 
 
-async def get_user(deps: Deps, user_id: str) -> dict[str, Any]:
-    return view(await load(deps, user_id))
+async def get_user(
+    deps: Deps, user_id: str, query: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    shown = projection.from_query(query or {})
+    return shown.apply(view(await load(deps, user_id)))
 
 
 async def users_by_email(deps: Deps, query: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -131,8 +135,9 @@ async def users_by_email(deps: Deps, query: Mapping[str, str]) -> list[dict[str,
         raise bad_query("Missing required property: email")
     if len(email) > 320:
         raise bad_query("email is too long")
+    shown = projection.from_query(query)
     users, _ = await deps.storage.users.search(UserQuery(email=email, limit=MAX_PER_PAGE))
-    return [view(u) for u in users]
+    return [shown.apply(view(u)) for u in users]
 
 
 def _email(body: Mapping[str, Any], *, required: bool) -> str | None:

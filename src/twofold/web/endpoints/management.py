@@ -24,6 +24,7 @@ from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE
 
 MAX_ID_CHARS = 256
+PREFIX = "/api/v2/"
 
 
 def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
@@ -49,6 +50,14 @@ class Call:
 
 
 Scopes = tuple[str, ...] | Callable[[Any], tuple[str, ...]]
+
+
+def unrouted(status: int) -> Response:
+    """A path under /api/v2/ that no route serves (404), or a method its route does not take
+    (405): Management API clients parse this shape whatever went wrong."""
+    if status == 405:
+        return _error(ManagementError(405, "method_not_allowed", "Method Not Allowed"))
+    return _error(ManagementError(404, "not_found", "Not Found"))
 
 
 def operation(
@@ -147,7 +156,9 @@ ROUTES = [
         (s.READ_USERS,),
         lambda c: users.users_by_email(c.deps, c.query),
     ),
-    operation("GET", _USER, (s.READ_USERS,), lambda c: users.get_user(c.deps, c.path["user_id"])),
+    operation(
+        "GET", _USER, (s.READ_USERS,), lambda c: users.get_user(c.deps, c.path["user_id"], c.query)
+    ),
     operation(
         "PATCH",
         _USER,
@@ -232,6 +243,13 @@ ROUTES = [
         _USER + "/recovery-code-regeneration",
         (s.UPDATE_USERS,),
         lambda c: enrollments.regenerate_recovery_code(c.deps, c.path["user_id"]),
+    ),
+    operation(
+        "POST",
+        _USER + "/multifactor/actions/invalidate-remember-browser",
+        (s.UPDATE_USERS,),
+        lambda c: enrollments.forget_remembered_browsers(c.deps, c.path["user_id"]),
+        status=204,
     ),
     operation(
         "GET",
