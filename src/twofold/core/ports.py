@@ -74,7 +74,13 @@ class UserRepository(Protocol):
         """Raises Conflict when the email or username is taken in the realm."""
         ...
 
-    async def update_password_hash(self, user_id: str, password_hash: str) -> None: ...
+    async def update_password_hash(
+        self, user_id: str, password_hash: str, *, replacing: str | None = None
+    ) -> bool:
+        """Store a new hash; with `replacing`, only while the stored one is still that hash (a
+        rehash on login must not undo a password changed meanwhile). False when nothing changed.
+        """
+        ...
 
     async def search(self, query: UserQuery) -> tuple[Sequence[User], int]:
         """One page of users matching the query's filters, and how many match in all."""

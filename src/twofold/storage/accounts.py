@@ -254,9 +254,10 @@ class SqlUserRepository(SqlRepository):
     async def delete(self, user_id: str) -> bool:
         return await self._write(sa.delete(t.users).where(t.users.c.user_id == user_id)) > 0
 
-    async def update_password_hash(self, user_id: str, password_hash: str) -> None:
-        await self._write(
-            sa.update(t.users)
-            .where(t.users.c.user_id == user_id)
-            .values(password_hash=password_hash)
-        )
+    async def update_password_hash(
+        self, user_id: str, password_hash: str, *, replacing: str | None = None
+    ) -> bool:
+        stmt = sa.update(t.users).where(t.users.c.user_id == user_id)
+        if replacing is not None:
+            stmt = stmt.where(t.users.c.password_hash == replacing)
+        return await self._write(stmt.values(password_hash=password_hash)) > 0
