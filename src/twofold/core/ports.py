@@ -21,6 +21,8 @@ from twofold.core.models import (
     AuditEvent,
     Authenticator,
     Client,
+    ImportFailure,
+    ImportJob,
     OutboundMessage,
     RefreshToken,
     SigningKey,
@@ -278,6 +280,33 @@ class AuditLog(Protocol):
         ...
 
 
+class ImportJobRepository(Protocol):
+    """The Management API's users-import jobs and the records each refused, kept in the
+    database so that any node answers for a job another node runs."""
+
+    async def create(self, job: ImportJob) -> None: ...
+
+    async def get(self, job_id: str) -> ImportJob | None: ...
+
+    async def save(self, job: ImportJob) -> None:
+        """Store the job's status, counts and details (its id and created_at never change)."""
+        ...
+
+    async def add_failures(self, job_id: str, failures: Sequence[ImportFailure]) -> None: ...
+
+    async def failures(self, job_id: str, limit: int) -> Sequence[ImportFailure]:
+        """In the order they were added."""
+        ...
+
+    async def count_active(self, updated_since: float) -> int:
+        """Jobs pending or processing whose last update is at or after `updated_since`."""
+        ...
+
+    async def purge(self, created_before: float) -> int:
+        """Delete the jobs created before this time, with their failures; how many went."""
+        ...
+
+
 class Storage(Protocol):
     """All repositories of one database, as the composition root hands them to the core."""
 
@@ -291,6 +320,7 @@ class Storage(Protocol):
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
     audit: AuditLog
+    jobs: ImportJobRepository
 
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
         """Writes through these repositories inside the block (and through a StateStore on the
