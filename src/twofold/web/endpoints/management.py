@@ -26,7 +26,8 @@ MAX_ID_CHARS = 256
 
 
 def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
-    if status == 204:
+    # An action with nothing to say (a delete, a job without errors) answers 204.
+    if status == 204 or body is None:
         return Response(status_code=204, headers={**NO_STORE, **headers})
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **headers})
 
