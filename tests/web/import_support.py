@@ -11,7 +11,7 @@ from typing import Any
 import bcrypt
 import httpx
 
-from .management_support import auth
+from .management_support import auth, mgmt_token
 from .support import REALM, Creds, Harness, assert_tokens, totp
 
 # bcrypt's lowest cost: the tests check that the hash works, not what it costs.
@@ -77,3 +77,40 @@ async def login_with_totp(
     mfa_token = await env.mfa_token(client, username=email, password=password)
     resp = await env.otp_grant(client, mfa_token, totp(secret, env.clock.now()))
     return assert_tokens(resp)
+
+
+async def check_a_conflict_at_write_time_refuses_only_its_record(
+    env: Harness, monkeypatch: Any
+) -> None:
+    """Another writer takes an email between the import's checks and its write: the database's
+    unique constraint refuses the batch's transaction, the batch is written again record by
+    record, and only that record is refused, leaving nothing of itself."""
+    from twofold.core.management import imports
+
+    token = await mgmt_token(env)
+    await env.user("taken@example.com", "someone else's")
+    real_target = imports._target
+
+    async def blind_target(run: Any, candidate: Any) -> Any:
+        # The check ran before the other writer committed.
+        return None if candidate.email == "taken@example.com" else await real_target(run, candidate)
+
+    monkeypatch.setattr(imports, "_target", blind_target)
+    records = [
+        bcrypt_user("first@example.com", "pw 1"),
+        bcrypt_user("taken@example.com", "pw 2", user_id="late"),
+        bcrypt_user("third@example.com", "pw 3"),
+    ]
+    job = await run_import(env, token, users_file(records))
+
+    assert job["summary"]["inserted"] == 2, job
+    assert job["summary"]["failed"] == 1, job
+    errors = (await job_errors(env, token, job["id"])).json()
+    assert [(e["line"], e["errors"][0]["code"]) for e in errors] == [(3, "DUPLICATED_USER")]
+    storage = env.services.deps.storage
+    assert await storage.users.get("auth0|late") is None
+    assert await storage.authenticators.list_for_user("auth0|late") == []
+    for email in ("first@example.com", "third@example.com"):
+        user = await storage.users.find_by_login(REALM, email)
+        assert user is not None
+        assert len(await storage.authenticators.list_for_user(user.user_id)) == 1

@@ -15,6 +15,7 @@ from twofold.core.ports import Conflict
 
 from .import_support import (
     bcrypt_user,
+    check_a_conflict_at_write_time_refuses_only_its_record,
     job_errors,
     login_with_totp,
     run_import,
@@ -154,6 +155,10 @@ async def test_a_write_that_fails_midway_leaves_no_row_of_its_record(env, monkey
     for email, _ in (PEOPLE[0], PEOPLE[2]):
         user = await stored_user(env, email)
         assert len(await storage.authenticators.list_for_user(user.user_id)) == 1
+
+
+async def test_a_conflict_at_write_time_refuses_only_its_record(env, monkeypatch):
+    await check_a_conflict_at_write_time_refuses_only_its_record(env, monkeypatch)
 
 
 async def test_importing_again_skips_and_upsert_updates_without_duplicates(env):

@@ -19,6 +19,7 @@ from typing import Any
 
 from twofold.core import auth0_hashes
 from twofold.core.management.import_file import Entry
+from twofold.core.management.params import CONTROL_CHARACTERS
 from twofold.core.management.users import (
     EMAIL_FORMAT,
     ID_SUFFIX_FORMAT,
@@ -129,6 +130,9 @@ def _string(record: dict[str, Any], name: str, max_chars: int) -> str | None:
         raise RecordError("INVALID_TYPE", f"Expected type string but found {_kind(value)}", name)
     if not value or len(value) > max_chars:
         raise RecordError("INVALID_FORMAT", f"{name} must be 1 to {max_chars} characters", name)
+    if CONTROL_CHARACTERS.search(value):
+        # No stored text holds control characters (PostgreSQL refuses NUL outright).
+        raise RecordError("INVALID_FORMAT", "Control characters are not allowed", name)
     return value
 
 

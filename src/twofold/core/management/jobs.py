@@ -25,7 +25,7 @@ from typing import Any
 
 from twofold.core.deps import Deps
 from twofold.core.ids import new_job_id
-from twofold.core.management import import_file, imports
+from twofold.core.management import import_file, imports, params
 from twofold.core.management import scopes as s
 from twofold.core.management.access import Caller
 from twofold.core.management.errors import ManagementError, bad_body
@@ -57,13 +57,11 @@ def _flag(fields: Mapping[str, str], name: str, default: bool) -> bool:
 
 def _field(fields: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
     value = fields.get(name)
-    if value is None or not value.strip():
-        if required:
-            raise bad_body(f"'Missing required property: {name}'")
-        return None
-    if len(value) > 255:
-        raise bad_body(f"'{name} must be at most 255 characters' on property {name}")
-    return value.strip()
+    if value is not None and not value.strip():
+        value = None
+    return params.text(
+        {name: value.strip()} if value else {}, name, required=required, max_chars=255
+    )
 
 
 def view(job: ImportJob, now: float) -> dict[str, Any]:
