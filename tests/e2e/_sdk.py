@@ -19,6 +19,7 @@ import jwt
 import pytest
 from auth0.authentication import GetToken
 from auth0.authentication.exceptions import Auth0Error
+from auth0.management import ManagementClient
 from auth0_server_python.auth_server.mfa_client import MfaClient
 
 from ._server import Client, TwofoldServer, User
@@ -37,6 +38,30 @@ class MfaRequired:
     mfa_requirements: dict[str, Any] | None
     audience: str
     scope: str
+
+
+def management_client(server: TwofoldServer, name: str, scopes: str) -> ManagementClient:
+    """auth0-python's ManagementClient for a new machine client granted these Management API
+    scopes; it fetches its own token (client_credentials)."""
+    made = server.cli_json(
+        "clients",
+        "create",
+        "--name",
+        name,
+        "--grant-types",
+        "client_credentials",
+        "--audience",
+        f"https://{server.domain}/api/v2/",
+        "--scope",
+        scopes,
+        "--json",
+    )
+    return ManagementClient(
+        domain=server.domain,
+        client_id=str(made["client_id"]),
+        client_secret=str(made["client_secret"]),
+        timeout=10,
+    )
 
 
 def get_token(server: TwofoldServer, client: Client) -> GetToken:

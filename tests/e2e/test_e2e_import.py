@@ -15,7 +15,7 @@ from auth0.management.errors import ForbiddenError
 from web.import_support import bcrypt_user, secret_for, users_file
 
 from ._otp import code_for_step, current_step
-from ._sdk import login_expecting_mfa
+from ._sdk import login_expecting_mfa, management_client
 from ._server import User
 from .conftest import Deployment
 from .test_e2e_management import MFA_GRANT_OTP, REALM, _token_grant
@@ -24,26 +24,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _management(deployment: Deployment, scopes: str) -> ManagementClient:
-    server = deployment.server
-    made = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        f"e2e importer {secrets.token_hex(2)}",
-        "--grant-types",
-        "client_credentials",
-        "--audience",
-        f"https://{server.domain}/api/v2/",
-        "--scope",
-        scopes,
-        "--json",
-    )
-    return ManagementClient(
-        domain=server.domain,
-        client_id=str(made["client_id"]),
-        client_secret=str(made["client_secret"]),
-        timeout=10,
-    )
+    name = f"e2e importer {secrets.token_hex(2)}"
+    return management_client(deployment.server, name, scopes)
 
 
 def test_sdk_imports_users_that_then_log_in(deployment: Deployment) -> None:

@@ -15,7 +15,7 @@ from auth0.management import ManagementClient
 from auth0.management.errors import ForbiddenError, NotFoundError
 
 from ._otp import code_for_step, current_step
-from ._sdk import get_token, login_expecting_mfa
+from ._sdk import get_token, login_expecting_mfa, management_client
 from ._server import User
 from .conftest import Deployment
 
@@ -32,26 +32,7 @@ SCOPES = (
 
 @pytest.fixture(scope="module")
 def management(deployment: Deployment) -> ManagementClient:
-    server = deployment.server
-    made = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "e2e management",
-        "--grant-types",
-        "client_credentials",
-        "--audience",
-        f"https://{server.domain}/api/v2/",
-        "--scope",
-        SCOPES,
-        "--json",
-    )
-    return ManagementClient(
-        domain=server.domain,
-        client_id=str(made["client_id"]),
-        client_secret=str(made["client_secret"]),
-        timeout=10,
-    )
+    return management_client(deployment.server, "e2e management", SCOPES)
 
 
 def _token_grant(deployment: Deployment, **params: str) -> dict[str, object]:
@@ -145,26 +126,7 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
 
 
 def test_granted_scopes_bound_the_client(deployment: Deployment) -> None:
-    server = deployment.server
-    made = server.cli_json(
-        "clients",
-        "create",
-        "--name",
-        "e2e reader",
-        "--grant-types",
-        "client_credentials",
-        "--audience",
-        f"https://{server.domain}/api/v2/",
-        "--scope",
-        "read:users",
-        "--json",
-    )
-    reader = ManagementClient(
-        domain=server.domain,
-        client_id=str(made["client_id"]),
-        client_secret=str(made["client_secret"]),
-        timeout=10,
-    )
+    reader = management_client(deployment.server, "e2e reader", "read:users")
     alice = deployment.users["alice"]
 
     assert reader.users.get(alice.user_id).email == alice.email

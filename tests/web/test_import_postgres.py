@@ -6,15 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .import_support import (
-    bcrypt_user,
-    check_a_conflict_at_write_time_refuses_only_its_record,
-    job_errors,
-    login_with_totp,
-    run_import,
-    secret_for,
-    users_file,
-)
+from . import import_support as imports
 from .management_support import mgmt_token
 from .test_management_postgres import pg_url, services  # noqa: F401  (the PostgreSQL fixtures)
 
@@ -22,25 +14,25 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_conflict_at_write_time_refuses_only_its_record(env, monkeypatch):
-    await check_a_conflict_at_write_time_refuses_only_its_record(env, monkeypatch)
+    await imports.check_a_conflict_at_write_time_refuses_only_its_record(env, monkeypatch)
 
 
 async def test_import_and_login_on_postgresql(env):
     token = await mgmt_token(env)
     client = await env.client()
     records = [
-        bcrypt_user("pg@example.com", "pg password", user_metadata={"s": "\u0000 in JSON"}),
-        bcrypt_user("nul@example.com", "pw", name="a\u0000b"),
+        imports.bcrypt_user("pg@example.com", "pg password", user_metadata={"s": "\u0000 in JSON"}),
+        imports.bcrypt_user("nul@example.com", "pw", name="a\u0000b"),
     ]
 
-    job = await run_import(env, token, users_file(records))
+    job = await imports.run_import(env, token, imports.users_file(records))
 
     assert job["status"] == "completed", job
     assert (job["summary"]["inserted"], job["summary"]["failed"]) == (1, 1)
-    errors = (await job_errors(env, token, job["id"])).json()
+    errors = (await imports.job_errors(env, token, job["id"])).json()
     assert [(e["errors"][0]["code"], e["errors"][0]["path"]) for e in errors] == [
         ("INVALID_FORMAT", "name")
     ]
-    await login_with_totp(
-        env, client, "pg@example.com", "pg password", secret_for("pg@example.com")
+    await imports.login_with_totp(
+        env, client, "pg@example.com", "pg password", imports.secret_for("pg@example.com")
     )
