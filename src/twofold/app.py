@@ -110,6 +110,8 @@ class Services:
     metrics: PrometheusMetrics | None = None
 
     async def close(self) -> None:
+        # Running imports stop (and say so in their job) while the database is still open.
+        await self.deps.background.stop()
         if isinstance(self.state, RedisStateStore):
             await self.state.close()
         await self.database.dispose()

@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "state",
     "audit_events",
     "webauthn_credentials",
+    "import_jobs",
+    "import_failures",
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from auth0.authentication.exceptions import Auth0Error
+from auth0.management import ManagementClient
 
 from ._sdk import get_token
 from ._server import Client, TwofoldServer
@@ -32,6 +33,17 @@ def management_client(server: TwofoldServer, name: str, scopes: str) -> Client:
         f"https://{server.domain}/api/v2/",
         "--scope",
         scopes,
+    )
+
+
+def sdk_client(deployment: Deployment, name: str, scopes: str) -> ManagementClient:
+    """auth0-python's ManagementClient for a new such client; it fetches its own token."""
+    made = management_client(deployment.server, name, scopes)
+    return ManagementClient(
+        domain=deployment.server.domain,
+        client_id=made.client_id,
+        client_secret=made.client_secret,
+        timeout=10,
     )
 
 

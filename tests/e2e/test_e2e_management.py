@@ -17,7 +17,7 @@ from ._management import (
     REALM,
     USER_ADMIN_SCOPES,
     assert_login_blocked,
-    management_client,
+    sdk_client,
     token_grant,
 )
 from ._otp import code_for_step, current_step
@@ -28,19 +28,9 @@ from .conftest import Deployment
 pytestmark = pytest.mark.e2e
 
 
-def _sdk_client(deployment: Deployment, name: str, scopes: str) -> ManagementClient:
-    made = management_client(deployment.server, name, scopes)
-    return ManagementClient(
-        domain=deployment.server.domain,
-        client_id=made.client_id,
-        client_secret=made.client_secret,
-        timeout=10,
-    )
-
-
 @pytest.fixture(scope="module")
 def management(deployment: Deployment) -> ManagementClient:
-    return _sdk_client(deployment, "e2e management", USER_ADMIN_SCOPES)
+    return sdk_client(deployment, "e2e management", USER_ADMIN_SCOPES)
 
 
 def test_management_client_lifecycle(deployment: Deployment, management: ManagementClient) -> None:
@@ -117,7 +107,7 @@ def test_management_client_lifecycle(deployment: Deployment, management: Managem
 
 
 def test_granted_scopes_bound_the_client(deployment: Deployment) -> None:
-    reader = _sdk_client(deployment, "e2e reader", "read:users")
+    reader = sdk_client(deployment, "e2e reader", "read:users")
     alice = deployment.users["alice"]
 
     assert reader.users.get(alice.user_id).email == alice.email

@@ -27,11 +27,12 @@ def _shape(resp):
 def hashing_log(services, monkeypatch):
     """Every argon2 verification the server runs: the parameters of the hash it checked."""
     hasher = services.deps.hasher
-    log: list[argon2.Parameters] = []
+    log: list[argon2.Parameters | str] = []
     real = hasher._verify_sync
 
     def spy(password_hash, password):
-        log.append(argon2.extract_parameters(password_hash))
+        imported = password_hash.startswith("$import$")
+        log.append("imported" if imported else argon2.extract_parameters(password_hash))
         return real(password_hash, password)
 
     monkeypatch.setattr(hasher, "_verify_sync", spy)
@@ -76,6 +77,39 @@ async def test_unknown_user_and_wrong_password_are_indistinguishable(env, hashin
     # One argon2 verification each, with the same cost parameters.
     assert len(wrong_work) == len(unknown_work) == 1, (wrong_work, unknown_work)
     assert wrong_work[0] == unknown_work[0]
+
+
+async def test_an_imported_hash_answers_like_an_unknown_user_after_a_real_check(
+    env, services, hashing_log
+):
+    """A fast imported hash (md5) is checked, then the time of an argon2 check is spent too: the
+    account answers a wrong password exactly as an unknown user is answered."""
+    import hashlib
+
+    from twofold.core.management import import_file, imports
+
+    record = {
+        "email": "legacy@example.com",
+        "custom_password_hash": {
+            "algorithm": "md5",
+            "hash": {"value": hashlib.md5(b"old password").hexdigest(), "encoding": "hex"},
+        },
+    }
+    entries = import_file.read(json.dumps([record]).encode())
+    assert (await imports.run(services.deps, entries, imports.Options(REALM))).inserted == 1
+    client = await env.client()
+
+    answers = []
+    for username in ("legacy@example.com", "unknown@example.com"):
+        hashing_log.clear()
+        resp = await env.password(client, username=username, password="wrong password")
+        assert_error(resp, 403, "invalid_grant", "Wrong email or password.")
+        answers.append((_shape(resp), [w for w in hashing_log if w != "imported"]))
+
+    (legacy_shape, legacy_work), (unknown_shape, unknown_work) = answers
+    assert legacy_shape == unknown_shape
+    assert len(legacy_work) == len(unknown_work) == 1, (legacy_work, unknown_work)
+    assert legacy_work[0] == unknown_work[0]
 
 
 async def test_the_dummy_hash_follows_the_configured_cost(services):

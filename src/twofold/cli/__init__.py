@@ -2,10 +2,10 @@
 
 One module per job: `serve` (serve, migrate), `check` (check-config), `admin` (clients,
 users, APIs, the audit trail), `keys` (signing and encryption keys), `tenant` (tenant-wide
-settings), `authenticator` (the device side of push and TOTP). Administration goes through
-the core's use cases (`twofold.core.admin`), the same ones the server's own code uses; nothing
-here touches a repository. Heavy imports stay inside the commands so that `twofold --help`
-stays quick.
+settings), `imports` (users from Auth0), `authenticator` (the device side of push and TOTP).
+Administration goes through the core's use cases (`twofold.core.admin`), the same ones the
+server's own code uses; nothing here touches a repository. Heavy imports stay inside the
+commands so that `twofold --help` stays quick.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import twofold.cli.users  # noqa: F401
 from twofold.cli.admin import apis, audit_group, clients, users
 from twofold.cli.authenticator import authenticator_group
 from twofold.cli.check import check_config
+from twofold.cli.imports import import_group
 from twofold.cli.keys import keys
 from twofold.cli.serve import migrate, serve
 from twofold.cli.tenant import tenant
@@ -32,4 +33,5 @@ def main() -> None:
 
 for command in (migrate, serve, check_config, clients, users, apis, keys, tenant, audit_group):
     main.add_command(command)
+main.add_command(import_group)
 main.add_command(authenticator_group)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from twofold.core.attempts import PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Bucket
+from twofold.core.background import Background
 from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
 from twofold.core.models import Client, Tenant
@@ -99,6 +100,8 @@ class Deps:
     devices: PushDeviceRepository | None = None
     # Counters and timings for the operator (observability/metrics.py); off by default.
     metrics: Metrics = field(default_factory=NoMetrics)
+    # Work started by a request that outlives it (import jobs); stopped at shutdown.
+    background: Background = field(default_factory=Background)
     _signer: TokenSigner | None = None
     _signer_loaded_at: float = float("-inf")
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

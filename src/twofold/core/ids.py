@@ -30,6 +30,11 @@ def new_user_id() -> str:
     return "auth0|" + secrets.token_hex(12)
 
 
+def new_job_id() -> str:
+    """`job_<16 base62>`, the shape of Auth0's job ids."""
+    return f"job_{_base62(16)}"
+
+
 def new_client_id() -> str:
     return _base62(32)
 

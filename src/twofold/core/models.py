@@ -326,3 +326,45 @@ class AuditEvent:
     details: dict[str, Any] = field(default_factory=dict)
     # The row's sequence number once stored (the Management API's log_id); None before.
     seq: int | None = None
+
+
+JobStatus = Literal["pending", "processing", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportJob:
+    """A users-import job of the Management API. Its counts grow as records are processed, so
+    any node can report its progress."""
+
+    id: str
+    connection_id: str
+    created_at: float
+    updated_at: float
+    status: JobStatus = "pending"
+    # The client that started it (Management API) or None (the operator's command).
+    client_id: str | None = None
+    external_id: str | None = None
+    upsert: bool = False
+    send_completion_email: bool = True
+    # Records in the file (known once it is read), and how each processed one ended.
+    total: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    status_details: str | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.inserted + self.updated + self.skipped + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class ImportFailure:
+    """A record an import refused, with the line of the file it starts on and why. `user` is
+    the record as given, its secrets (password hash, TOTP secret) masked."""
+
+    line: int
+    user: dict[str, Any]
+    # Each {"code", "message", "path"}, as Auth0 reports a record's errors.
+    errors: tuple[dict[str, str], ...]

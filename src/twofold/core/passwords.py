@@ -20,6 +20,8 @@ from typing import TypeVar
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from twofold.core import imported_hashes
+
 T = TypeVar("T")
 
 
@@ -69,7 +71,10 @@ class PasswordHasher:
         await self._run(self._verify_sync, self._dummy_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
-        """True when the hash was made with other parameters (or is not an argon2 hash)."""
+        """True when the hash was made with other parameters, is not an argon2 hash, or was
+        imported (whatever its algorithm)."""
+        if imported_hashes.is_imported(password_hash):
+            return True
         try:
             return self._hasher.check_needs_rehash(password_hash)
         except (InvalidHashError, ValueError, TypeError):
@@ -80,6 +85,12 @@ class PasswordHasher:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _verify_sync(self, password_hash: str, password: str) -> bool:
+        if imported_hashes.is_imported(password_hash):
+            matched = imported_hashes.verify(password_hash, password)
+            # Most imported algorithms cost far less than argon2id: spend a real check too, so
+            # that an account still holding one does not answer faster than every other one.
+            self._verify_sync(self._dummy_hash, password)
+            return matched
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError, ValueError, TypeError):

@@ -14,11 +14,15 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 
+from twofold.core.metrics import Metrics as Metrics
+from twofold.core.metrics import NoMetrics as NoMetrics
 from twofold.core.models import (
     Api,
     AuditEvent,
     Authenticator,
     Client,
+    ImportFailure,
+    ImportJob,
     OutboundMessage,
     RefreshToken,
     SigningKey,
@@ -72,7 +76,13 @@ class UserRepository(Protocol):
         """Raises Conflict when the email or username is taken in the realm."""
         ...
 
-    async def update_password_hash(self, user_id: str, password_hash: str) -> None: ...
+    async def update_password_hash(
+        self, user_id: str, password_hash: str, *, replacing: str | None = None
+    ) -> bool:
+        """Store a new hash; with `replacing`, only while the stored one is still that hash (a
+        rehash on login must not undo a password changed meanwhile). False when nothing changed.
+        """
+        ...
 
     async def search(self, query: UserQuery) -> tuple[Sequence[User], int]:
         """One page of users matching the query's filters, and how many match in all."""
@@ -271,6 +281,33 @@ class AuditLog(Protocol):
         ...
 
 
+class ImportJobRepository(Protocol):
+    """The Management API's users-import jobs and the records each refused, kept in the
+    database so that any node answers for a job another node runs."""
+
+    async def create(self, job: ImportJob) -> None: ...
+
+    async def get(self, job_id: str) -> ImportJob | None: ...
+
+    async def save(self, job: ImportJob) -> None:
+        """Store the job's status, counts and details (its id and created_at never change)."""
+        ...
+
+    async def add_failures(self, job_id: str, failures: Sequence[ImportFailure]) -> None: ...
+
+    async def failures(self, job_id: str, limit: int) -> Sequence[ImportFailure]:
+        """In the order they were added."""
+        ...
+
+    async def count_active(self, updated_since: float) -> int:
+        """Jobs pending or processing whose last update is at or after `updated_since`."""
+        ...
+
+    async def purge(self, created_before: float) -> int:
+        """Delete the jobs created before this time, with their failures; how many went."""
+        ...
+
+
 class Storage(Protocol):
     """All repositories of one database, as the composition root hands them to the core."""
 
@@ -284,6 +321,7 @@ class Storage(Protocol):
     signing_keys: SigningKeyRepository
     refresh_tokens: RefreshTokenRepository
     audit: AuditLog
+    jobs: ImportJobRepository
 
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
         """Writes through these repositories inside the block (and through a StateStore on the
@@ -335,66 +373,3 @@ class EncryptedColumns(Protocol):
         """Apply (primary key, old envelope, new envelope) changes in one short transaction,
         each only where the cell still holds the old envelope; the number applied."""
         ...
-
-
-class Metrics(Protocol):
-    """What the core counts for the operator's monitoring (Prometheus in production).
-
-    Every label value comes from a small fixed set the core chooses (a factor, a channel, an
-    algorithm, an OAuth error code), never from a request: no id, token, address or raw
-    parameter may become a label. Calls must be cheap and must never raise.
-    """
-
-    def grant(self, grant_type: str, outcome: str) -> None:
-        """A /oauth/token exchange ended: `outcome` is "success" or the OAuth error code."""
-        ...
-
-    def mfa_failure(self, factor: str) -> None:
-        """A wrong second-factor code (otp, sms, voice, email, recovery-code)."""
-        ...
-
-    def mfa_rate_limited(self, factor: str, limit: str) -> None:
-        """A 429 of the MFA flows: `limit` is "attempts" (too many failed codes) or the send
-        limit that refused a message ("user", "destination", "tenant")."""
-        ...
-
-    def send_cap_tripped(self, channel: str) -> None:
-        """The tenant-wide send cap of a channel (the breaker) refused a message."""
-        ...
-
-    def delivery(self, channel: str, outcome: str) -> None:
-        """A message was handed to its channel: "sent", "failed", "timeout" or "unconfigured"."""
-        ...
-
-    def token_signed(self, alg: str, seconds: float) -> None:
-        """One JWT signature with the current key's algorithm, and how long it took."""
-        ...
-
-    def backend_error(self, backend: str) -> None:
-        """A backend ("database", "redis") was unavailable to a request."""
-        ...
-
-
-class NoMetrics:
-    """The default: counts nothing (metrics switched off, tests, the CLI)."""
-
-    def grant(self, grant_type: str, outcome: str) -> None:
-        pass
-
-    def mfa_failure(self, factor: str) -> None:
-        pass
-
-    def mfa_rate_limited(self, factor: str, limit: str) -> None:
-        pass
-
-    def send_cap_tripped(self, channel: str) -> None:
-        pass
-
-    def delivery(self, channel: str, outcome: str) -> None:
-        pass
-
-    def token_signed(self, alg: str, seconds: float) -> None:
-        pass
-
-    def backend_error(self, backend: str) -> None:
-        pass

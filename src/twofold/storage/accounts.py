@@ -246,9 +246,10 @@ class SqlUserRepository(SqlRepository):
         )
         return await self._write(stmt) > 0
 
-    async def update_password_hash(self, user_id: str, password_hash: str) -> None:
-        await self._write(
-            sa.update(t.users)
-            .where(t.users.c.user_id == user_id)
-            .values(password_hash=password_hash)
-        )
+    async def update_password_hash(
+        self, user_id: str, password_hash: str, *, replacing: str | None = None
+    ) -> bool:
+        stmt = sa.update(t.users).where(t.users.c.user_id == user_id)
+        if replacing is not None:
+            stmt = stmt.where(t.users.c.password_hash == replacing)
+        return await self._write(stmt.values(password_hash=password_hash)) > 0

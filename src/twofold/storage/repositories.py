@@ -13,6 +13,7 @@ from twofold.core.ports import (
     AuditLog,
     AuthenticatorRepository,
     ClientRepository,
+    ImportJobRepository,
     RecoveryCodeRepository,
     RefreshTokenRepository,
     SigningKeyRepository,
@@ -34,12 +35,14 @@ from twofold.storage.credentials import (
     SqlSigningKeyRepository,
 )
 from twofold.storage.database import Database
+from twofold.storage.jobs import SqlImportJobRepository
 from twofold.storage.passkeys import SqlWebAuthnCredentialRepository
 
 __all__ = [
     "SqlApiRepository",
     "SqlAuthenticatorRepository",
     "SqlClientRepository",
+    "SqlImportJobRepository",
     "SqlRecoveryCodeRepository",
     "SqlRefreshTokenRepository",
     "SqlSigningKeyRepository",
@@ -71,3 +74,4 @@ class SqlStorage:
         self.signing_keys: SigningKeyRepository = SqlSigningKeyRepository(database)
         self.refresh_tokens: RefreshTokenRepository = SqlRefreshTokenRepository(database)
         self.audit: AuditLog = SqlAuditLog(database)
+        self.jobs: ImportJobRepository = SqlImportJobRepository(database)

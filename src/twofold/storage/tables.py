@@ -218,3 +218,42 @@ audit_events = sa.Table(
     sa.Column("description", sa.String(255), nullable=False),
     sa.Column("details", sa.Text, nullable=False),
 )
+
+# The Management API's users-import jobs (migration 0008): status and counts, so that any node
+# answers GET /api/v2/jobs/{id}; the records a job refused live in import_failures.
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("connection_id", sa.String(255), nullable=False),
+    sa.Column("client_id", sa.String(255), nullable=True),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("upsert", sa.Boolean, nullable=False),
+    sa.Column("send_completion_email", sa.Boolean, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("inserted", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False),
+    sa.Column("skipped", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("status_details", sa.String(512), nullable=True),
+    # Indexed for the purge of old jobs.
+    sa.Column("created_at", sa.Double, nullable=False, index=True),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+import_failures = sa.Table(
+    "import_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "job_id",
+        sa.String(64),
+        sa.ForeignKey("import_jobs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("line", sa.Integer, nullable=False),
+    # JSON: {"user": the record with its secrets masked, "errors": [{code, message, path}]}.
+    sa.Column("body", sa.Text, nullable=False),
+)

@@ -14,7 +14,17 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
-from twofold.web.endpoints import management, mfa, openapi, ops, passkey, push, token, wellknown
+from twofold.web.endpoints import (
+    jobs,
+    management,
+    mfa,
+    openapi,
+    ops,
+    passkey,
+    push,
+    token,
+    wellknown,
+)
 from twofold.web.errors import (
     CatchAll,
     RequestContextMiddleware,
@@ -44,6 +54,7 @@ ROUTES = [
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/openapi.yaml", openapi.openapi, methods=["GET"]),
     *management.ROUTES,
+    *jobs.ROUTES,
 ]
 
 

@@ -80,8 +80,10 @@ async def check_password(
         # Told only to whoever knows the password, like Auth0.
         raise UserBlocked()
     if deps.hasher.needs_rehash(user.password_hash):
+        # An imported hash (or one made with older parameters) becomes Twofold's argon2id. Only
+        # while it is still the one checked: a password set meanwhile is not undone.
         await deps.storage.users.update_password_hash(
-            user.user_id, await deps.hasher.hash(password)
+            user.user_id, await deps.hasher.hash(password), replacing=user.password_hash
         )
     return user
 

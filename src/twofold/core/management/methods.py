@@ -77,7 +77,7 @@ def group(authenticators: Sequence[Authenticator]) -> list[Method]:
     return methods
 
 
-def _target(deps: Deps, a: Authenticator) -> str | None:
+def contact_target(deps: Deps, a: Authenticator) -> str | None:
     if a.target_enc is None or a.kind not in ("sms", "voice", "email"):
         return None
     return deps.keyring.decrypt(a.target_enc, associated_data.contact_target(a.id)).decode()
@@ -97,10 +97,10 @@ def view(deps: Deps, method: Method, user_email: str) -> dict[str, Any]:
     if used:
         out["last_auth_at"] = iso(max(used))
     if lead.kind in ("sms", "voice"):
-        out["phone_number"] = _target(deps, lead)
+        out["phone_number"] = contact_target(deps, lead)
         out["preferred_authentication_method"] = lead.kind
     if lead.kind == "email":
-        out["email"] = _target(deps, lead) or user_email
+        out["email"] = contact_target(deps, lead) or user_email
     if len(method.rows) > 1 or lead.kind in ("sms", "voice"):
         out["authentication_methods"] = [{"id": a.id, "type": a.kind} for a in method.rows]
     if lead.link_id is not None:
@@ -164,7 +164,7 @@ def _contact(call: Any, *args: Any) -> str:
     return value
 
 
-async def _plan(deps: Deps, user_id: str, raw: Any, now: float) -> list[Authenticator]:
+async def plan_rows(deps: Deps, user_id: str, raw: Any, now: float) -> list[Authenticator]:
     """The confirmed rows one creation body stands for; nothing is written yet."""
     body = params.body_object(raw)
     params.allowed(body, CREATE_FIELDS)
@@ -234,7 +234,7 @@ async def _plan(deps: Deps, user_id: str, raw: Any, now: float) -> list[Authenti
     return rows
 
 
-def _check_room(deps: Deps, held: Sequence[Authenticator], rows: Sequence[Authenticator]) -> None:
+def check_room(deps: Deps, held: Sequence[Authenticator], rows: Sequence[Authenticator]) -> None:
     try:
         enrolment_limits.check_room(deps, held, rows[0].kind)
     except OAuthError as exc:
@@ -256,8 +256,8 @@ async def _store(deps: Deps, rows: Sequence[Authenticator], client_id: str) -> N
 
 async def create_method(deps: Deps, user_id: str, raw: Any, client_id: str) -> dict[str, Any]:
     user = await load(deps, user_id)
-    rows = await _plan(deps, user_id, raw, deps.clock.now())
-    _check_room(deps, await deps.storage.authenticators.list_for_user(user_id), rows)
+    rows = await plan_rows(deps, user_id, raw, deps.clock.now())
+    check_room(deps, await deps.storage.authenticators.list_for_user(user_id), rows)
     await _store(deps, rows, client_id)
     return view(deps, Method(tuple(rows)), user.email)
 
@@ -272,10 +272,10 @@ async def replace_methods(
     if len(raw) > MAX_METHODS_PER_PUT:
         raise bad_body(f"'At most {MAX_METHODS_PER_PUT} methods'")
     now = deps.clock.now()
-    plans = [await _plan(deps, user_id, item, now) for item in raw]
+    plans = [await plan_rows(deps, user_id, item, now) for item in raw]
     held: list[Authenticator] = []
     for rows in plans:
-        _check_room(deps, held, rows)
+        check_room(deps, held, rows)
         held.extend(rows)
     stored = await deps.storage.authenticators.list_for_user(user_id)
     async with deps.storage.unit_of_work():

@@ -10,7 +10,7 @@ from typing import Any
 
 from twofold.core.management.errors import bad_body, bad_query
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = ("true", "1")
 _FALSE = ("false", "0")
 
@@ -115,7 +115,7 @@ def text(
     value: str | None = typed(body, name, str, required=required)
     if value is not None and not 1 <= len(value) <= max_chars:
         raise bad_body(f"'String length must be between 1 and {max_chars}' on property {name}")
-    if value is not None and _CONTROL.search(value):
+    if value is not None and CONTROL_CHARACTERS.search(value):
         # No stored text holds control characters (PostgreSQL refuses NUL outright).
         raise bad_body(f"'Control characters are not allowed' on property {name}")
     return value

@@ -30,8 +30,8 @@ MAX_PER_PAGE = 100
 MAX_RESULTS = 1000
 MAX_METADATA_CHARS = 16_384
 _SORTABLE = ("created_at", "updated_at", "email", "user_id", "name")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_ID_SUFFIX = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+EMAIL_FORMAT = re.compile(r"^[^@\s]+@[^@\s]+$")
+ID_SUFFIX_FORMAT = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 USER_FIELDS = frozenset(
     {
         "connection",
@@ -144,7 +144,7 @@ def _email(body: Mapping[str, Any], *, required: bool) -> str | None:
     email = params.text(body, "email", required=required, max_chars=320)
     if email is None:
         return None
-    if _EMAIL.fullmatch(email.strip()) is None:
+    if EMAIL_FORMAT.fullmatch(email.strip()) is None:
         raise bad_body("'Object didn't pass validation for format email' on property email")
     return email.strip().lower()
 
@@ -163,7 +163,7 @@ def _metadata(body: Mapping[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
-def _merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def merge_metadata(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     """One level deep, as Auth0 merges metadata: a null value deletes its key."""
     merged = dict(current)
     for key, value in patch.items():
@@ -190,7 +190,7 @@ async def create_user(deps: Deps, raw: Any) -> dict[str, Any]:
     password = _password(body, required=True)
     assert password is not None
     suffix = params.text(body, "user_id", max_chars=200)
-    if suffix is not None and _ID_SUFFIX.fullmatch(suffix) is None:
+    if suffix is not None and ID_SUFFIX_FORMAT.fullmatch(suffix) is None:
         raise bad_body("'user_id may only hold letters, digits, _ . and -' on property user_id")
     username = params.text(body, "username", max_chars=128)
     name = params.text(body, "name", max_chars=255)
@@ -211,8 +211,8 @@ async def create_user(deps: Deps, raw: Any) -> dict[str, Any]:
         name=name,
         created_at=now,
         blocked=bool(blocked),
-        user_metadata=_merge({}, user_metadata or {}),
-        app_metadata=_merge({}, app_metadata or {}),
+        user_metadata=merge_metadata({}, user_metadata or {}),
+        app_metadata=merge_metadata({}, app_metadata or {}),
         updated_at=now,
     )
     try:
@@ -252,9 +252,9 @@ async def update_user(deps: Deps, user_id: str, raw: Any) -> dict[str, Any]:
     if (username := params.text(body, "username", max_chars=128)) is not None:
         changes["username"] = username
     if (user_metadata := _metadata(body, "user_metadata")) is not None:
-        changes["user_metadata"] = _merge(user.user_metadata, user_metadata)
+        changes["user_metadata"] = merge_metadata(user.user_metadata, user_metadata)
     if (app_metadata := _metadata(body, "app_metadata")) is not None:
-        changes["app_metadata"] = _merge(user.app_metadata, app_metadata)
+        changes["app_metadata"] = merge_metadata(user.app_metadata, app_metadata)
     if (password := _password(body, required=False)) is not None:
         changes["password_hash"] = await deps.hasher.hash(password)
     updated = replace(user, **changes, updated_at=deps.clock.now())

@@ -28,7 +28,8 @@ PREFIX = "/api/v2/"
 
 
 def _response(body: Any, status: int, headers: dict[str, str]) -> Response:
-    if status == 204:
+    # An action with nothing to say (a delete, a job without errors) answers 204.
+    if status == 204 or body is None:
         return Response(status_code=204, headers={**NO_STORE, **headers})
     return JSONResponse(body, status_code=status, headers={**NO_STORE, **headers})
 
@@ -50,6 +51,8 @@ class Call:
 
 
 Scopes = tuple[str, ...] | Callable[[Any], tuple[str, ...]]
+# How an operation reads its body: True, a JSON document; or its own reader (an upload).
+BodyReader = Callable[[Request], Awaitable[Any]]
 
 
 def unrouted(status: int) -> Response:
@@ -67,7 +70,7 @@ def operation(
     action: Callable[[Call], Awaitable[Any]],
     *,
     status: int = 200,
-    body: bool = False,
+    body: bool | BodyReader = False,
 ) -> Route:
     """One Management API operation: authentication, rate limit and scope, then `action`."""
 
@@ -83,7 +86,7 @@ async def _call(
     action: Callable[[Call], Awaitable[Any]],
     *,
     status: int,
-    body: bool,
+    body: bool | BodyReader,
 ) -> Response:
     deps = runtime(request).deps
     rate: access.RateLimit | None = None
@@ -93,7 +96,8 @@ async def _call(
         if not callable(scopes):
             # The scope is checked before the body is read: no scope, no parsing.
             caller.require(*scopes)
-        payload = await _json_body(request) if body else None
+        reader = _json_body if body is True else body
+        payload = await reader(request) if reader else None
         if callable(scopes):
             caller.require(*scopes(payload))
         path = {name: unquote(value)[:MAX_ID_CHARS] for name, value in request.path_params.items()}
