@@ -251,7 +251,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             mode = "timing only" if args.timing else "under a profiler"
             header = [
                 f"# {scenario}: {n} requests, concurrency {args.concurrency}, in-process "
-                f"(ASGI calls, no sockets), {backend}, {mode}",
+                f"(ASGI calls, no sockets), {backend}, {args.loop}, {mode}",
                 f"# statuses {dict(statuses)}; {elapsed:.2f} s = {n / elapsed:.0f} requests/s; "
                 f"CPU {cpu / n * 1000:.3f} ms/request; latency p50 "
                 f"{p50:.2f} ms, p99 {p99:.2f} ms",
@@ -308,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="keep short-lived state in this Redis database, which is flushed first",
     )
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop; uvloop is what `twofold serve` runs on (uvicorn's loop=auto)",
+    )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
@@ -318,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="twofold-profile-"))
     try:
         _environment(workdir, args.database_url, args.redis_url)
-        written = asyncio.run(_profile(args, workdir, args.output_dir))
+        if args.loop == "uvloop":
+            import uvloop
+
+            written = uvloop.run(_profile(args, workdir, args.output_dir))
+        else:
+            written = asyncio.run(_profile(args, workdir, args.output_dir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for path in written:
