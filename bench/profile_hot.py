@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/profile_hot.py                       # mfa-otp and challenge
     .venv/bin/python bench/profile_hot.py --scenario mfa-otp --requests 2000 --concurrency 16
+    .venv/bin/python bench/profile_hot.py --timing \
+        --database-url postgresql://postgres@127.0.0.1:5432/scratch --redis-url redis://127.0.0.1:6379/9
 
 The app is built by the composition root (`create_services` + `build_app`) on a temporary SQLite
-database and driven through httpx's ASGI transport: no sockets, no uvicorn, so the profile is
-Twofold's own work (parsing, core, storage, signing) plus the event loop. Every statement the
-engine sends is counted, per request, by kind (BEGIN, SELECT, INSERT, UPDATE, DELETE, ...).
-Writes bench/results/profile-<scenario>-<stamp>.txt (and .html with --html).
+database (or an empty PostgreSQL database, `--database-url`, migrated here; state in Redis with
+`--redis-url`, whose database this flushes) and called as an ASGI app with prepared requests: no
+sockets, no uvicorn and no HTTP client, so the CPU per request is Twofold's own work (parsing,
+core, storage, signing) plus the event loop. What goes to the database and to Redis is counted
+per request (see `roundtrips`). Writes bench/results/profile-<scenario>-<stamp>.txt (and .html
+with --html).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import collections
 import cProfile
+import json
 import os
 import pstats
 import secrets
@@ -32,13 +37,15 @@ PASSWORD = "bench-password-" + "x" * 8
 SCOPE = "openid profile email"
 GRANT_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
-SCENARIOS = ("mfa-otp", "challenge", "recovery-code")
+SCENARIOS = ("mfa-otp", "challenge", "recovery-code", "client-credentials")
+API = "https://api.bench.invalid/"
+FORM = b"application/x-www-form-urlencoded"
 
 
-def _environment(workdir: Path) -> None:
+def _environment(workdir: Path, database_url: str, redis_url: str) -> None:
     os.environ.update(
         {
-            "TWOFOLD_DATABASE_URL": f"sqlite:///{workdir / 'twofold.db'}",
+            "TWOFOLD_DATABASE_URL": database_url or f"sqlite:///{workdir / 'twofold.db'}",
             "TWOFOLD_DATA_DIR": str(workdir),
             "TWOFOLD_DOMAIN": "bench.twofold.invalid",
             "TWOFOLD_LOG_LEVEL": "warning",
@@ -47,130 +54,169 @@ def _environment(workdir: Path) -> None:
     )
     os.environ.pop("TWOFOLD_ENCRYPTION_KEYS", None)
     os.environ.pop("TWOFOLD_CONFIG_FILE", None)
-    # mfa_tokens are written to the SQL state table: the app must use SQL state too.
-    os.environ.pop("TWOFOLD_REDIS_URL", None)
+    if redis_url:
+        os.environ["TWOFOLD_REDIS_URL"] = redis_url
+        os.environ["TWOFOLD_REDIS_PREFIX"] = "twofold-profile:"
+    else:
+        os.environ.pop("TWOFOLD_REDIS_URL", None)
 
 
-class StatementCounter:
-    """Counts what the engine sends to the database, by the statement's first word."""
+async def _bodies(
+    scenario: str, n: int, services: Any, spec: Any, client_id: str, client_secret: str
+) -> list[tuple[bytes, bytes]]:
+    """(content type, body) per request, single-use tokens and codes as in the wrk run."""
+    from urllib.parse import urlencode
 
-    def __init__(self) -> None:
-        self.counts: collections.Counter[str] = collections.Counter()
-        self.checkouts = 0
-
-    def attach(self, database: Any) -> None:
-        from sqlalchemy import event
-
-        engine = database.engine
-
-        def count(statement: str) -> None:
-            self.counts[statement.lstrip().split(None, 1)[0].upper()] += 1
-
-        # On a SQLite file the statements run on the blocking twin's connections, partly
-        # straight on the driver: SQLite's own trace sees them all, BEGIN and COMMIT included.
-        if database.trace_statements(count):
-            return
-
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            count(statement)
-
-        @event.listens_for(engine.sync_engine.pool, "checkout")
-        def _checkout(*args: Any) -> None:
-            self.checkouts += 1
-
-    def reset(self) -> None:
-        self.counts.clear()
-        self.checkouts = 0
-
-
-def _bodies(
-    scenario: str, n: int, settings: Any, spec: Any, client_id: str, client_secret: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """(content kind, body) per request, single-use tokens and codes as in the wrk run."""
-    from seed import issue_mfa_tokens, reset_factors
+    from seed import reset_factors
 
     from twofold.core.factors import totp_codes as totp
+    from twofold.core.mfa import mfa_tokens
 
-    indices = list(range(n))
-    reset_factors(settings, spec, indices)
-    tokens = issue_mfa_tokens(settings, spec, indices, client_id=client_id, scope=SCOPE)
     client = {"client_id": client_id, "client_secret": client_secret}
+    if scenario == "client-credentials":
+        # Nothing in it is single-use (client_secret_post): one body, sent n times.
+        body = {"grant_type": "client_credentials", **client, "audience": API}
+        return [(FORM, urlencode(body).encode())] * n
+    indices = list(range(n))
+    await asyncio.to_thread(reset_factors, services.settings, spec, indices)
+    # Through the app's own state store (SQL or Redis), as the password grant writes them.
+    tokens = [
+        await mfa_tokens.issue(
+            services.deps,
+            user_id=spec.user_id(i),
+            client_id=client_id,
+            audience=f"{services.settings.issuer}userinfo",
+            scope=SCOPE,
+            realm=spec.realm,
+        )
+        for i in indices
+    ]
     now = time.time()
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[tuple[bytes, bytes]] = []
     for i, token in zip(indices, tokens, strict=True):
+        if scenario == "challenge":
+            body = {**client, "mfa_token": token, "challenge_type": "otp"}
+            out.append((b"application/json", json.dumps(body).encode()))
+            continue
         if scenario == "mfa-otp":
-            otp = totp.code_at(spec.totp_secret(i), now)
-            body = {"grant_type": GRANT_OTP, **client, "mfa_token": token, "otp": otp}
-            out.append(("form", body))
-        elif scenario == "recovery-code":
-            code = spec.recovery_code(i)
-            body = {"grant_type": GRANT_RECOVERY, **client, "mfa_token": token}
-            out.append(("form", {**body, "recovery_code": code}))
+            proof = {"grant_type": GRANT_OTP, "otp": totp.code_at(spec.totp_secret(i), now)}
         else:
-            out.append(("json", {**client, "mfa_token": token, "challenge_type": "otp"}))
+            proof = {"grant_type": GRANT_RECOVERY, "recovery_code": spec.recovery_code(i)}
+        out.append((FORM, urlencode({**proof, **client, "mfa_token": token}).encode()))
     return out
+
+
+async def _call(app: Any, path: str, content_type: bytes, body: bytes) -> int:
+    """One request straight into the ASGI app, as uvicorn would hand it over."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"bench"),
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
 
 
 async def _drive(
     app: Any,
     scenario: str,
-    bodies: list[tuple[str, dict[str, Any]]],
+    bodies: list[tuple[bytes, bytes]],
     concurrency: int,
     latencies: list[float] | None = None,
 ) -> collections.Counter[int]:
-    import httpx
-
     path = "/mfa/challenge" if scenario == "challenge" else "/oauth/token"
     statuses: collections.Counter[int] = collections.Counter()
     queue = list(reversed(bodies))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
 
-        async def worker() -> None:
-            while queue:
-                kind, body = queue.pop()
-                started = time.perf_counter()
-                if kind == "json":
-                    response = await client.post(path, json=body)
-                else:
-                    response = await client.post(path, data=body)
-                if latencies is not None:
-                    latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] += 1
+    async def worker() -> None:
+        while queue:
+            content_type, body = queue.pop()
+            started = time.perf_counter()
+            status = await _call(app, path, content_type, body)
+            if latencies is not None:
+                latencies.append(time.perf_counter() - started)
+            statuses[status] += 1
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return statuses
+
+
+async def _prepare(args: argparse.Namespace, settings: Any) -> None:
+    """An empty PostgreSQL database is migrated here (serve migrates only SQLite); a Redis
+    database is flushed, so no state of an earlier run is found."""
+    if args.database_url:
+        from twofold.storage import migrate
+
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    if args.redis_url:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(args.redis_url)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
 
 
 async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> list[Path]:
     from pyinstrument import Profiler
+    from roundtrips import RoundTrips
     from seed import SeedSpec, seed_users
 
     from twofold.app import build_app, create_services
     from twofold.config import Settings
 
     settings = Settings()
+    await _prepare(args, settings)
     spec = SeedSpec(seed=secrets.token_urlsafe(16), prefix="prof")
     users = max(args.requests + args.warmup, 1000)
     await asyncio.to_thread(seed_users, settings, spec, users, PASSWORD)
     services = await create_services(settings)
     written: list[Path] = []
     try:
-        client, secret = await services.admin.create_client("profile")
+        await services.admin.create_api(API, scopes=["read:things"])
+        client, secret = await services.admin.create_client(
+            "profile", api_grants={API: ["read:things"]}
+        )
         assert secret is not None
         if args.signing_alg != "RS256":
             await services.admin.rotate_signing_key(alg=args.signing_alg)
         app = build_app(services)
-        counter = StatementCounter()
-        counter.attach(services.database)
+        counter = RoundTrips()
+        counter.attach(services.database, redis=bool(args.redis_url))
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%MZ")
+        backend = "PostgreSQL" if args.database_url else "SQLite"
+        backend += " + Redis" if args.redis_url else ""
         for scenario in args.scenario:
-            bodies = await asyncio.to_thread(
-                _bodies,
+            bodies = await _bodies(
                 scenario,
                 args.requests + args.warmup,
-                settings,
+                services,
                 spec,
                 client.client_id,
                 secret,
@@ -181,7 +227,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             latencies: list[float] = []
             plain = args.timing or args.cprofile
             profiler = None if plain else Profiler(interval=0.0005, async_mode="enabled")
-            functions = cProfile.Profile() if args.cprofile else None
+            functions = cProfile.Profile(time.process_time) if args.cprofile else None
             cpu_before = time.process_time()
             started = time.perf_counter()
             if profiler:
@@ -200,18 +246,16 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_before
             n = args.requests
-            per_request = {k: round(v / n, 2) for k, v in sorted(counter.counts.items())}
             lat = sorted(latencies)
             p50, p99 = lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000
-            mode = "timing only" if args.timing else "under pyinstrument"
+            mode = "timing only" if args.timing else "under a profiler"
             header = [
                 f"# {scenario}: {n} requests, concurrency {args.concurrency}, in-process "
-                f"(httpx ASGITransport, no sockets), {mode}",
+                f"(ASGI calls, no sockets), {backend}, {args.loop}, {mode}",
                 f"# statuses {dict(statuses)}; {elapsed:.2f} s = {n / elapsed:.0f} requests/s; "
-                f"CPU {cpu / n * 1000:.2f} ms/request; latency p50 "
+                f"CPU {cpu / n * 1000:.3f} ms/request; latency p50 "
                 f"{p50:.2f} ms, p99 {p99:.2f} ms",
-                f"# SQL statements per request: {sum(counter.counts.values()) / n:.2f} "
-                f"{per_request}; pool checkouts per request: {counter.checkouts / n:.2f}",
+                f"# {counter.summary(n)}",
                 "",
             ]
             print("\n".join(header))
@@ -254,6 +298,22 @@ def main(argv: list[str] | None = None) -> int:
         default="RS256",
         help="rotate the tenant to a key of this algorithm first (default RS256)",
     )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="an empty PostgreSQL database to migrate and profile on (default: a SQLite file)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="keep short-lived state in this Redis database, which is flushed first",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop; uvloop is what `twofold serve` runs on (uvicorn's loop=auto)",
+    )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args(argv)
@@ -263,8 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="twofold-profile-"))
     try:
-        _environment(workdir)
-        written = asyncio.run(_profile(args, workdir, args.output_dir))
+        _environment(workdir, args.database_url, args.redis_url)
+        if args.loop == "uvloop":
+            import uvloop
+
+            written = uvloop.run(_profile(args, workdir, args.output_dir))
+        else:
+            written = asyncio.run(_profile(args, workdir, args.output_dir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for path in written:

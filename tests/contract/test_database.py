@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -15,12 +16,13 @@ from sqlalchemy.engine import make_url
 
 from twofold.core.errors import BackendUnavailable
 from twofold.storage import migrate
+from twofold.storage import postgresql as postgresql_module
 from twofold.storage import sqlite as sqlite_module
 from twofold.storage.database import Database
 from twofold.storage.sqlite import writer
 from twofold.storage.urls import async_url, sync_url
 
-from ._backends import postgres_schema
+from ._backends import _admin_connect, postgres_schema
 
 
 @pytest.mark.parametrize(
@@ -135,20 +137,62 @@ async def test_pool_size_overflow_and_timeout_are_honoured(database_url: str) ->
         await database.dispose()
 
 
-@pytest.mark.anyio
-async def test_postgresql_sessions_are_named_and_bounded() -> None:
-    with postgres_schema("engine") as url:
+@contextlib.asynccontextmanager
+async def _postgresql_database(label: str) -> AsyncIterator[Database]:
+    with postgres_schema(label) as url:
         database = Database.open(url, connect_timeout=3)
         try:
-            async with database.engine.connect() as conn:
-                name = (await conn.execute(text("SHOW application_name"))).scalar_one()
-                schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
-            assert name == "twofold"
-            assert schema.startswith("twofold_engine_")
-            assert database.dialect_name == "postgresql"
-            assert not database.is_sqlite
+            yield database
         finally:
             await database.dispose()
+
+
+@pytest.mark.anyio
+async def test_postgresql_sessions_are_named_and_bounded() -> None:
+    async with _postgresql_database("engine") as database:
+        async with database.engine.connect() as conn:
+            name = (await conn.execute(text("SHOW application_name"))).scalar_one()
+            schema = (await conn.execute(text("SELECT current_schema()"))).scalar_one()
+        assert name == "twofold"
+        assert schema.startswith("twofold_engine_")
+        assert database.dialect_name == "postgresql"
+        assert not database.is_sqlite
+
+
+async def _backend_pids(database: Database) -> set[int]:
+    async with database.read_connection() as conn:
+        return {(await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()}
+
+
+def _terminate(pids: set[int]) -> None:
+    with _admin_connect() as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@pytest.mark.anyio
+async def test_postgresql_connections_the_server_closed_are_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pinged before use when idle (here: any idle time at all), so the read after the server
+    # closed the connection just works.
+    monkeypatch.setattr(postgresql_module, "IDLE_BEFORE_PING_S", 0.0)
+    async with _postgresql_database("ping") as database:
+        first = await _backend_pids(database)
+        _terminate(first)
+        assert (await _backend_pids(database)).isdisjoint(first)
+
+
+@pytest.mark.anyio
+async def test_postgresql_connections_in_brisk_use_fail_once_then_are_replaced() -> None:
+    # Used within the idle window, a connection is not pinged: the server closing it fails one
+    # request as unavailable (503), and every connection older than that loss is then pinged.
+    async with _postgresql_database("ping") as database:
+        first = await _backend_pids(database)
+        _terminate(first)
+        with pytest.raises(BackendUnavailable):
+            await _backend_pids(database)
+        assert (await _backend_pids(database)).isdisjoint(first)
 
 
 @pytest.mark.anyio

@@ -70,8 +70,9 @@ class Database:
         The pool is per process (each uvicorn worker has its own): at most `pool_size` idle plus
         `max_overflow` extra connections; a request that finds none free waits `pool_timeout`
         seconds, then fails. On PostgreSQL, `connect_timeout` bounds opening a connection and
-        every checkout is pre-pinged, so connections the server (or a failover) closed are
-        replaced instead of failing a request.
+        a connection idle for more than a second is pinged on checkout, so connections the
+        server (or a failover) closed are replaced instead of failing a request
+        (`postgresql.IdlePing`).
         """
         parsed = async_url(url)
         pool: dict[str, Any] = {
@@ -83,7 +84,6 @@ class Database:
             engine = create_async_engine(
                 parsed,
                 **pool,
-                pool_pre_ping=True,
                 connect_args=postgresql.connect_args(parsed, connect_timeout),
             )
             return cls(engine, PostgreSQL(engine))

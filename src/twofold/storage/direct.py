@@ -46,7 +46,7 @@ class Unsupported(Exception):
 
 
 class Plan:
-    __slots__ = ("_plain_keys", "positional", "row_type", "slots", "sql")
+    __slots__ = ("_plain_keys", "names", "positional", "row_type", "slots", "sql")
 
     def __init__(self, sql: str, slots: Sequence[Slot], *, positional: bool) -> None:
         self.sql = sql
@@ -54,6 +54,9 @@ class Plan:
         self.slots = tuple(slots)
         self.positional = positional
         self.row_type: Callable[..., Any] | None = None
+        # The result's column names, read from the first run: a statement's columns never
+        # change, and psycopg builds a new Column object per column each time they are read.
+        self.names: list[str] | None = None
         # Most statements only pass the caller's values through, in order: a tuple of keys
         # then does it without a call per value.
         plain = positional and all(fixed is _CALLER and p is None for _, _, fixed, p in slots)
@@ -186,7 +189,10 @@ async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Ro
     values = plan.values(parameters)
     try:
         cursor = await raw.execute(plan.sql, values)
-        rows = await cursor.fetchall() if cursor.description else []
+        names = plan.names
+        if names is None:
+            names = plan.names = _names(cursor.description)
+        rows = await cursor.fetchall() if names else []
     except psycopg.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, psycopg.Error) from exc
-    return Rows(plan, rows, _names(cursor.description), cursor.rowcount)
+    return Rows(plan, rows, names, cursor.rowcount)

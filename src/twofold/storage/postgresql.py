@@ -9,13 +9,16 @@ Writers run concurrently; row locks decide.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy.engine import URL
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from twofold.core.errors import BackendUnavailable
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn
 from twofold.storage.failures import translated
@@ -32,12 +35,57 @@ def connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
     return args
 
 
+# A pooled connection idle for longer than this is pinged before use. The ping was a third of
+# a grant's round trips when every checkout paid it, and under load a connection comes back to
+# the pool within milliseconds; connections that idled are what servers and proxies close
+# (idle timeouts), so those are still checked.
+IDLE_BEFORE_PING_S = 1.0
+_LAST_USED = "twofold_last_used"
+
+
+class IdlePing:
+    """Pings a connection on checkout when it sat in the pool for more than `IDLE_BEFORE_PING_S`, or
+    was last used before this process last lost a connection (`lost_one`): a server restart or
+    a failover kills every connection at once, and the direct path's errors do not invalidate
+    the pool as SQLAlchemy's own do. A connection that fails its ping is dropped with every
+    pooled connection older than it, as SQLAlchemy's pre-ping does, and the checkout gets a new
+    one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._lost_at = 0.0
+        self._dialect = engine.dialect
+        event.listen(engine.pool, "connect", self._used)
+        event.listen(engine.pool, "checkin", self._used)
+        event.listen(engine.pool, "checkout", self._checkout)
+
+    def lost_one(self) -> None:
+        self._lost_at = time.monotonic()
+
+    def _used(self, _dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    def _checkout(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if (
+            last_used is not None
+            and last_used > self._lost_at
+            and time.monotonic() - last_used <= IDLE_BEFORE_PING_S
+        ):
+            return
+        try:
+            alive = self._dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.InvalidatePoolError(type(error).__name__) from None
+        if not alive:
+            raise exc.InvalidatePoolError("ping failed")
+
+
 class PostgreSQL:
     """Reads in autocommit (one statement each, which sees a consistent snapshot on its own: that
     saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU), writes in
     transactions, and statements built once compiled once and run on psycopg. A lost or
-    unreachable server is `BackendUnavailable` (see `failures`); the pool's pre-ping replaces
-    dead connections, so the next request after the server is back just works."""
+    unreachable server is `BackendUnavailable` (see `failures`); `IdlePing` replaces dead
+    connections, so the next request after the server is back just works."""
 
     serial_writes = False
 
@@ -45,16 +93,27 @@ class PostgreSQL:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.plans = direct.Plans(engine.dialect)
+        self._ping = IdlePing(engine.sync_engine)
+
+    @contextmanager
+    def _watched(self) -> Iterator[None]:
+        try:
+            with translated():
+                yield
+        except BackendUnavailable:
+            # After the connection went back to the pool: it is pinged before its next use.
+            self._ping.lost_one()
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        with translated():
+        with self._watched():
             async with self._autocommit.connect() as conn:
                 yield AsyncConn(conn, self.plans)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        with translated():
+        with self._watched():
             async with self._engine.begin() as conn:
                 yield AsyncConn(conn, self.plans)
 

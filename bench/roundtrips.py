@@ -1,0 +1,92 @@
+"""Count what a profiled process sends to its database and to Redis, per request.
+
+For `profile_hot.py` only: it patches the drivers of the process it runs in.
+
+- SQLite file: SQLite's own trace sees every statement on the blocking connections, BEGIN and
+  COMMIT included (in process, so "round trips" here are calls into SQLite).
+- PostgreSQL: every message exchange psycopg starts, counted where psycopg starts it, so the
+  direct path (statements straight on psycopg) and SQLAlchemy's path both count: a statement
+  (`cursor.execute`), and the commands psycopg sends on its own (BEGIN, COMMIT, ROLLBACK,
+  SAVEPOINT…). The pool's pre-ping is a statement, so it counts too (and as `ping`).
+- Redis: every packet redis-py sends (`send_packed_command`): one per command, one per
+  pipeline or script call.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from collections.abc import Callable, Generator
+from typing import Any
+
+
+class RoundTrips:
+    """Counts by kind: the statement's first word, psycopg's own commands, `redis`."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.checkouts = 0
+
+    def _count_sql(self, statement: object) -> None:
+        text = statement.decode() if isinstance(statement, bytes) else str(statement)
+        words = text.lstrip().split(None, 1)
+        self.counts[words[0].upper().rstrip(";") if words else "PING"] += 1
+
+    def attach(self, database: Any, redis: bool) -> None:
+        if not database.trace_statements(self._count_sql):
+            self._patch_psycopg()
+            self._count_checkouts(database.engine)
+        if redis:
+            self._patch_redis()
+
+    def _patch_psycopg(self) -> None:
+        import psycopg
+
+        count = self._count_sql
+        execute = psycopg.AsyncCursor.execute
+
+        @functools.wraps(execute)
+        async def counted_execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            count(query if isinstance(query, str | bytes) else "COMPOSED")
+            return await execute(cursor, query, *args, **kwargs)
+
+        command = psycopg.BaseConnection._exec_command
+
+        @functools.wraps(command)
+        def counted_command(conn: Any, cmd: Any, *args: Any, **kwargs: Any) -> Generator[Any]:
+            count(cmd if isinstance(cmd, str | bytes) else "COMPOSED")
+            return (yield from command(conn, cmd, *args, **kwargs))
+
+        psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
+        psycopg.BaseConnection._exec_command = counted_command  # type: ignore[method-assign]
+
+    def _count_checkouts(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        @event.listens_for(engine.sync_engine.pool, "checkout")
+        def _checkout(*args: Any) -> None:
+            self.checkouts += 1
+
+    def _patch_redis(self) -> None:
+        from redis.asyncio.connection import AbstractConnection
+
+        counts = self.counts
+        send: Callable[..., Any] = AbstractConnection.send_packed_command
+
+        @functools.wraps(send)
+        async def counted_send(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            counts["redis"] += 1
+            return await send(conn, *args, **kwargs)
+
+        AbstractConnection.send_packed_command = counted_send  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.counts.clear()
+        self.checkouts = 0
+
+    def summary(self, n: int) -> str:
+        sql = {k: v for k, v in self.counts.items() if k != "redis"}
+        per = {k: round(v / n, 2) for k, v in sorted(sql.items())}
+        line = f"SQL round trips per request: {sum(sql.values()) / n:.2f} {per}"
+        line += f"; Redis round trips per request: {self.counts['redis'] / n:.2f}"
+        return line + f"; pool checkouts per request: {self.checkouts / n:.2f}"
