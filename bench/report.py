@@ -11,9 +11,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-ORDER = ("ceiling", "jwks", "challenge", "mfa-otp", "recovery-code", "password")
+ORDER = (
+    "ceiling",
+    "jwks",
+    "challenge",
+    "client-credentials",
+    "mfa-otp",
+    "recovery-code",
+    "password",
+)
 
-# Issue 6's targets, as ratios measured in the same run.
+# The performance targets, as ratios measured in the same run.
 TARGET_OTP = 0.10
 TARGET_CHALLENGE = 0.25
 TARGET_HASHING = 0.90

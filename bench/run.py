@@ -42,6 +42,8 @@ TWOFOLD = Path(sys.executable).parent / "twofold"
 DOMAIN = "bench.twofold.invalid"
 PASSWORD = "bench-password-" + "x" * 8
 SCOPE = "openid profile email"
+# The API the client-credentials scenario asks a token for.
+API = "https://bench.api.invalid/"
 GRANT_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_RECOVERY = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 FORM = "application/x-www-form-urlencoded"
@@ -76,6 +78,9 @@ SCENARIOS = {
         Scenario(
             "password", "twofold", "POST", "/oauth/token", ok_status=403, ok_match="mfa_required"
         ),
+        # One signature per request (the access token) and no user: the client's secret is
+        # checked against its stored hash on every request (client_secret_post, reusable).
+        Scenario("client-credentials", "twofold", "POST", "/oauth/token"),
     )
 }
 
@@ -396,6 +401,8 @@ class Bench:
         )
         client = json.loads(out.stdout)
         self.client_id, self.client_secret = client["client_id"], client["client_secret"]
+        if "client-credentials" in self.opts.scenarios:
+            self.machine = self._machine_client()
         if self.opts.signing_alg != "RS256":
             # The first key (made above, with the client) is RS256; a new current key of the
             # chosen algorithm signs from now on, the old one stays published.
@@ -406,6 +413,27 @@ class Bench:
                 timeout=120,
             )
             log(f"tenant signs with {self.opts.signing_alg}")
+
+    def _machine_client(self) -> dict[str, str]:
+        """An API and a client_credentials client granted it, as an operator makes them."""
+        subprocess.run(
+            [str(TWOFOLD), "apis", "create", "--identifier", API, "--scope", "read:bench"],
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+        out = subprocess.run(
+            [
+                *(str(TWOFOLD), "clients", "create", "--name", f"bench machine {self.prefix}"),
+                *("--grant-types", "client_credentials", "--audience", API, "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        made = json.loads(out.stdout)
+        return {"client_id": made["client_id"], "client_secret": made["client_secret"]}
 
     # --- bodies ---------------------------------------------------------------------------
 
@@ -470,6 +498,9 @@ class Bench:
                 for i in self._sample(PASSWORD_USERS)
             ]
             return self._write(scn.name, lines)
+        if scn.name == "client-credentials":
+            body = urlencode({"grant_type": "client_credentials", **self.machine, "audience": API})
+            return self._write(scn.name, [body] * 100)
         if scn.name == "challenge":
             indices = self._sample(CHALLENGE_TOKENS)
             tokens = self._fresh_tokens(indices)
