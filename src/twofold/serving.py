@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import anyio
 import uvicorn
@@ -219,18 +219,22 @@ class TwofoldConfig(uvicorn.Config):
         self.loaded_app = app
 
 
-def run(
-    *,
-    host: str,
-    port: int,
-    workers: int,
-    ssl_certfile: str | None,
-    ssl_keyfile: str | None,
-    header_read_timeout: float,
-    body_read_timeout: float,
-    metrics_port: int | None = None,
-    metrics_host: str = "127.0.0.1",
-) -> None:
+class ServeOptions(TypedDict):
+    """What `twofold serve` asks of the server: where it listens, its TLS files, its read
+    timeouts, and (optional) where Prometheus metrics are served."""
+
+    host: str
+    port: int
+    workers: int
+    ssl_certfile: str | None
+    ssl_keyfile: str | None
+    header_read_timeout: float
+    body_read_timeout: float
+    metrics_port: NotRequired[int | None]
+    metrics_host: NotRequired[str]
+
+
+def run(**options: Unpack[ServeOptions]) -> None:
     """Serve `twofold.app:asgi` the way `uvicorn.run` would, with `TwofoldConfig`; with
     `metrics_port`, Prometheus metrics on `metrics_host:metrics_port` too."""
     # Set before the workers start (they import prometheus_client with it set), and new for
@@ -239,18 +243,7 @@ def run(
     os.environ[metrics.MULTIPROC_ENV] = samples
     try:
         with _removed_on_sigterm(samples):
-            _run(
-                host=host,
-                port=port,
-                workers=workers,
-                ssl_certfile=ssl_certfile,
-                ssl_keyfile=ssl_keyfile,
-                header_read_timeout=header_read_timeout,
-                body_read_timeout=body_read_timeout,
-                metrics_port=metrics_port,
-                metrics_host=metrics_host,
-                samples=samples,
-            )
+            _run(options, samples)
     finally:
         shutil.rmtree(samples, ignore_errors=True)
 
@@ -287,32 +280,22 @@ def _metrics_port(host: str, port: int, workers_dir: str | None) -> metrics.Metr
         sys.exit(STARTUP_FAILURE)
 
 
-def _run(
-    *,
-    host: str,
-    port: int,
-    workers: int,
-    ssl_certfile: str | None,
-    ssl_keyfile: str | None,
-    header_read_timeout: float,
-    body_read_timeout: float,
-    metrics_port: int | None,
-    metrics_host: str,
-    samples: str,
-) -> None:
+def _run(options: ServeOptions, samples: str) -> None:
+    metrics_port = options.get("metrics_port")
+    metrics_host = options.get("metrics_host", "127.0.0.1")
     config = TwofoldConfig(
         "twofold.app:asgi",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
+        host=options["host"],
+        port=options["port"],
+        workers=options["workers"],
+        ssl_certfile=options["ssl_certfile"],
+        ssl_keyfile=options["ssl_keyfile"],
         server_header=False,
         log_config=None,
         timeout_graceful_shutdown=10,
-        header_read_timeout=header_read_timeout,
-        body_read_timeout=body_read_timeout,
+        header_read_timeout=options["header_read_timeout"],
+        body_read_timeout=options["body_read_timeout"],
     )
     server = uvicorn.Server(config=config)
     # Several workers: the port merges their files. One: it is this process, which reports its
