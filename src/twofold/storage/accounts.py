@@ -123,9 +123,13 @@ def _api(row: sa.Row[Any]) -> Api:
     )
 
 
+_API_BY_ID = sa.select(t.apis).where(t.apis.c.identifier == sa.bindparam("identifier"))
+
+
 class SqlApiRepository(SqlRepository):
     async def get(self, identifier: str) -> Api | None:
-        row = await self._one(sa.select(t.apis).where(t.apis.c.identifier == identifier))
+        # Read by every client_credentials grant and token for an API: built once, bound.
+        row = await self._one(_API_BY_ID, {"identifier": identifier})
         return None if row is None else _api(row)
 
     async def create(self, api: Api) -> None:
