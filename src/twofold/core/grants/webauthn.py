@@ -133,7 +133,7 @@ async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     now = deps.clock.now()
     attempts = mfa_common.attempts(deps)
     won = False
-    async with mfa_common.grant_unit(deps, req, user, attempts, factor="passkey"):
+    async with mfa_common.grant_unit(deps, req.client.client_id, user, attempts, factor="passkey"):
         spent = await passkey.consume(deps, auth_session)
         if use is not None and spent:
             won = await deps.storage.passkeys.record_use(
@@ -196,7 +196,7 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     )
     outcome = "ok"
     try:
-        async with mfa_common.grant_unit(deps, req, user, None, factor="passkey"):
+        async with mfa_common.grant_unit(deps, req.client.client_id, user, None, factor="passkey"):
             if not await passkey.consume(deps, auth_session):
                 raise InvalidGrant(INVALID_SESSION)
             await deps.storage.users.create(user)

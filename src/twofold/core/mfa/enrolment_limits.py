@@ -45,6 +45,19 @@ def check_room(
         raise InvalidRequest(TOO_MANY_AUTHENTICATORS)
 
 
+async def admit(
+    deps: Deps,
+    authenticators: Sequence[Authenticator],
+    kind: AuthenticatorKind,
+    user_id: str,
+    credential: str,
+) -> None:
+    """Both bounds for one new enrolment of `kind`: room for it, then a call from the
+    allowances (so a refused enrolment for lack of room costs no call)."""
+    check_room(deps, authenticators, kind)
+    await take_associate(deps, user_id, credential)
+
+
 async def take_associate(deps: Deps, user_id: str, credential: str) -> None:
     """One /mfa/associate call for `user_id` made with `credential` (the mfa_token's id, or the
     access token's identity), or 429 too_many_requests."""
