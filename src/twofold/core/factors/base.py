@@ -99,8 +99,7 @@ def require_enabled(tenant: Tenant, factor: str) -> None:
         raise InvalidRequest(f"The {factor} factor is not enabled")
 
 
-def iso(ts: float) -> str:
-    """A time as Auth0's APIs write it: ISO 8601 in UTC, to the millisecond."""
+def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
@@ -113,8 +112,8 @@ def describe(a: Authenticator) -> dict[str, Any]:
         ("oob_channel", a.oob_channel),
         ("name", a.name),
         ("type", a.factor_type),
-        ("created_at", iso(a.created_at)),
-        ("last_auth", None if a.last_used_at is None else iso(a.last_used_at)),
+        ("created_at", _iso(a.created_at)),
+        ("last_auth", None if a.last_used_at is None else _iso(a.last_used_at)),
     ]
     # Absent rather than null, as Auth0 answers.
     return {name: value for name, value in fields if value is not None}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from webauthn import (
     base64url_to_bytes,
@@ -24,14 +24,21 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import bytes_to_base64url
+from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AttestationFormat
 
 from twofold.core.deps import Deps
 from twofold.core.factors.base import describe as common_describe
-from twofold.core.factors.passkey_sessions import ALGORITHMS, Session
 from twofold.core.models import Authenticator, WebAuthnCredential
 
+SessionKind = Literal["register", "add", "login"]
+# ES256 first (every platform authenticator), then EdDSA and RS256 (Windows Hello).
+ALGORITHMS = [
+    COSEAlgorithmIdentifier.ECDSA_SHA_256,
+    COSEAlgorithmIdentifier.EDDSA,
+    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
+]
 # Attestation formats a registration may carry: `none` (what platform passkeys send) and
 # `packed` (self attestation, or a certificate chain). Others are refused: we trust no
 # attestation root, so they would prove nothing more and widen what must be parsed.
@@ -47,6 +54,26 @@ class Refused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.cloned = cloned
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What an auth_session stands for."""
+
+    kind: SessionKind
+    client_id: str
+    realm: str
+    # The challenge as sent (base64url); single use: the session is consumed with it.
+    challenge: str
+    expires_at: float
+    # Signup only: the profile of the user to create, and the WebAuthn user.id given to the
+    # authenticator (base64url).
+    email: str | None = None
+    name: str | None = None
+    user_handle: str | None = None
+    # Adding a passkey: the user it is for, and the id its authenticator will take.
+    user_id: str | None = None
+    authenticator_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,10 @@ one response, exactly one gets the session. Deciding the response is `passkey.py
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any
 
 from webauthn import (
     base64url_to_bytes,
@@ -23,7 +22,6 @@ from webauthn import (
     generate_registration_options,
 )
 from webauthn.helpers import bytes_to_base64url, options_to_json_dict
-from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -33,51 +31,15 @@ from webauthn.helpers.structs import (
 )
 
 from twofold.core.deps import Deps
-from twofold.core.ids import digest, opaque_token
+from twofold.core.factors.passkey import ALGORITHMS, Session
 from twofold.core.models import User, WebAuthnCredential
+from twofold.core.secret_records import Family, open_record, read_record, spend
 
-SessionKind = Literal["register", "add", "login"]
-_KEY_PREFIX = "passkey:session:"
-# ES256 first (every platform authenticator), then EdDSA and RS256 (Windows Hello).
-ALGORITHMS = [
-    COSEAlgorithmIdentifier.ECDSA_SHA_256,
-    COSEAlgorithmIdentifier.EDDSA,
-    COSEAlgorithmIdentifier.RSASSA_PKCS1_v1_5_SHA_256,
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """What an auth_session stands for."""
-
-    kind: SessionKind
-    client_id: str
-    realm: str
-    # The challenge as sent (base64url); single use: the session is consumed with it.
-    challenge: str
-    expires_at: float
-    # Signup only: the profile of the user to create, and the WebAuthn user.id given to the
-    # authenticator (base64url).
-    email: str | None = None
-    name: str | None = None
-    user_handle: str | None = None
-    # Adding a passkey: the user it is for, and the id its authenticator will take.
-    user_id: str | None = None
-    authenticator_id: str | None = None
-
-
-def _key(auth_session: str) -> str:
-    return _KEY_PREFIX + digest(auth_session, "passkey-session")
+SESSIONS = Family("passkey:session:", "passkey-session")
 
 
 async def _open_session(deps: Deps, session: Session) -> str:
-    auth_session = opaque_token(32)
-    await deps.state.put(
-        _key(auth_session),
-        json.dumps(asdict(session), separators=(",", ":")),
-        deps.policy.passkey_session_lifetime,
-    )
-    return auth_session
+    return await open_record(deps, SESSIONS, asdict(session), deps.policy.passkey_session_lifetime)
 
 
 def _timeout_ms(deps: Deps) -> int:
@@ -200,17 +162,10 @@ async def _begin(deps: Deps, options: Any, session: Session) -> dict[str, Any]:
 
 async def session(deps: Deps, auth_session: str) -> Session | None:
     """The live session behind an auth_session (read only), or None."""
-    raw = await deps.state.get(_key(auth_session))
-    if raw is None:
-        return None
-    try:
-        record = Session(**json.loads(raw))
-    except (ValueError, TypeError):
-        return None
-    return record if record.expires_at > deps.clock.now() else None
+    return await read_record(deps, SESSIONS, auth_session, Session)
 
 
 async def consume(deps: Deps, auth_session: str) -> bool:
     """Spend the auth_session (and its challenge) in one atomic operation: True for exactly one
     of any number of concurrent callers."""
-    return await deps.state.consume(_key(auth_session)) is not None
+    return await spend(deps, SESSIONS, auth_session)

@@ -64,9 +64,10 @@ async def enrol(
 
 
 async def challenge(deps: Deps, mfa_token: MfaToken, chosen: Authenticator) -> dict[str, Any]:
-    stored = address(deps, chosen)
-    if stored is not None:
-        to = stored
+    if chosen.target_enc is not None:
+        to = deps.keyring.decrypt(
+            chosen.target_enc, associated_data.contact_target(chosen.id)
+        ).decode()
     else:
         # The implicit authenticator of the user's verified email.
         user = await deps.storage.users.get(mfa_token.user_id)
@@ -76,15 +77,6 @@ async def challenge(deps: Deps, mfa_token: MfaToken, chosen: Authenticator) -> d
     owner = oob_codes.owner_of(mfa_token)
     oob_code = await send_code(deps, owner, chosen.id, chosen.kind, to, False)
     return {"challenge_type": "oob", "oob_code": oob_code, "binding_method": BINDING_METHOD}
-
-
-def address(deps: Deps, authenticator: Authenticator) -> str | None:
-    """The clear phone number or email address an authenticator sends to (None for the implicit
-    authenticator of a verified email, which sends to the user's email)."""
-    if authenticator.target_enc is None:
-        return None
-    sealed = associated_data.contact_target(authenticator.id)
-    return deps.keyring.decrypt(authenticator.target_enc, sealed).decode()
 
 
 def verify(record: oob_codes.OobRecord, oob_code: str, binding_code: str | None) -> bool | None:

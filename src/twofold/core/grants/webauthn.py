@@ -82,7 +82,7 @@ class Ceremony(NamedTuple):
 
     req: GrantRequest
     auth_session: str
-    record: passkey_sessions.Session
+    record: passkey.Session
     response: Mapping[str, Any]
 
 

@@ -39,6 +39,8 @@ class FieldError:
 
 
 class Problem(Exception):
+    """One problem: `number` tells problems of one status apart in `type`."""
+
     def __init__(
         self,
         status: int,
@@ -50,16 +52,14 @@ class Problem(Exception):
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.number = number
+        self.status, self.detail, self.errors = status, detail, errors
+        self.type = f"{TYPE_PREFIX}{status}-{number:04d}"
         self.title = title or HTTPStatus(status).phrase
-        self.errors = errors
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
         return {
-            "type": f"{TYPE_PREFIX}{self.status}-{self.number:04d}",
+            "type": self.type,
             "status": self.status,
             "title": self.title,
             "detail": self.detail,

@@ -13,15 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from twofold.core.deps import Deps
-from twofold.core.factors import prompt
-from twofold.core.factors.base import iso
 from twofold.core.management.methods import METHOD_TYPE, Method, group
+from twofold.core.management.methods import view as management_view
 from twofold.core.mfa import enrolled
 from twofold.core.models import User, WebAuthnCredential
 from twofold.core.my_account.problems import not_found
 
-# The My Account API's method type of each authenticator kind: the Management API's, and passkeys.
-TYPES = {**METHOD_TYPE, "passkey": "passkey"}
+# The My Account API's method type of each authenticator kind (the Management API's).
+TYPES = METHOD_TYPE
 
 
 async def methods(deps: Deps, user: User) -> list[Method]:
@@ -57,31 +56,23 @@ def _passkey(deps: Deps, user: User, credential: WebAuthnCredential) -> dict[str
     }
 
 
+# What the Management API's view of a method says that the My Account API does not.
+_MANAGEMENT_ONLY = ("authentication_methods", "link_id")
+
+
 def view(
     deps: Deps,
     method: Method,
     user: User,
     passkeys: Mapping[str, WebAuthnCredential] | None = None,
 ) -> dict[str, Any]:
-    lead = method.lead
-    out: dict[str, Any] = {
-        "id": lead.id,
-        "type": TYPES[lead.kind],
-        "created_at": iso(lead.created_at),
-        "usage": ["primary"] if lead.kind == "passkey" else ["secondary"],
-        "confirmed": lead.active,
-    }
-    if lead.name is not None:
-        out["name"] = lead.name
-    used = [a.last_used_at for a in method.rows if a.last_used_at is not None]
-    if used:
-        out["last_auth_at"] = iso(max(used))
-    if lead.kind in ("sms", "voice"):
-        out["phone_number"] = prompt.address(deps, lead)
-        out["preferred_authentication_method"] = lead.kind
-    if lead.kind == "email":
-        out["email"] = prompt.address(deps, lead) or user.email
-    credential = (passkeys or {}).get(lead.id)
+    """The Management API's view of the method (one rendering of a method's fields), with how
+    it is used and, for a passkey, its credential."""
+    out = management_view(deps, method, user.email)
+    for name in _MANAGEMENT_ONLY:
+        out.pop(name, None)
+    out["usage"] = ["primary"] if method.lead.kind == "passkey" else ["secondary"]
+    credential = (passkeys or {}).get(method.lead.id)
     if credential is not None:
         out.update(_passkey(deps, user, credential))
     return out

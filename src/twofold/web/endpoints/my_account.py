@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +48,9 @@ class Call:
     body: dict[str, Any]
 
 
+Action = Callable[[Call], Awaitable[Any]]
+
+
 def problem_response(problem: Problem) -> Response:
     return JSONResponse(
         problem.body(),
@@ -76,30 +80,15 @@ async def _body(request: Request) -> dict[str, Any]:
     return await parsing.parse_body(request, runtime(request).max_body_bytes)
 
 
-def operation(
-    method: str,
-    path: str,
-    scope: str,
-    action: Callable[[Call], Awaitable[Any]],
-    *,
-    status: int = 200,
-    body: bool = False,
-) -> Route:
-    """One My Account operation: the caller's token and the scope, then `action`."""
-
-    async def endpoint(request: Request) -> Response:
-        return await _call(request, scope, action, status=status, body=body)
-
+def operation(method: str, path: str, scope: str, action: Action, **options: Any) -> Route:
+    """One My Account operation: the caller's token and the scope, then `action` (`status` of
+    its answer, whether it reads a `body`)."""
+    endpoint = partial(_call, scope=scope, action=action, **options)
     return Route(PREFIX + path, endpoint, methods=[method])
 
 
 async def _call(
-    request: Request,
-    scope: str,
-    action: Callable[[Call], Awaitable[Any]],
-    *,
-    status: int,
-    body: bool,
+    request: Request, *, scope: str, action: Action, status: int = 200, body: bool = False
 ) -> Response:
     deps = runtime(request).deps
     try:
