@@ -78,7 +78,9 @@ class Me:
         return await self.http.post(path(), json=body, headers=self._headers())
 
     async def verify(self, method_id: str, body: dict[str, Any]) -> httpx.Response:
-        return await self.http.post(path(method_id, verify=True), json=body, headers=self._headers())
+        return await self.http.post(
+            path(method_id, verify=True), json=body, headers=self._headers()
+        )
 
     async def started(self, body: dict[str, Any]) -> dict[str, Any]:
         """An enrolment that must start (202, with its Location)."""
@@ -112,9 +114,29 @@ def assert_problem(
     assert body["type"].startswith(f"https://auth0.com/api-errors/A0E-{status}-"), body
     if number is not None:
         assert body["type"] == f"https://auth0.com/api-errors/A0E-{status}-{number:04d}", body
-    assert isinstance(body["title"], str) and body["title"], body
-    assert isinstance(body["detail"], str) and body["detail"], body
+    for text in ("title", "detail"):
+        assert isinstance(body[text], str), body
+        assert body[text], body
     assert isinstance(body["validation_errors"], list), body
     if pointer is not None:
         assert [e["pointer"] for e in body["validation_errors"]] == [pointer], body
     return dict(body)
+
+
+async def first_party(env: Harness) -> Creds:
+    """A first-party app allowed the password and MFA grants (and the webauthn grant)."""
+    from .passkey_support import GRANT_WEBAUTHN
+    from .support import GRANT_OOB, GRANT_OTP, GRANT_PASSWORD, GRANT_RECOVERY
+
+    return await env.client(
+        grant_types=[GRANT_PASSWORD, GRANT_OTP, GRANT_OOB, GRANT_RECOVERY, GRANT_WEBAUTHN]
+    )
+
+
+async def signed_in(
+    env: Harness, email: str = EMAIL, scope: str = ALL
+) -> tuple[Creds, Enrolled, Me]:
+    """A user with a confirmed TOTP factor, signed in to the My Account API (password + TOTP)."""
+    client = await first_party(env)
+    enrolled = await env.enrolled(client, email=email)
+    return client, enrolled, Me(env, await me_token(env, client, enrolled, scope))
