@@ -16,7 +16,7 @@ from twofold.authenticator import DeviceClient, StateFile
 from twofold.core.clock import FrozenClock
 
 from .fake_twilio import FakeTwilio, settings_for
-from .my_account_support import ME, Me, first_party, password_only_token, signed_in
+from .my_account_support import ME, Me, first_party, password_only_token, path, signed_in
 from .oob_support import SmtpSink, oob_settings
 from .passkey_support import RP_ID, authenticator, challenge, exchange
 from .support import Harness, assert_tokens, totp, wrong_code
@@ -271,14 +271,17 @@ async def test_passkey_enrolment_then_login(env: Harness) -> None:
     assert [m["type"] for m in await me.methods()] == ["totp", "recovery-code", "passkey"]
 
 
-async def test_passkey_attestation_formats(env: Harness) -> None:
+async def test_packed_attestation_and_the_registering_user_agent(env: Harness) -> None:
     _, _, me = await signed_in(env)
     started = await me.started({"type": "passkey"})
     credential = authenticator().create(started["authn_params_public_key"], fmt="packed")
-    method = await me.verified(
-        started["id"], {"auth_session": started["auth_session"], "authn_response": credential}
-    )
+    body = {"auth_session": started["auth_session"], "authn_response": credential}
+    headers = {"Authorization": f"Bearer {me.token}", "User-Agent": "Firefox on Linux"}
+    resp = await env.http.post(path(started["id"], verify=True), json=body, headers=headers)
+    assert resp.status_code == 201, resp.text
+    method = resp.json()
     assert method["credential_device_type"] == "single_device"
+    assert method["user_agent"] == "Firefox on Linux"
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -227,6 +227,8 @@ class WebAuthnCredential:
     backed_up: bool = False
     name: str | None = None
     last_used_at: float | None = None
+    # The User-Agent of the registration request, so the user can tell their passkeys apart.
+    user_agent: str | None = None
 
     @property
     def device_type(self) -> str:

@@ -89,7 +89,13 @@ class NewCredential:
     backed_up: bool
 
     def stored(
-        self, *, authenticator_id: str, user_id: str, user_handle: str, now: float
+        self,
+        *,
+        authenticator_id: str,
+        user_id: str,
+        user_handle: str,
+        now: float,
+        user_agent: str | None = None,
     ) -> WebAuthnCredential:
         """The credential to store for this registration, first used now."""
         return WebAuthnCredential(
@@ -99,6 +105,7 @@ class NewCredential:
             user_handle=user_handle,
             created_at=now,
             last_used_at=now,
+            user_agent=user_agent,
         )
 
     @staticmethod

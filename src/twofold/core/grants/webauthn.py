@@ -187,7 +187,11 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
         authenticator_id=authenticator_id("passkey"), user_id=user.user_id, now=now
     )
     credential = new.stored(
-        authenticator_id=row.id, user_id=user.user_id, user_handle=record.user_handle, now=now
+        authenticator_id=row.id,
+        user_id=user.user_id,
+        user_handle=record.user_handle,
+        now=now,
+        user_agent=audit.request_context.get().user_agent,
     )
     outcome = "ok"
     try:

@@ -69,6 +69,7 @@ async def verify(
         user_id=caller.user_id,
         user_handle=session.user_handle,
         now=now,
+        user_agent=audit.request_context.get().user_agent,
     )
     try:
         async with deps.storage.unit_of_work():

@@ -53,6 +53,7 @@ def _passkey(deps: Deps, user: User, credential: WebAuthnCredential) -> dict[str
         "relying_party_id": deps.policy.webauthn_rp_id,
         # The identity the passkey signs in: the user id without its connection prefix.
         "identity_user_id": user.user_id.split("|", 1)[-1],
+        **({"user_agent": credential.user_agent} if credential.user_agent else {}),
     }
 
 
