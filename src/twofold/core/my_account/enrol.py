@@ -33,7 +33,7 @@ from twofold.core.models import Authenticator, AuthenticatorKind
 from twofold.core.my_account import passkeys, sessions
 from twofold.core.my_account.caller import Caller, record
 from twofold.core.my_account.factors import offered
-from twofold.core.my_account.fields import choice, only, text
+from twofold.core.my_account.fields import choice, only, required, text
 from twofold.core.my_account.problems import invalid
 
 TYPES = ("passkey", "totp", "phone", "email", "push-notification", "recovery-code")
@@ -55,7 +55,7 @@ def binding(user_id: str) -> str:
     return f"me:{user_id}"
 
 
-def lifetime(deps: Deps) -> float:
+def deadline(deps: Deps) -> float:
     """An enrolment must be verified while a My Account token could still be valid."""
     return deps.clock.now() + deps.policy.mfa_api_token_lifetime
 
@@ -97,7 +97,7 @@ def _kind_and_channel(
         return "push", "auth0", {}
     if kind == "email":
         return "email", "email", {"email": text(body, "email", max_chars=320)}
-    number = text(body, "phone_number", required=True, max_chars=64)
+    number = required(body, "phone_number", max_chars=64)
     preferred = choice(body, "preferred_authentication_method", ("sms", "voice"))
     channel = preferred or ("sms" if "sms" in enabled else "voice")
     return ("voice" if channel == "voice" else "sms"), channel, {"phone_number": number}
@@ -112,7 +112,7 @@ async def _factor(
 ) -> dict[str, Any]:
     tenant = await deps.tenant()
     row_kind, channel, factor_body = _kind_and_channel(kind, body, tenant.enabled_factors)
-    not_after = lifetime(deps)
+    not_after = deadline(deps)
     enrolment = Enrolment(
         caller.user,
         caller.client_id,
@@ -155,7 +155,7 @@ async def _recovery_code(
     method_id = held or ids.authenticator_id("recovery-code")
     code = recovery.new_code()
     pending = sessions.Pending(
-        caller.user_id, method_id, lifetime(deps), code_hash=recovery.hash_code(code)
+        caller.user_id, method_id, deadline(deps), code_hash=recovery.hash_code(code)
     )
     auth_session = await sessions.open_session(deps, pending)
     await record(deps, audit.START_ENROLL, caller, factor="recovery-code")

@@ -17,15 +17,11 @@ def only(body: Mapping[str, Any], allowed: frozenset[str]) -> None:
             raise invalid(str(name)[:64], f"Unknown field: {str(name)[:64]}")
 
 
-def text(
-    body: Mapping[str, Any], name: str, *, required: bool = False, max_chars: int = MAX_TEXT
-) -> str | None:
-    """A string field: absent (or null) is None unless required; empty, overlong, holding a
-    NUL or of another type is refused."""
+def text(body: Mapping[str, Any], name: str, *, max_chars: int = MAX_TEXT) -> str | None:
+    """A string field: absent (or null) is None; empty, overlong, holding a NUL or of another
+    type is refused."""
     value = body.get(name)
     if value is None:
-        if required:
-            raise invalid(name, f"Missing required field: {name}")
         return None
     if not isinstance(value, str) or not value.strip():
         raise invalid(name, f"{name} must be a non-empty string")
@@ -38,4 +34,12 @@ def choice(body: Mapping[str, Any], name: str, options: tuple[str, ...]) -> str 
     value = text(body, name, max_chars=64)
     if value is not None and value not in options:
         raise invalid(name, f"{name} must be one of: {', '.join(options)}")
+    return value
+
+
+def required(body: Mapping[str, Any], name: str, *, max_chars: int = MAX_TEXT) -> str:
+    """A string field that must be there."""
+    value = text(body, name, max_chars=max_chars)
+    if value is None:
+        raise invalid(name, f"Missing required field: {name}")
     return value

@@ -35,7 +35,7 @@ from twofold.core.models import Authenticator
 from twofold.core.my_account import passkeys, sessions, views
 from twofold.core.my_account.caller import Caller, record
 from twofold.core.my_account.enrol import NO_RECOVERY, binding
-from twofold.core.my_account.fields import only, text
+from twofold.core.my_account.fields import only, required, text
 from twofold.core.my_account.problems import Problem, invalid, not_found
 from twofold.core.my_account.sessions import INVALID_SESSION
 
@@ -48,8 +48,7 @@ async def verify(
     deps: Deps, caller: Caller, method_id: str, body: Mapping[str, Any]
 ) -> dict[str, Any]:
     only(body, FIELDS)
-    auth_session = text(body, "auth_session", required=True, max_chars=sessions.MAX_SESSION_CHARS)
-    assert auth_session is not None
+    auth_session = required(body, "auth_session", max_chars=sessions.MAX_SESSION_CHARS)
     kind = method_id.split("|", 1)[0]
     if kind == "passkey":
         await passkeys.verify(deps, caller, method_id, auth_session, body.get("authn_response"))
@@ -65,7 +64,7 @@ async def verify(
 
 
 async def _pending_row(
-    caller: Caller, deps: Deps, method_id: str
+    deps: Deps, caller: Caller, method_id: str
 ) -> tuple[list[Authenticator], Authenticator]:
     """The user's authenticators and the pending one being confirmed (gone or confirmed
     already: the auth_session has nothing left to confirm)."""
@@ -89,9 +88,8 @@ async def _totp(
     deps: Deps, caller: Caller, method_id: str, auth_session: str, body: Mapping[str, Any]
 ) -> None:
     await _session(deps, caller, method_id, auth_session)
-    code = text(body, "otp_code", required=True, max_chars=16)
-    assert code is not None
-    stored, target = await _pending_row(caller, deps, method_id)
+    code = required(body, "otp_code", max_chars=16)
+    stored, target = await _pending_row(deps, caller, method_id)
     client_id, user = caller.client_id, caller.user
     bucket = mfa_common.attempts(deps)
     now = deps.clock.now()
@@ -136,7 +134,7 @@ async def _oob(
         if factor.GUESSABLE:
             raise invalid("otp_code", "Missing required field: otp_code")
         raise Problem(400, "The device has not completed the enrolment yet: try again shortly")
-    stored, target = await _pending_row(caller, deps, method_id)
+    stored, target = await _pending_row(deps, caller, method_id)
     client_id, user = caller.client_id, caller.user
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None
     now = deps.clock.now()
