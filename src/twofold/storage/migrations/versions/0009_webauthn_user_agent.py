@@ -1,7 +1,7 @@
 """Passkeys: the user agent a credential was registered from.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05
 
 The My Account API shows it (`user_agent`) so that a user can tell their passkeys apart.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0009"
+down_revision: str | None = "0008"
 
 
 def upgrade() -> None:
