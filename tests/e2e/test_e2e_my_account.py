@@ -25,13 +25,12 @@ from auth0_server_python.error import MyAccountApiError
 from web.webauthn_authenticator import SoftAuthenticator
 
 from ._otp import code_for_step, current_step
-from ._sdk import get_token, login_expecting_mfa, verify_jwt
+from ._sdk import get_token, login_expecting_mfa, mfa_client, verify_jwt, wrap
 from ._server import Client, TwofoldServer, User
 from .conftest import Deployment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
-GRANT_OTP = "http://auth0.com/oauth/grant-type/mfa-otp"
 GRANT_WEBAUTHN = "urn:okta:params:oauth:grant-type:webauthn"
 # As auth0-server-python documents them: with hyphens.
 SCOPE = (
@@ -43,7 +42,7 @@ SCOPE = (
 @pytest.fixture(scope="module")
 def app(deployment: Deployment) -> Client:
     """A confidential first-party app allowed the password, MFA and passkey grants."""
-    grants = f"password {GRANT_OTP} {GRANT_WEBAUTHN}"
+    grants = f"password http://auth0.com/oauth/grant-type/mfa-otp {GRANT_WEBAUTHN}"
     return deployment.server.create_client("e2e my account", "--grant-types", grants)
 
 
@@ -71,39 +70,28 @@ def _password_only(server: TwofoldServer, app: Client, user: User) -> str:
     return str(tokens["access_token"])
 
 
-def _with_totp(deployment: Deployment, app: Client, user: User, secret: str) -> str:
-    server = deployment.server
+async def _with_totp(server: TwofoldServer, app: Client, user: User, secret: str) -> str:
+    """The password (auth0-python: 403 mfa_required), then the TOTP (MfaClient's mfa-otp grant)."""
     required = login_expecting_mfa(
         server, app, user, audience=f"https://{server.domain}/me/", scope=SCOPE
     )
-    with deployment.http(timeout=10) as http:
-        resp = http.post(
-            "/oauth/token",
-            data={
-                "grant_type": GRANT_OTP,
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-                "mfa_token": required.mfa_token,
-                "otp": code_for_step(secret, current_step()),
-            },
-        )
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["access_token"])
+    mfa = mfa_client(server, app)
+    tokens = await mfa.verify(
+        {"mfa_token": wrap(mfa, required), "otp": code_for_step(secret, current_step())}
+    )
+    return str(tokens.access_token)
 
 
 async def _passkey_login(deployment: Deployment, app: Client, auth: SoftAuthenticator) -> str:
     async with deployment.async_http(timeout=10) as http:
         started = (await http.post("/passkey/challenge", json={"client_id": app.client_id})).json()
-        resp = await http.post(
-            "/oauth/token",
-            json={
-                "grant_type": GRANT_WEBAUTHN,
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-                "auth_session": started["auth_session"],
-                "authn_response": auth.get(started["authn_params_public_key"]),
-            },
-        )
+        signed = {
+            "auth_session": started["auth_session"],
+            "authn_response": auth.get(started["authn_params_public_key"]),
+        }
+        app_credentials = {"client_id": app.client_id, "client_secret": app.client_secret}
+        body = {"grant_type": GRANT_WEBAUTHN, **app_credentials, **signed}
+        resp = await http.post("/oauth/token", json=body)
     assert resp.status_code == 200, resp.text
     return str(resp.json()["access_token"])
 
@@ -154,7 +142,7 @@ async def test_my_account_client_lifecycle(
     assert needs_mfa.value.error_code == "mfa_required"
 
     # -- a new token with the password and the TOTP factor
-    token = _with_totp(deployment, app, user, secret)
+    token = await _with_totp(server, app, user, secret)
     assert "mfa" in verify_jwt(token, jwks, issuer=server.issuer, audience=audience)["amr"]
 
     # -- enrol a passkey and verify it with the software authenticator's attestation

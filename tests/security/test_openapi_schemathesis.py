@@ -250,26 +250,27 @@ def _with_real_values(case: Any, live: Live) -> None:
     elif path.startswith("/push/"):
         _with_device_signature(case, live.push, roll)
     elif path.startswith("/me/"):
-        # Mostly the user's My Account token (on one of their methods for some), some an
-        # MFA-API token, which this API refuses.
-        headers = dict(case.headers or {})
-        if roll < 6:
-            headers["Authorization"] = f"Bearer {live.values['my_account_token']}"
-        elif roll == 6:
-            headers["Authorization"] = f"Bearer {live.values['access_token']}"
-        case.headers = headers
-        if roll < 2 and case.path_parameters and "method_id" in case.path_parameters:
-            case.path_parameters["method_id"] = live.values["my_account_method"]
+        # A My Account token, on one of the user's methods for some.
+        _with_own_token(case, live, roll, "my_account_token", ("method_id", "my_account_method", 2))
     elif path.startswith("/api/v2/"):
-        # Mostly a real Management API token, and for half of those a real user.
-        headers = dict(case.headers or {})
-        if roll < 6:
-            headers["Authorization"] = f"Bearer {live.values['management_token']}"
-        elif roll == 6:
-            headers["Authorization"] = f"Bearer {live.values['access_token']}"
-        case.headers = headers
-        if roll < 3 and case.path_parameters and "user_id" in case.path_parameters:
-            case.path_parameters["user_id"] = live.values["enrolled_user_id"]
+        # A Management API token, and for half of those a real user.
+        _with_own_token(case, live, roll, "management_token", ("user_id", "enrolled_user_id", 3))
+
+
+def _with_own_token(
+    case: Any, live: Live, roll: int, token: str, param: tuple[str, str, int]
+) -> None:
+    """Mostly the API's own token, for one roll an MFA-API token (which it refuses); below a
+    roll, a real value for a path parameter (name, the live value's key, the roll)."""
+    headers = dict(case.headers or {})
+    if roll < 6:
+        headers["Authorization"] = f"Bearer {live.values[token]}"
+    elif roll == 6:
+        headers["Authorization"] = f"Bearer {live.values['access_token']}"
+    case.headers = headers
+    name, value, below = param
+    if roll < below and case.path_parameters and name in case.path_parameters:
+        case.path_parameters[name] = live.values[value]
 
 
 def _with_device_signature(case: Any, device: PushDevice, roll: int) -> None:

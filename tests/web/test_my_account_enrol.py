@@ -17,7 +17,7 @@ from twofold.core.clock import FrozenClock
 
 from .fake_twilio import FakeTwilio, settings_for
 from .my_account_support import ME, Me, first_party, password_only_token, path, signed_in
-from .oob_support import SmtpSink, oob_settings
+from .oob_support import SmtpSink, oob_settings, running
 from .passkey_support import RP_ID, authenticator, challenge, exchange
 from .support import Harness, assert_tokens, totp, wrong_code
 
@@ -34,24 +34,14 @@ E164 = "+16502530000"
 async def services(
     tmp_path: Any, clock: FrozenClock, smtp: SmtpSink, twilio: FakeTwilio
 ) -> AsyncIterator[Any]:
-    from twofold.app import create_services
-
     settings = oob_settings(
         tmp_path,
         smtp_url=smtp.url,
         email_from="Twofold <no-reply@twofold.test>",
         **settings_for(twilio),
     )
-    svc = await create_services(settings, clock=clock)
-    try:
-        await svc.admin.update_tenant(mfa_policy="always", enabled_factors=WITHOUT_EMAIL)
+    async with running(settings, clock, mfa_policy="always", enabled_factors=WITHOUT_EMAIL) as svc:
         yield svc
-    finally:
-        await svc.close()
-
-
-def _only(methods: list[dict[str, Any]], method_id: str) -> dict[str, Any]:
-    return next(m for m in methods if m["id"] == method_id)
 
 
 # ----------------------------------------------------------------------------- totp
