@@ -57,6 +57,7 @@ async def test_add_get_round_trip(storage: SqlStorage, user: User) -> None:
         backed_up=True,
         name="My phone",
         last_used_at=101.5,
+        user_agent="Mozilla/5.0 (X11; Linux x86_64)",
     )
     await storage.passkeys.add(full)
     assert await storage.passkeys.get("cred1") == full

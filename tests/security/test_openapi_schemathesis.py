@@ -42,6 +42,10 @@ from ._live_push import PushDevice, enrol
 pytestmark = pytest.mark.e2e
 
 MIN_REQUESTS = 2000
+MY_ACCOUNT = (
+    "read:me:factors read:me:authentication_methods create:me:authentication_methods "
+    "update:me:authentication_methods delete:me:authentication_methods"
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -149,6 +153,24 @@ def live(tmp_path_factory):
             )
             assert resp.status_code == 200, resp.text
             access_token = resp.json()["access_token"]
+            # A My Account token for the same user, with the recovery code the grant rotated to.
+            token = login(enrolled, audience=f"https://{server.domain}/me/", scope=MY_ACCOUNT)
+            resp = http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": GRANT_RECOVERY,
+                    "mfa_token": token,
+                    "recovery_code": resp.json()["recovery_code"],
+                    **creds,
+                },
+            )
+            assert resp.status_code == 200, resp.text
+            my_account_token = resp.json()["access_token"]
+            resp = http.get(
+                "/me/v1/authentication-methods",
+                headers={"Authorization": f"Bearer {my_account_token}"},
+            )
+            my_account_method = resp.json()["authentication_methods"][0]["id"]
             resp = http.post(
                 "/oauth/token",
                 data={
@@ -174,6 +196,8 @@ def live(tmp_path_factory):
                 fresh_mfa_token=login(fresh),
                 enrolled_mfa_token=login(enrolled),
                 access_token=access_token,
+                my_account_token=my_account_token,
+                my_account_method=my_account_method,
                 management_token=management_token,
                 enrolled_user_id=enrolled.user_id,
                 username=fresh.email,
@@ -225,16 +249,28 @@ def _with_real_values(case: Any, live: Live) -> None:
             case.body["client_id"] = live.creds["client_id"]
     elif path.startswith("/push/"):
         _with_device_signature(case, live.push, roll)
+    elif path.startswith("/me/"):
+        # A My Account token, on one of the user's methods for some.
+        _with_own_token(case, live, roll, "my_account_token", ("method_id", "my_account_method", 2))
     elif path.startswith("/api/v2/"):
-        # Mostly a real Management API token, and for half of those a real user.
-        headers = dict(case.headers or {})
-        if roll < 6:
-            headers["Authorization"] = f"Bearer {live.values['management_token']}"
-        elif roll == 6:
-            headers["Authorization"] = f"Bearer {live.values['access_token']}"
-        case.headers = headers
-        if roll < 3 and case.path_parameters and "user_id" in case.path_parameters:
-            case.path_parameters["user_id"] = live.values["enrolled_user_id"]
+        # A Management API token, and for half of those a real user.
+        _with_own_token(case, live, roll, "management_token", ("user_id", "enrolled_user_id", 3))
+
+
+def _with_own_token(
+    case: Any, live: Live, roll: int, token: str, param: tuple[str, str, int]
+) -> None:
+    """Mostly the API's own token, for one roll an MFA-API token (which it refuses); below a
+    roll, a real value for a path parameter (name, the live value's key, the roll)."""
+    headers = dict(case.headers or {})
+    if roll < 6:
+        headers["Authorization"] = f"Bearer {live.values[token]}"
+    elif roll == 6:
+        headers["Authorization"] = f"Bearer {live.values['access_token']}"
+    case.headers = headers
+    name, value, below = param
+    if roll < below and case.path_parameters and name in case.path_parameters:
+        case.path_parameters[name] = live.values[value]
 
 
 def _with_device_signature(case: Any, device: PushDevice, roll: int) -> None:
@@ -275,6 +311,14 @@ OPERATIONS = [
     ("GET", "/healthz", 20),
     ("GET", "/readyz", 20),
     ("GET", "/openapi.yaml", 5),
+    # The My Account API before the Management API, whose deletes could take its user away.
+    ("GET", "/me/v1/factors", 20),
+    ("GET", "/me/v1/authentication-methods", 40),
+    ("POST", "/me/v1/authentication-methods", 150),
+    ("GET", "/me/v1/authentication-methods/{method_id}", 30),
+    ("PATCH", "/me/v1/authentication-methods/{method_id}", 60),
+    ("POST", "/me/v1/authentication-methods/{method_id}/verify", 120),
+    ("DELETE", "/me/v1/authentication-methods/{method_id}", 20),
     # The Management API last: its writes (a deleted user, a disabled factor) come after the
     # MFA operations have run.
     ("GET", "/api/v2/users", 60),

@@ -11,6 +11,8 @@ import re
 import socket
 import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def running(settings: Any, clock: Any, **tenant: Any) -> AsyncIterator[Any]:
+    """Services on these settings, the tenant changed as given; closed afterwards."""
+    from twofold.app import create_services
+
+    svc = await create_services(settings, clock=clock)
+    try:
+        await svc.admin.update_tenant(**tenant)
+        yield svc
+    finally:
+        await svc.close()
 
 
 def oob_settings(tmp_path: Any, **extra: Any) -> Any:

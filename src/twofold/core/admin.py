@@ -146,6 +146,8 @@ class Admin:
     ) -> Api:
         if self._deps.is_mfa_audience(identifier):
             raise AdminError("the MFA API audience is built in")
+        if self._deps.is_my_account_audience(identifier):
+            raise AdminError("the My Account API audience is built in")
         if self._deps.is_management_audience(identifier):
             raise AdminError("the Management API audience is built in")
         api = Api(

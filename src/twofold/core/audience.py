@@ -11,6 +11,8 @@ from twofold.core.models import (
     MANAGEMENT_SCOPES,
     MANAGEMENT_TOKEN_LIFETIME,
     MFA_SCOPES,
+    MY_ACCOUNT_SCOPE_SPELLINGS,
+    MY_ACCOUNT_SCOPES,
     OIDC_SCOPES,
     Api,
 )
@@ -22,7 +24,11 @@ class Target:
     # Scopes the API defines (empty for userinfo-only tokens).
     api_scopes: tuple[str, ...]
     lifetime: int
-    is_mfa_api: bool = False
+    # The MFA API or the My Account API: the token manages the user's own factors, so it needs
+    # the second factor once the user has one (`mfa.policy`).
+    manages_factors: bool = False
+    # Other spellings of api_scopes a request may name (granted as asked, never by default).
+    also_accepted: tuple[str, ...] = ()
 
 
 async def find_api(deps: Deps, identifier: str) -> Api | None:
@@ -44,6 +50,14 @@ async def resolve(deps: Deps, requested: str | None) -> Target:
         return Target(deps.userinfo_audience, (), tenant.access_token_lifetime)
     if deps.is_mfa_audience(audience):
         return Target(deps.mfa_audience, MFA_SCOPES, deps.policy.mfa_api_token_lifetime, True)
+    if deps.is_my_account_audience(audience):
+        return Target(
+            deps.my_account_audience,
+            MY_ACCOUNT_SCOPES,
+            deps.policy.mfa_api_token_lifetime,
+            manages_factors=True,
+            also_accepted=MY_ACCOUNT_SCOPE_SPELLINGS,
+        )
     if deps.is_management_audience(audience):
         # The Management API is for machines (client_credentials); no user token is minted for it.
         raise AccessDenied(f"Service not found: {audience}")
@@ -58,7 +72,7 @@ def grant_scopes(target: Target, requested: str | None) -> str:
     (Auth0's implied trust for first-party password grants)."""
     if requested is None or not requested.strip():
         return " ".join(target.api_scopes)
-    allowed = OIDC_SCOPES | set(target.api_scopes)
+    allowed = OIDC_SCOPES | set(target.api_scopes) | set(target.also_accepted)
     seen: list[str] = []
     for scope in requested.split():
         if scope in allowed and scope not in seen:

@@ -114,6 +114,10 @@ class Deps:
         return f"{self.issuer}mfa/"
 
     @property
+    def my_account_audience(self) -> str:
+        return f"{self.issuer}me/"
+
+    @property
     def userinfo_audience(self) -> str:
         return f"{self.issuer}userinfo"
 
@@ -127,6 +131,9 @@ class Deps:
     def is_mfa_audience(self, audience: str) -> bool:
         # Older Auth0 docs write the MFA audience without the trailing slash; accept both.
         return audience in (self.mfa_audience, self.mfa_audience.rstrip("/"))
+
+    def is_my_account_audience(self, audience: str) -> bool:
+        return audience in (self.my_account_audience, self.my_account_audience.rstrip("/"))
 
     async def tenant(self) -> Tenant:
         now = self.clock.now()

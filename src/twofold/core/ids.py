@@ -18,12 +18,18 @@ def _base62(length: int) -> str:
     return "".join(secrets.choice(BASE62) for _ in range(length))
 
 
-def authenticator_id(kind: str) -> str:
+def device_suffix() -> str:
+    """`dev_<16 base62>`: what follows the kind in an authenticator id. Linked authenticators
+    (sms and voice of one phone, push and its TOTP) share one."""
+    return f"dev_{_base62(16)}"
+
+
+def authenticator_id(kind: str, suffix: str | None = None) -> str:
     """`<kind>|dev_<16 base62>`, the shape of every id observed on a real tenant."""
     if not kind or "|" in kind:
         # A `|` in the kind would make the id ambiguous to anything splitting on it.
         raise ValueError("authenticator kind must be non-empty and contain no '|'")
-    return f"{kind}|dev_{_base62(16)}"
+    return f"{kind}|{suffix or device_suffix()}"
 
 
 def new_user_id() -> str:

@@ -1,8 +1,9 @@
 """Minting token responses: access and ID tokens signed with the current key (RS256 unless the
 tenant chose ES256 or EdDSA), rotating refresh tokens.
 
-The MFA-API audience never gets a refresh token: `offline_access` is dropped from its scope. Its
-token manages the user's factors, so it must never outlive the second factor that guarded it."""
+The audiences of the MFA API and the My Account API never get a refresh token: `offline_access` is
+dropped from their scope. Their tokens manage the user's factors, so they must never outlive the
+second factor that guarded them."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ async def user_tokens(
     now = int(deps.clock.now())
     audience, lifetime = target.audience, target.lifetime
     scopes = scope.split()
-    if deps.is_mfa_audience(audience) and "offline_access" in scopes:
+    if target.manages_factors and "offline_access" in scopes:
         scopes = [s for s in scopes if s != "offline_access"]
         scope = " ".join(scopes)
     # The grant may name its methods (a passkey login); otherwise the password, then MFA.

@@ -46,6 +46,17 @@ FIRST_FACTOR_KINDS: frozenset[str] = frozenset({"passkey"})
 
 DEFAULT_REALM = "Username-Password-Authentication"
 MFA_SCOPES = ("enroll", "read:authenticators", "remove:authenticators")
+# The My Account API (https://{domain}/me/): a user's own factors. Auth0 documents these names;
+# one of its SDKs writes them with hyphens (`read:me:authentication-methods`), which a token
+# request may ask for too (MY_ACCOUNT_SCOPE_SPELLINGS) and which grants the same right.
+MY_ACCOUNT_SCOPES = (
+    "read:me:factors",
+    "read:me:authentication_methods",
+    "create:me:authentication_methods",
+    "update:me:authentication_methods",
+    "delete:me:authentication_methods",
+)
+MY_ACCOUNT_SCOPE_SPELLINGS = tuple(s.replace("_", "-") for s in MY_ACCOUNT_SCOPES if "_" in s)
 # The built-in Management API (https://{domain}/api/v2/): the Auth0 scopes its endpoints check.
 MANAGEMENT_API_NAME = "Auth0 Management API"
 MANAGEMENT_SCOPES = (
@@ -216,6 +227,8 @@ class WebAuthnCredential:
     backed_up: bool = False
     name: str | None = None
     last_used_at: float | None = None
+    # The User-Agent of the registration request, so the user can tell their passkeys apart.
+    user_agent: str | None = None
 
     @property
     def device_type(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from twofold.core import contact
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidClient, InvalidRequest, UnauthorizedClient, missing
-from twofold.core.factors import passkey
+from twofold.core.factors import passkey_sessions
 from twofold.core.models import DEFAULT_REALM, GRANT_WEBAUTHN
 
 MAX_NAME_CHARS = 255
@@ -55,10 +55,12 @@ async def register(deps: Deps, body: Mapping[str, Any]) -> dict[str, Any]:
         raise missing("user_profile.email")
     email = contact.normalize_email(profile.get("email"))
     name = _string(profile, "name", required=False)
-    return await passkey.enrol(deps, client_id=client_id, realm=realm, email=email, name=name)
+    return await passkey_sessions.enrol(
+        deps, client_id=client_id, realm=realm, email=email, name=name
+    )
 
 
 async def challenge(deps: Deps, body: Mapping[str, Any]) -> dict[str, Any]:
     client_id = await _client_id(deps, body)
     realm = _string(body, "realm", required=False) or DEFAULT_REALM
-    return await passkey.challenge(deps, client_id=client_id, realm=realm)
+    return await passkey_sessions.challenge(deps, client_id=client_id, realm=realm)

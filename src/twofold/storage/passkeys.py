@@ -59,6 +59,7 @@ class SqlWebAuthnCredentialRepository(SqlRepository):
                 c,
                 transports=dumps(list(c.transports)),
                 name=None if c.name is None else c.name[:255],
+                user_agent=None if c.user_agent is None else c.user_agent[:255],
             )
         )
         await self._create(stmt, "credential id already registered or authenticator unknown")

@@ -151,6 +151,8 @@ webauthn_credentials = sa.Table(
     sa.Column("name", sa.String(255), nullable=True),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("last_used_at", sa.Double, nullable=True),
+    # The User-Agent the credential was registered from (migration 0009).
+    sa.Column("user_agent", sa.String(255), nullable=True),
 )
 
 recovery_codes = sa.Table(

@@ -18,6 +18,7 @@ from twofold.web.endpoints import (
     jobs,
     management,
     mfa,
+    my_account,
     openapi,
     ops,
     passkey,
@@ -55,6 +56,7 @@ ROUTES = [
     Route("/openapi.yaml", openapi.openapi, methods=["GET"]),
     *management.ROUTES,
     *jobs.ROUTES,
+    *my_account.ROUTES,
 ]
 
 
@@ -62,6 +64,9 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (404, 405) and request.url.path.startswith(management.PREFIX):
         return management.unrouted(exc.status_code)
+    if my_account.is_my_account_path(request.url.path):
+        # The My Account API answers everything, an unknown path or method too, as a problem.
+        return my_account.routing_problem(request, exc.status_code)
     if exc.status_code == 405:
         return error_response(MethodNotAllowed())
     if exc.status_code == 404:

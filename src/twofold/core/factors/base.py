@@ -19,13 +19,14 @@ enrolment (`recovery.py`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidRequest
 from twofold.core.factors.oob_codes import OobRecord, Owner
+from twofold.core.ids import authenticator_id, device_suffix
 from twofold.core.models import Authenticator, AuthenticatorKind, MfaToken, Tenant, User
 
 
@@ -44,10 +45,16 @@ class Enrolment:
     body: Mapping[str, Any]
     # The one out-of-band channel asked for (sms, voice, email, auth0), already validated.
     oob_channel: str | None = None
+    # The id suffix of the new authenticator(s): chosen up front, so a caller that must name
+    # the enrolment before the factor has stored it (the My Account API) knows its id.
+    suffix: str = field(default_factory=device_suffix)
 
     @property
     def owner(self) -> Owner:
         return Owner(self.user.user_id, self.client_id, self.binding, self.not_after)
+
+    def row_id(self, kind: AuthenticatorKind) -> str:
+        return authenticator_id(kind, self.suffix)
 
 
 class Factor(Protocol):

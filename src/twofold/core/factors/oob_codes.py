@@ -50,7 +50,8 @@ Status = Literal["pending", "approved", "rejected"]
 class OobRecord:
     user_id: str
     client_id: str
-    # "tx:<id>" for the mfa_token it belongs to, or "user:<id>" for an MFA-API token.
+    # "tx:<id>" for the mfa_token it belongs to, "user:<id>" for an MFA-API token, "me:<id>"
+    # for an enrolment started through the My Account API.
     binding: str
     authenticator_id: str
     # sms, voice, email or auth0 (push).
@@ -67,7 +68,8 @@ class Owner:
 
     user_id: str
     client_id: str
-    # "tx:<id>" for an mfa_token, "user:<id>" for an MFA-API token.
+    # "tx:<id>" for an mfa_token, "user:<id>" for an MFA-API token, "me:<id>" for the My
+    # Account API.
     binding: str
     not_after: float
 
@@ -132,13 +134,18 @@ async def issue(
 
 async def load(deps: Deps, oob_code: str, mfa_token: MfaToken) -> OobRecord:
     """The live record for `oob_code` under this mfa_token, or the error Auth0 answers for it."""
+    return await load_bound(deps, oob_code, mfa_token.user_id, binding_for(mfa_token))
+
+
+async def load_bound(deps: Deps, oob_code: str, user_id: str, binding: str) -> OobRecord:
+    """The live record for `oob_code` if it is this user's under this binding."""
     if not oob_code or len(oob_code) > _MAX_OOB_CODE:
         raise InvalidGrant(MALFORMED_OOB)
     raw = await deps.state.get(key_for(oob_code))
     if raw is None:
         raise InvalidGrant(MALFORMED_OOB)
     record = _decode(raw)
-    if record.user_id != mfa_token.user_id or record.binding != binding_for(mfa_token):
+    if record.user_id != user_id or record.binding != binding:
         raise InvalidRequest(OOB_MISMATCH)
     if deps.clock.now() >= record.expires_at:
         raise ExpiredToken(OOB_EXPIRED)

@@ -1,16 +1,11 @@
-"""The passkey factor: WebAuthn ceremonies for Auth0's native passkey login.
+"""The passkey factor: WebAuthn ceremonies for Auth0's native passkey login and the My Account
+API. Their first half (options and the `auth_session`) is `passkey_sessions.py`.
 
-- `enrol` (POST /passkey/register) and `challenge` (POST /passkey/challenge) answer the
-  PublicKeyCredentialCreationOptions or PublicKeyCredentialRequestOptions of a new
-  `auth_session`: a short-lived record in the StateStore that carries the challenge and what
-  the session may do (sign up one new user, or log in). The auth_session is a bearer secret;
-  the state is keyed by its hash.
 - `verify_registration` and `verify_login` decide a response without writing anything. The
   verification itself is py_webauthn's (origin, RP ID hash, challenge, flags UP and UV, the
   attestation statement, the signature, the sign counter); nothing here parses or checks
   WebAuthn data by hand.
-- `consume` spends an auth_session in one atomic StateStore operation: of concurrent requests
-  presenting one response, exactly one gets the session.
+- `NewCredential.stored` and `.authenticator`: a verified registration as the rows it is stored as.
 - `describe`: a passkey as the authenticator lists describe it. Auth0's MFA API does not list
   passkeys, so GET /mfa/authenticators never shows this entry (`mfa/enrolled.mfa_only`).
 
@@ -19,37 +14,25 @@ Imports neither grants nor MFA use cases, like every factor.
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from webauthn import (
     base64url_to_bytes,
-    generate_authentication_options,
-    generate_registration_options,
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import bytes_to_base64url, options_to_json_dict
+from webauthn.helpers import bytes_to_base64url
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AttestationFormat,
-    AuthenticatorSelectionCriteria,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from webauthn.helpers.structs import AttestationFormat
 
 from twofold.core.deps import Deps
 from twofold.core.factors.base import describe as common_describe
-from twofold.core.ids import digest, opaque_token
 from twofold.core.models import Authenticator, WebAuthnCredential
 
-SessionKind = Literal["register", "login"]
-_KEY_PREFIX = "passkey:session:"
+SessionKind = Literal["register", "add", "login"]
 # ES256 first (every platform authenticator), then EdDSA and RS256 (Windows Hello).
 ALGORITHMS = [
     COSEAlgorithmIdentifier.ECDSA_SHA_256,
@@ -88,6 +71,9 @@ class Session:
     email: str | None = None
     name: str | None = None
     user_handle: str | None = None
+    # Adding a passkey: the user it is for, and the id its authenticator will take.
+    user_id: str | None = None
+    authenticator_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +89,13 @@ class NewCredential:
     backed_up: bool
 
     def stored(
-        self, *, authenticator_id: str, user_id: str, user_handle: str, now: float
+        self,
+        *,
+        authenticator_id: str,
+        user_id: str,
+        user_handle: str,
+        now: float,
+        user_agent: str | None = None,
     ) -> WebAuthnCredential:
         """The credential to store for this registration, first used now."""
         return WebAuthnCredential(
@@ -113,6 +105,14 @@ class NewCredential:
             user_handle=user_handle,
             created_at=now,
             last_used_at=now,
+            user_agent=user_agent,
+        )
+
+    @staticmethod
+    def authenticator(*, authenticator_id: str, user_id: str, now: float) -> Authenticator:
+        """The passkey's authenticator row: active (the registration verified), first used now."""
+        return Authenticator(
+            authenticator_id, user_id, "passkey", True, now, confirmed_at=now, last_used_at=now
         )
 
 
@@ -122,105 +122,6 @@ class Use:
 
     new_count: int
     backed_up: bool
-
-
-def _key(auth_session: str) -> str:
-    return _KEY_PREFIX + digest(auth_session, "passkey-session")
-
-
-async def _open_session(deps: Deps, session: Session) -> str:
-    auth_session = opaque_token(32)
-    await deps.state.put(
-        _key(auth_session),
-        json.dumps(asdict(session), separators=(",", ":")),
-        deps.policy.passkey_session_lifetime,
-    )
-    return auth_session
-
-
-def _timeout_ms(deps: Deps) -> int:
-    return deps.policy.passkey_session_lifetime * 1000
-
-
-async def enrol(
-    deps: Deps, *, client_id: str, realm: str, email: str, name: str | None
-) -> dict[str, Any]:
-    """POST /passkey/register: creation options for a new user's first passkey."""
-    challenge = secrets.token_bytes(32)
-    user_handle = secrets.token_bytes(32)
-    options = generate_registration_options(
-        rp_id=deps.policy.webauthn_rp_id,
-        rp_name=deps.policy.webauthn_rp_name,
-        user_name=email,
-        user_id=user_handle,
-        user_display_name=name or email,
-        challenge=challenge,
-        timeout=_timeout_ms(deps),
-        attestation=AttestationConveyancePreference.NONE,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            require_resident_key=True,
-            user_verification=UserVerificationRequirement.REQUIRED,
-        ),
-        supported_pub_key_algs=ALGORITHMS,
-    )
-    return await _begin(
-        deps,
-        options,
-        Session(
-            kind="register",
-            client_id=client_id,
-            realm=realm,
-            challenge=bytes_to_base64url(challenge),
-            expires_at=_expiry(deps),
-            email=email,
-            name=name,
-            user_handle=bytes_to_base64url(user_handle),
-        ),
-    )
-
-
-async def challenge(deps: Deps, *, client_id: str, realm: str) -> dict[str, Any]:
-    """POST /passkey/challenge: request options for a discoverable credential (no
-    allowCredentials: the authenticator offers the passkeys it holds for this RP)."""
-    raw = secrets.token_bytes(32)
-    options = generate_authentication_options(
-        rp_id=deps.policy.webauthn_rp_id,
-        challenge=raw,
-        timeout=_timeout_ms(deps),
-        allow_credentials=[],
-        user_verification=UserVerificationRequirement.REQUIRED,
-    )
-    session = Session("login", client_id, realm, bytes_to_base64url(raw), _expiry(deps))
-    return await _begin(deps, options, session)
-
-
-def _expiry(deps: Deps) -> float:
-    return deps.clock.now() + deps.policy.passkey_session_lifetime
-
-
-async def _begin(deps: Deps, options: Any, session: Session) -> dict[str, Any]:
-    """Open the auth_session and answer the options the browser passes to WebAuthn."""
-    auth_session = await _open_session(deps, session)
-    return {"authn_params_public_key": options_to_json_dict(options), "auth_session": auth_session}
-
-
-async def session(deps: Deps, auth_session: str) -> Session | None:
-    """The live session behind an auth_session (read only), or None."""
-    raw = await deps.state.get(_key(auth_session))
-    if raw is None:
-        return None
-    try:
-        record = Session(**json.loads(raw))
-    except (ValueError, TypeError):
-        return None
-    return record if record.expires_at > deps.clock.now() else None
-
-
-async def consume(deps: Deps, auth_session: str) -> bool:
-    """Spend the auth_session (and its challenge) in one atomic operation: True for exactly one
-    of any number of concurrent callers."""
-    return await deps.state.consume(_key(auth_session)) is not None
 
 
 def credential_id_of(response: Mapping[str, Any]) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from twofold.core import associated_data, ids
+from twofold.core import associated_data
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidRequest, OAuthError
 from twofold.core.factors import dispatch, oob_codes
@@ -43,9 +43,8 @@ async def enrol(
     user = enrolment.user
     now = deps.clock.now()
     await deps.storage.authenticators.delete_inactive(user.user_id, list(replaces))
-    suffix = ids.authenticator_id(kinds[0]).split("|", 1)[1]
-    link = f"phone|{suffix}" if len(kinds) > 1 else None
-    rows = [f"{kind}|{suffix}" for kind in kinds]
+    link = f"phone|{enrolment.suffix}" if len(kinds) > 1 else None
+    rows = [enrolment.row_id(kind) for kind in kinds]
     for kind, row_id in zip(kinds, rows, strict=True):
         sealed = deps.keyring.encrypt(address.encode(), associated_data.contact_target(row_id))
         row = pending(row_id, user.user_id, kind, now, name=name, target_enc=sealed, link_id=link)

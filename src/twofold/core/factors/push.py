@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from joserfc.jwk import ECKey
 
-from twofold.core import associated_data, ids
+from twofold.core import associated_data
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidRequest, OAuthError, PushRejected, ServerError
 from twofold.core.factors import base, dispatch, oob_codes, totp_codes
@@ -68,8 +68,8 @@ async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
     stale_ids += [a.id for a in stored if a.link_id and a.link_id in {s.link_id for s in stale}]
     await deps.storage.authenticators.delete(sorted(set(stale_ids)))
 
-    suffix = ids.authenticator_id("push").split("|", 1)[1]
-    push_id, totp_id, link = f"push|{suffix}", f"totp|{suffix}", f"push|{suffix}"
+    push_id, totp_id = enrolment.row_id("push"), enrolment.row_id("totp")
+    link = push_id
     secret = totp_codes.new_secret()
     sealed = deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(totp_id))
     await deps.storage.authenticators.add(

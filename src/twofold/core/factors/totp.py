@@ -13,7 +13,6 @@ from twofold.core import associated_data
 from twofold.core.deps import Deps
 from twofold.core.factors import base, totp_codes
 from twofold.core.factors.base import Enrolment
-from twofold.core.ids import authenticator_id
 from twofold.core.models import Authenticator, MfaToken
 
 describe = base.describe
@@ -33,7 +32,7 @@ async def enrol(deps: Deps, enrolment: Enrolment) -> dict[str, Any]:
     if stale:
         await deps.storage.authenticators.delete(stale)
     secret = totp_codes.new_secret()
-    new_id = authenticator_id("totp")
+    new_id = enrolment.row_id("totp")
     sealed = deps.keyring.encrypt(secret.encode(), associated_data.otp_secret(new_id))
     await deps.storage.authenticators.add(
         base.pending(new_id, user.user_id, "totp", now, secret_enc=sealed)

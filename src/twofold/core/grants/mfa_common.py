@@ -50,7 +50,7 @@ async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
 
 @asynccontextmanager
 async def grant_unit(
-    deps: Deps, req: GrantRequest, user: User, bucket: Attempts | None, *, factor: str
+    deps: Deps, client_id: str, user: User, bucket: Attempts | None, *, factor: str
 ) -> AsyncIterator[None]:
     """A unit of work that first takes an attempt from the user's bucket (429 when it is empty,
     with nothing written): a grant's whole outcome then commits in one transaction. A grant
@@ -76,9 +76,7 @@ async def grant_unit(
                 yield
     except TooManyAttempts:
         deps.metrics.mfa_rate_limited(factor, "attempts")
-        await audit.record(
-            deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=req.client.client_id
-        )
+        await audit.record(deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=client_id)
         raise
     except InvalidGrant:
         if bucket is not None and not deps.state.transactional:
@@ -93,12 +91,10 @@ async def grant_unit(
         raise
 
 
-async def failed(deps: Deps, req: GrantRequest, user: User, event: str, factor: str) -> None:
+async def failed(deps: Deps, client_id: str, user: User, event: str, factor: str) -> None:
     # The attempt taken up front stays spent: that is the failure being counted.
     deps.metrics.mfa_failure(factor)
-    await audit.record(
-        deps, event, user_id=user.user_id, client_id=req.client.client_id, factor=factor
-    )
+    await audit.record(deps, event, user_id=user.user_id, client_id=client_id, factor=factor)
 
 
 async def record_success(deps: Deps, req: GrantRequest, user: User, authenticator_id: str) -> None:
@@ -125,7 +121,7 @@ async def mint(deps: Deps, req: GrantRequest, record: MfaToken, user: User, gran
 
 async def confirm_enrolment(
     deps: Deps,
-    req: GrantRequest,
+    client_id: str,
     user: User,
     authenticators: list[Authenticator],
     confirmed: Authenticator,
@@ -147,7 +143,7 @@ async def confirm_enrolment(
         deps,
         audit.ENROLLMENT_COMPLETE,
         user_id=user.user_id,
-        client_id=req.client.client_id,
+        client_id=client_id,
         authenticator_id=confirmed.id,
     )
     return ids

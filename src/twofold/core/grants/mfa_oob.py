@@ -71,15 +71,21 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 raise AccessDenied(ALREADY_ENROLLED)
 
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None
-    async with mfa_common.grant_unit(deps, req, user, bucket, factor=challenge.channel):
+    async with mfa_common.grant_unit(
+        deps, req.client.client_id, user, bucket, factor=challenge.channel
+    ):
         if not proof:
-            await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, challenge.channel)
+            await mfa_common.failed(
+                deps, req.client.client_id, user, audit.AUTH_FAILED, challenge.channel
+            )
         else:
             if not await oob_codes.spend(deps, oob_code):
                 # A concurrent request used this code a moment ago: not a guess, costs nothing.
                 raise InvalidGrant(INVALID_BINDING_CODE if factor.GUESSABLE else MALFORMED_OOB)
             if confirming and target is not None:
-                await mfa_common.confirm_enrolment(deps, req, user, authenticators, target, now)
+                await mfa_common.confirm_enrolment(
+                    deps, req.client.client_id, user, authenticators, target, now
+                )
             if target is not None:
                 await deps.storage.authenticators.touch(target.id, now)
             await mfa_common.spend(deps, mfa_token, record)

@@ -14,7 +14,7 @@ from twofold.core.factors import totp
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.mfa.enrolled import is_enrolled
-from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet
+from twofold.core.models import GRANT_MFA_OTP, Authenticator, TokenSet, User
 
 GRANT_TYPE = GRANT_MFA_OTP
 
@@ -44,28 +44,16 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     nothing_to_confirm = record.via_access_token and not candidates
     now = deps.clock.now()
     attempts = mfa_common.attempts(deps)
-    winner: Authenticator | None = None
-    replayed = False
     # One transaction for the whole outcome: the attempt, claiming the step, a confirmation,
     # spending the mfa_token, the refund and the audit rows. Rows are locked in the order
     # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
     # Signing comes after, outside it.
-    async with mfa_common.grant_unit(deps, req, user, attempts, factor="otp"):
-        # Secrets are opened only once the attempt is taken, so a refused (429) request costs
-        # the same however many authenticators the user holds.
-        matches = totp.verify(deps, candidates, code, now)
-        for candidate, step in matches:
-            if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
-                replayed = True
-                continue
-            if not candidate.active:
-                ids = await mfa_common.confirm_enrolment(
-                    deps, req, user, authenticators, candidate, now
-                )
-                await _drop_other_pending(deps, authenticators, ids)
+    async with mfa_common.grant_unit(deps, req.client.client_id, user, attempts, factor="otp"):
+        winner, replayed = await claim_code(
+            deps, req.client.client_id, user, authenticators, candidates, code, now
+        )
+        if winner is not None:
             await mfa_common.spend(deps, mfa_token, record)
-            winner = candidate
-            break
         # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
         if winner is not None or replayed:
             await attempts.refund(user.user_id)
@@ -74,12 +62,40 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             # if minting then fails (an API deleted since the password step).
             await mfa_common.record_success(deps, req, user, winner.id)
         elif not replayed and not nothing_to_confirm:
-            await mfa_common.failed(deps, req, user, audit.AUTH_FAILED, "otp")
+            await mfa_common.failed(deps, req.client.client_id, user, audit.AUTH_FAILED, "otp")
     if winner is not None:
         return await mfa_common.mint(deps, req, record, user, "mfa-otp")
     if nothing_to_confirm:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     raise InvalidGrant(INVALID_OTP)
+
+
+async def claim_code(
+    deps: Deps,
+    client_id: str,
+    user: User,
+    authenticators: list[Authenticator],
+    candidates: list[Authenticator],
+    code: str,
+    now: float,
+) -> tuple[Authenticator | None, bool]:
+    """Inside a grant unit whose attempt is taken: the candidate whose time step `code` claims
+    (confirming it when it is a pending enrolment), and whether a match lost its step to an
+    earlier use of the same code (a replay)."""
+    # Secrets are opened only once the attempt is taken, so a refused (429) request costs the
+    # same however many authenticators the user holds.
+    replayed = False
+    for candidate, step in totp.verify(deps, candidates, code, now):
+        if not await deps.storage.authenticators.claim_totp_step(candidate.id, step, now):
+            replayed = True
+            continue
+        if not candidate.active:
+            ids = await mfa_common.confirm_enrolment(
+                deps, client_id, user, authenticators, candidate, now
+            )
+            await _drop_other_pending(deps, authenticators, ids)
+        return candidate, replayed
+    return None, replayed
 
 
 async def _drop_other_pending(

@@ -45,7 +45,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
     # commit together or not at all, so neither the mfa_token nor the code can be spent without
     # the other.
-    async with mfa_common.grant_unit(deps, req, user, attempts, factor="recovery-code"):
+    async with mfa_common.grant_unit(
+        deps, req.client.client_id, user, attempts, factor="recovery-code"
+    ):
         if good and stored is not None:
             # Made only now, after the attempt is taken: made before, its cost would make a
             # refused (429) right code answer more slowly than a refused wrong one.
@@ -61,7 +63,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
             )
         else:
-            await mfa_common.failed(deps, req, user, audit.RECOVERY_FAILED, "recovery-code")
+            await mfa_common.failed(
+                deps, req.client.client_id, user, audit.RECOVERY_FAILED, "recovery-code"
+            )
     if not good:
         raise InvalidGrant(INVALID_RECOVERY_CODE)
     tokens = await mfa_common.mint(deps, req, record, user, "mfa-recovery-code")

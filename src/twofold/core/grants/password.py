@@ -1,7 +1,7 @@
 """grant_type=password and http://auth0.com/oauth/grant-type/password-realm.
 
-A correct password either yields tokens (policy `never`, or an MFA-API token for a user with no
-factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
+A correct password either yields tokens (policy `never`, or an MFA-API or My Account token for a
+user with no factor yet) or the 403 mfa_required answer carrying a fresh mfa_token.
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     scope = audience.grant_scopes(target, req.optional("scope"))
     user = await check_password(deps, realm, username, password, req.client.client_id, req.ip)
 
-    # Asking for the MFA API forces MFA once a factor exists; without one the token is how the
-    # user enrols, so it is minted directly.
+    # Asking for the MFA API or the My Account API forces MFA once a factor exists; without one
+    # the token is how the user enrols, so it is minted directly.
     if await policy.mfa_needed(deps, target, user.user_id):
         await policy.require_mfa(deps, user, req.client.client_id, target, scope)
     await audit.record(

@@ -31,13 +31,12 @@ from typing import Any, NamedTuple
 from twofold.core import audience, audit, issuance
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidClient, InvalidGrant, InvalidRequest, UserBlocked
-from twofold.core.factors import passkey
+from twofold.core.factors import passkey, passkey_sessions
 from twofold.core.grants import mfa_common
 from twofold.core.grants.base import GrantRequest
 from twofold.core.ids import authenticator_id, new_user_id
 from twofold.core.models import (
     GRANT_WEBAUTHN,
-    Authenticator,
     TokenSet,
     User,
 )
@@ -96,8 +95,10 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         raise InvalidClient(CONFIDENTIAL_ONLY)
     auth_session = req.required("auth_session")
     response = _response(req)
-    record = await passkey.session(deps, auth_session)
-    if record is None or record.client_id != req.client.client_id:
+    record = await passkey_sessions.session(deps, auth_session)
+    # A session adding a passkey to an account (the My Account API) is finished there, never
+    # here: it must not sign anyone in.
+    if record is None or record.client_id != req.client.client_id or record.kind == "add":
         raise InvalidGrant(INVALID_SESSION)
     target = await audience.resolve(deps, req.optional("audience"))
     scope = audience.grant_scopes(target, req.optional("scope"))
@@ -121,7 +122,7 @@ async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     user = None if credential is None else await deps.storage.users.get(credential.user_id)
     if credential is None or user is None or user.realm != record.realm:
         # No user to charge: the session is spent, and the answer is the same as a bad response.
-        await passkey.consume(deps, auth_session)
+        await passkey_sessions.consume(deps, auth_session)
         await _record(deps, audit.FAILED_LOGIN, client_id)
         raise InvalidGrant(INVALID_RESPONSE)
     refused: passkey.Refused | None = None
@@ -133,8 +134,8 @@ async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     now = deps.clock.now()
     attempts = mfa_common.attempts(deps)
     won = False
-    async with mfa_common.grant_unit(deps, req, user, attempts, factor="passkey"):
-        spent = await passkey.consume(deps, auth_session)
+    async with mfa_common.grant_unit(deps, req.client.client_id, user, attempts, factor="passkey"):
+        spent = await passkey_sessions.consume(deps, auth_session)
         if use is not None and spent:
             won = await deps.storage.passkeys.record_use(
                 credential.credential_id, credential.sign_count, use.new_count, use.backed_up, now
@@ -167,7 +168,7 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     try:
         new = passkey.verify_registration(deps, record, response)
     except passkey.Refused as exc:
-        await passkey.consume(deps, auth_session)
+        await passkey_sessions.consume(deps, auth_session)
         await _record(deps, audit.FAILED_SIGNUP, client_id, reason=exc.reason)
         raise InvalidGrant(INVALID_RESPONSE) from None
     if record.email is None or record.user_handle is None:
@@ -182,22 +183,20 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
         name=record.name,
         created_at=now,
     )
-    row = Authenticator(
-        id=authenticator_id("passkey"),
-        user_id=user.user_id,
-        kind="passkey",
-        active=True,
-        created_at=now,
-        confirmed_at=now,
-        last_used_at=now,
+    row = new.authenticator(
+        authenticator_id=authenticator_id("passkey"), user_id=user.user_id, now=now
     )
     credential = new.stored(
-        authenticator_id=row.id, user_id=user.user_id, user_handle=record.user_handle, now=now
+        authenticator_id=row.id,
+        user_id=user.user_id,
+        user_handle=record.user_handle,
+        now=now,
+        user_agent=audit.request_context.get().user_agent,
     )
     outcome = "ok"
     try:
-        async with mfa_common.grant_unit(deps, req, user, None, factor="passkey"):
-            if not await passkey.consume(deps, auth_session):
+        async with mfa_common.grant_unit(deps, req.client.client_id, user, None, factor="passkey"):
+            if not await passkey_sessions.consume(deps, auth_session):
                 raise InvalidGrant(INVALID_SESSION)
             await deps.storage.users.create(user)
             await deps.storage.authenticators.add(row)
@@ -206,7 +205,7 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
         outcome = "conflict"
     if outcome == "conflict":
         # The unit rolled back, session included; spend it now (one try per session).
-        await passkey.consume(deps, auth_session)
+        await passkey_sessions.consume(deps, auth_session)
         await _record(deps, audit.FAILED_SIGNUP, client_id, reason="exists")
         raise InvalidGrant(INVALID_SIGNUP)
     await _record(deps, audit.SUCCESS_SIGNUP, client_id, user, row.id)

@@ -33,6 +33,8 @@ METHOD_TYPE = {
     "email": "email",
     "push": "push-notification",
     "recovery-code": "recovery-code",
+    # Listed by the My Account API; the Management API's lists leave first factors out.
+    "passkey": "passkey",
 }
 CREATABLE = ("totp", "phone", "email")
 CREATE_FIELDS = frozenset(

@@ -27,7 +27,7 @@ from twofold.core.ids import authenticator_id
 from twofold.core.mfa import enrolment_limits
 from twofold.core.mfa.bearer import Principal
 from twofold.core.mfa.enrolled import is_enrolled
-from twofold.core.models import Authenticator, User
+from twofold.core.models import Authenticator, AuthenticatorKind, User
 
 AUTHENTICATOR_TYPES = ("otp", "oob")
 
@@ -75,17 +75,30 @@ async def associate(deps: Deps, principal: Principal, body: Mapping[str, Any]) -
         raise AccessDenied(ALREADY_ENROLLED)
     channel = _oob_channel(body) if types[0] == "oob" else None
     kind = OOB_KINDS[channel] if channel is not None else "totp"
-    enrolment_limits.check_room(deps, authenticators, kind)
-    await enrolment_limits.take_associate(deps, user.user_id, _credential(principal))
     enrolment = await _enrolment(deps, principal, user, body, channel)
-    answer = await FACTORS[kind].enrol(deps, enrolment)
+    answer = await start(deps, enrolment, kind, authenticators, _credential(principal))
     if codes := await recovery_codes_for_first_enrolment(deps, user, authenticators):
         answer["recovery_codes"] = codes
+    return answer
+
+
+async def start(
+    deps: Deps,
+    enrolment: Enrolment,
+    kind: AuthenticatorKind,
+    authenticators: Sequence[Authenticator],
+    credential: str,
+) -> dict[str, Any]:
+    """How every enrolment of a factor starts, asked through the MFA API or the My Account API:
+    room for one more of `kind`, one call from the user's and the credential's allowance, then
+    the factor stores the inactive authenticator and answers."""
+    await enrolment_limits.admit(deps, authenticators, kind, enrolment.user.user_id, credential)
+    answer = await FACTORS[kind].enrol(deps, enrolment)
     await audit.record(
         deps,
         audit.START_ENROLL,
-        user_id=user.user_id,
-        client_id=principal.client_id or None,
+        user_id=enrolment.user.user_id,
+        client_id=enrolment.client_id or None,
         factor=answer.get("oob_channel") or answer["authenticator_type"],
     )
     return answer

@@ -47,28 +47,34 @@ class Principal:
             raise InsufficientScope(f"Insufficient scope, expected: {scope}")
 
 
-def _looks_like_jwt(token: str) -> bool:
+def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and len(token) <= 8192
 
 
-async def _verify_access_token(deps: Deps, token: str) -> dict[str, object]:
+async def verify_api_token(deps: Deps, token: str, audience: str) -> dict[str, object]:
+    """The claims of an access token this issuer signed for `audience` (with or without its
+    trailing slash); raises TokenInvalid."""
     signer = await deps.signer()
     return signer.verify(
         token,
-        audience=[deps.mfa_audience, deps.mfa_audience.rstrip("/")],
+        audience=[audience, audience.rstrip("/")],
         issuer=deps.issuer,
         now=deps.clock.now(),
     )
 
 
-def _passed_mfa(claims: dict[str, object]) -> bool:
+async def _verify_access_token(deps: Deps, token: str) -> dict[str, object]:
+    return await verify_api_token(deps, token, deps.mfa_audience)
+
+
+def passed_mfa(claims: dict[str, object]) -> bool:
     amr = claims.get("amr")
     return isinstance(amr, list) and "mfa" in amr
 
 
 async def _refuse_password_only(deps: Deps, claims: dict[str, object]) -> None:
     """A password-only MFA-API token is refused once its user has a factor that counts."""
-    if not _passed_mfa(claims) and await is_enrolled(deps, str(claims.get("sub", ""))):
+    if not passed_mfa(claims) and await is_enrolled(deps, str(claims.get("sub", ""))):
         raise AccessDenied(ALREADY_ENROLLED)
 
 
@@ -79,7 +85,7 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise InvalidToken("Invalid authorization header")
-    if _looks_like_jwt(token):
+    if looks_like_jwt(token):
         try:
             claims = await _verify_access_token(deps, token)
         except TokenInvalid:
@@ -109,7 +115,7 @@ async def from_bearer(deps: Deps, authorization: str | None) -> Principal:
 
 async def for_grant(deps: Deps, mfa_token: str, client_id: str) -> MfaToken:
     """The transaction an MFA grant works on: a live mfa_token, or an MFA-API access token."""
-    if _looks_like_jwt(mfa_token):
+    if looks_like_jwt(mfa_token):
         try:
             claims = await _verify_access_token(deps, mfa_token)
         except TokenInvalid:

@@ -59,9 +59,12 @@ async def is_enrolled(
     return has_active_factor(authenticators, email_counts=tenant.email_counts_as_factor)
 
 
-async def for_user(deps: Deps, user_id: str) -> list[Authenticator]:
-    """The user's stored authenticators plus the implicit one for a verified email."""
-    stored = mfa_only(await deps.storage.authenticators.list_for_user(user_id))
+async def for_user(deps: Deps, user_id: str, *, first_factors: bool = False) -> list[Authenticator]:
+    """The user's stored authenticators plus the implicit one for a verified email; passkeys too
+    when `first_factors` (the My Account API shows them, the MFA API does not)."""
+    stored = list(await deps.storage.authenticators.list_for_user(user_id))
+    if not first_factors:
+        stored = mfa_only(stored)
     tenant = await deps.tenant()
     if "email" in tenant.enabled_factors:
         user = await deps.storage.users.get(user_id)

@@ -31,6 +31,11 @@ def _family(kind: str) -> str:
     return _COUNTED_AS.get(kind, kind)
 
 
+class NoRoom(InvalidRequest):
+    """The user holds the most active authenticators of a kind: 400 invalid_request on the MFA
+    API (Auth0's answer), 409 on the My Account API."""
+
+
 def check_room(
     deps: Deps, authenticators: Sequence[Authenticator], kind: AuthenticatorKind
 ) -> None:
@@ -42,7 +47,20 @@ def check_room(
         if a.active and _family(a.kind) == family and not (a.kind == "totp" and a.link_id)
     }
     if len(held) >= deps.policy.max_authenticators_per_kind:
-        raise InvalidRequest(TOO_MANY_AUTHENTICATORS)
+        raise NoRoom(TOO_MANY_AUTHENTICATORS)
+
+
+async def admit(
+    deps: Deps,
+    authenticators: Sequence[Authenticator],
+    kind: AuthenticatorKind,
+    user_id: str,
+    credential: str,
+) -> None:
+    """Both bounds for one new enrolment of `kind`: room for it, then a call from the
+    allowances (so a refused enrolment for lack of room costs no call)."""
+    check_room(deps, authenticators, kind)
+    await take_associate(deps, user_id, credential)
 
 
 async def take_associate(deps: Deps, user_id: str, credential: str) -> None:

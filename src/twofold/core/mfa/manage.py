@@ -1,15 +1,18 @@
-"""GET /mfa/authenticators and DELETE /mfa/authenticators/{id}."""
+"""GET /mfa/authenticators and DELETE /mfa/authenticators/{id}; and the rules every API that
+changes a user's authenticators shares: how one is removed, how a recovery code is replaced."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from twofold.core import audit
+from twofold.core import audit, ids
 from twofold.core.deps import Deps
 from twofold.core.errors import AccessDenied, InsufficientScope, NotFound
 from twofold.core.factors import email
 from twofold.core.mfa.bearer import Principal
 from twofold.core.mfa.enrolled import list_view, mfa_only
+from twofold.core.models import Authenticator
 
 
 async def list_authenticators(deps: Deps, principal: Principal) -> list[dict[str, Any]]:
@@ -55,3 +58,26 @@ async def remove(
         await deps.storage.authenticators.delete([a.id for a in remaining])
         await deps.storage.recovery_codes.delete(user_id)
     return ids
+
+
+async def replace_recovery_code(
+    deps: Deps,
+    user_id: str,
+    stored: Sequence[Authenticator],
+    code_hash: str,
+    now: float,
+    *,
+    row_id: str | None = None,
+) -> None:
+    """Make `code_hash` the user's recovery code at once (the old code stops working) and its
+    authenticator row active: the one the user holds, or a new one (`row_id`, when the caller
+    named it already). Run it in a unit of work: the code and its row change together."""
+    await deps.storage.recovery_codes.set(user_id, code_hash, now)
+    rows = [a.id for a in stored if a.kind == "recovery-code"]
+    if rows:
+        await deps.storage.authenticators.activate(rows, now)
+        return
+    new_id = row_id or ids.authenticator_id("recovery-code")
+    await deps.storage.authenticators.add(
+        Authenticator(new_id, user_id, "recovery-code", True, now, confirmed_at=now)
+    )

@@ -1,9 +1,9 @@
 """When a token request needs a second factor, and the mfa_required answer it then gets.
 
 One rule for the password grant and the refresh grant (which applies it again to a family that
-was issued without a second factor): the MFA-API audience needs MFA once the user has a factor
-that counts (without one, its token is how the user enrols); any other audience follows the
-tenant's `mfa_policy`.
+was issued without a second factor): the audiences of the MFA API and the My Account API need MFA
+once the user has a factor that counts (without one, their token is how the user enrols); any
+other audience follows the tenant's `mfa_policy`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from twofold.core.models import User
 
 
 async def mfa_needed(deps: Deps, target: Target, user_id: str) -> bool:
-    if target.is_mfa_api:
+    if target.manages_factors:
         return await is_enrolled(deps, user_id)
     tenant = await deps.tenant()
     return tenant.mfa_policy == "always"
