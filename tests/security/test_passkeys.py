@@ -18,7 +18,14 @@ from web.passkey_support import (
     register,
     signup,
 )
-from web.support import GRANT_OTP, Harness, assert_error, assert_tokens
+from web.support import (
+    ALREADY_ENROLLED,
+    GRANT_OTP,
+    MFA_AUDIENCE,
+    Harness,
+    assert_error,
+    assert_tokens,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -279,3 +286,31 @@ async def test_register_session_cannot_log_in(env: Harness) -> None:
     credential = auth.get({"challenge": started["authn_params_public_key"]["challenge"]})
     resp = await exchange(env, client, started["auth_session"], credential)
     assert_error(resp, 403, "invalid_grant")
+
+
+async def test_a_password_alone_cannot_add_a_factor_beside_a_passkey(env: Harness) -> None:
+    """A passkey user who was later given a password (an operator, the Management API): the
+    password alone must not enrol the attacker's own OTP app, nor reach the MFA API, as with any
+    other factor the user holds."""
+    from twofold.core.management import users
+
+    client, auth, user_id = await _user_with_passkey(env)
+    await users.set_password(env.services.deps, user_id, "correct horse battery")
+    mfa_token = await env.mfa_token(
+        client, username="new@example.com", password="correct horse battery"
+    )
+
+    refused = await env.associate(mfa_token)
+    assert_error(refused, 403, "access_denied", ALREADY_ENROLLED)
+    from_password = await env.password(
+        client,
+        username="new@example.com",
+        password="correct horse battery",
+        audience=MFA_AUDIENCE,
+        scope="enroll read:authenticators",
+    )
+    assert_error(from_password, 403, "mfa_required")
+
+    # The passkey itself still signs in, and its MFA-level token may add the OTP app.
+    tokens = assert_tokens(await login(env, client, auth))
+    assert tokens["access_token"]

@@ -56,7 +56,15 @@ async def is_enrolled(
                 user = await deps.storage.users.get(user_id)
             if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
                 authenticators.append(implicit)
-    return has_active_factor(authenticators, email_counts=tenant.email_counts_as_factor)
+    if has_active_factor(authenticators, email_counts=tenant.email_counts_as_factor):
+        return True
+    # A passkey is a first factor that the MFA API neither lists nor challenges, but it is a
+    # credential the user holds: a password alone must not add a factor beside it (nor reach
+    # the MFA API) any more than beside an OTP app. The passkey signs in by itself instead.
+    held = authenticators if any(a.kind == "passkey" for a in authenticators) else None
+    if held is None:
+        held = list(await deps.storage.authenticators.list_for_user(user_id))
+    return any(a.kind == "passkey" and a.active for a in held)
 
 
 async def for_user(deps: Deps, user_id: str, *, first_factors: bool = False) -> list[Authenticator]:
