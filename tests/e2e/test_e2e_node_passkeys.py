@@ -19,6 +19,7 @@ import pytest
 
 from web.webauthn_authenticator import SoftAuthenticator
 
+from . import _management as shared
 from ._node import node_ready, run_step
 from ._sdk import verify_jwt
 from ._server import Client
@@ -116,7 +117,10 @@ def test_sdk_passkey_signup_then_login(
     email = f"passkey-{secrets.token_hex(4)}@e2e.twofold.test"
     passkey = SoftAuthenticator(origin=server.base_url, rp_id="127.0.0.1")
 
-    signup = _answered(_step(deployment, app, "register", email=email, name="Pat Passkey"))
+    metadata = {"plan": "pro", "locale": "de-CH"}
+    signup = _answered(
+        _step(deployment, app, "register", email=email, name="Pat Passkey", userMetadata=metadata)
+    )
     creation = signup["authnParamsPublicKey"]
     assert creation["rp"]["id"] == passkey.rp_id, creation
     assert creation["user"]["name"] == email, creation
@@ -134,6 +138,10 @@ def test_sdk_passkey_signup_then_login(
     assert signed_up["email"] == email, signed_up
     assert signed_up["amr"] == DEVICE_BOUND_AMR, signed_up
     assert signup_access["amr"] == DEVICE_BOUND_AMR, signup_access
+    reader = shared.sdk_client(deployment, "e2e passkey user reader", "read:users")
+    stored = reader.users.get(user_id)
+    assert (stored.email, stored.name) == (email, "Pat Passkey"), stored
+    assert stored.user_metadata == metadata, "the SDK's userMetadata is kept on the user"
 
     session, credential, answer = _login(deployment, app, passkey)
     logged_in, access = _checked_tokens(deployment, app, jwks, _answered(answer))

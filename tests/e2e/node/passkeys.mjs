@@ -58,8 +58,8 @@ function tokens(t) {
 
 const steps = {
   // The signup challenge: PublicKeyCredentialCreationOptions for a new user.
-  async register(auth, { email, name }) {
-    return refused(() => auth.passkey.register({ email, name }));
+  async register(auth, { email, name, userMetadata }) {
+    return refused(() => auth.passkey.register({ email, name, userMetadata }));
   },
 
   // The login challenge: PublicKeyCredentialRequestOptions (discoverable credentials).
