@@ -22,8 +22,9 @@ install: $(UV)
 install-dev: $(UV)
 	$(UV) sync --frozen
 
-# The Node.js SDKs the end-to-end tests drive (node-auth0), exactly as package-lock.json pins
-# them. npm ci runs again only when package.json or the lock file is newer than what it installed.
+# The Node.js SDKs the end-to-end tests drive (node-auth0, @auth0/auth0-auth-js), exactly as
+# package-lock.json pins them. npm ci runs again only when package.json or the lock file is
+# newer than what it installed.
 NODE_TESTS := tests/e2e/node
 NODE_DEPS := $(NODE_TESTS)/node_modules/.package-lock.json
 

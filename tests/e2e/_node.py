@@ -24,7 +24,7 @@ STEP_TIMEOUT = 60.0
 def node_ready() -> str:
     """The `node` executable, once the pinned packages are installed; fails saying how if not."""
     node = shutil.which("node")
-    assert node is not None, "Node.js is needed for the node-auth0 tests (apt-get install nodejs)"
+    assert node is not None, "Node.js is needed for the Node SDK tests (apt-get install nodejs)"
     assert (NODE_DIR / "node_modules" / ".package-lock.json").exists(), (
         f"the pinned npm packages are not installed: run `make test`, or `npm ci` in {NODE_DIR}"
     )

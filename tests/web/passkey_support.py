@@ -28,13 +28,19 @@ def authenticator(**kw: Any) -> SoftAuthenticator:
 
 
 async def register(
-    env: Harness, client: Creds, email: str = "new@example.com", name: str | None = "New User"
+    env: Harness,
+    client: Creds,
+    email: str = "new@example.com",
+    name: str | None = "New User",
+    **extra: Any,
 ) -> dict[str, Any]:
+    """/passkey/register; `extra` adds top-level body fields (e.g. user_metadata)."""
     profile: dict[str, Any] = {"email": email}
     if name:
         profile["name"] = name
     resp = await env.http.post(
-        "/passkey/register", json={"client_id": client.client_id, "user_profile": profile}
+        "/passkey/register",
+        json={"client_id": client.client_id, "user_profile": profile, **extra},
     )
     assert resp.status_code == 200, resp.text
     return dict(resp.json())

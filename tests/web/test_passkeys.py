@@ -187,6 +187,42 @@ async def test_register_profile_is_validated(env: Harness) -> None:
         assert_error(resp, 400, "invalid_request")
 
 
+async def test_signup_stores_the_user_metadata_of_register(env: Harness) -> None:
+    """@auth0/auth0-auth-js sends `userMetadata` as the body's `user_metadata`; Auth0 stores it
+    on the user the signup creates."""
+    client = await passkey_client(env)
+    metadata = {f"k{i}": f"v{i}" for i in range(10)}
+    started = await register(env, client, "meta@example.com", user_metadata=metadata)
+    credential = authenticator().create(started["authn_params_public_key"])
+    tokens = assert_tokens(await exchange(env, client, started["auth_session"], credential))
+    _, claims = await env.decode(tokens["access_token"])
+    user = await env.services.deps.storage.users.get(claims["sub"])
+    assert user.user_metadata == metadata
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "plan=pro",
+        ["pro"],
+        {"plan": 1},
+        {"plan": {"tier": "pro"}},
+        {"": "pro"},
+        {"plan": "x" * 256},
+        {f"k{i}": "v" for i in range(11)},
+    ],
+)
+async def test_register_user_metadata_is_validated(env: Harness, metadata: object) -> None:
+    client = await passkey_client(env)
+    body = {
+        "client_id": client.client_id,
+        "user_profile": {"email": "meta@example.com"},
+        "user_metadata": metadata,
+    }
+    resp = await env.http.post("/passkey/register", json=body)
+    assert_error(resp, 400, "invalid_request", "Invalid parameter: user_metadata")
+
+
 @pytest.mark.parametrize("bad", ["not json", "[1]", "{", "null"])
 async def test_malformed_authn_response_is_a_client_error(env: Harness, bad: str) -> None:
     client = await passkey_client(env)

@@ -5,7 +5,8 @@ ceremony and sends the result to /oauth/token (grant urn:okta:params:oauth:grant
 Neither endpoint authenticates the client (public clients call them, as Auth0 allows); the
 client must exist and be allowed the webauthn grant. The token exchange itself requires a
 confidential client. /passkey/register does not say whether the email is taken: that is only
-decided when the signup completes.
+decided when the signup completes. Its `user_metadata` (up to ten string fields, as Auth0 takes
+them) is stored on the user the signup creates.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from twofold.core.factors import passkey_sessions
 from twofold.core.models import DEFAULT_REALM, GRANT_WEBAUTHN
 
 MAX_NAME_CHARS = 255
+MAX_METADATA_FIELDS = 10
 
 
 def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
@@ -31,6 +33,20 @@ def _string(body: Mapping[str, Any], name: str, *, required: bool) -> str | None
     if not isinstance(value, str) or len(value) > MAX_NAME_CHARS or "\x00" in value:
         raise InvalidRequest(f"Invalid parameter: {name}")
     return value
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_NAME_CHARS and "\x00" not in value
+
+
+def _user_metadata(body: Mapping[str, Any]) -> dict[str, str]:
+    value = body.get("user_metadata")
+    if value is None:
+        return {}
+    valid = isinstance(value, Mapping) and len(value) <= MAX_METADATA_FIELDS
+    if not valid or not all(key and _text(key) and _text(v) for key, v in value.items()):
+        raise InvalidRequest("Invalid parameter: user_metadata")
+    return dict(value)
 
 
 async def _client_id(deps: Deps, body: Mapping[str, Any]) -> str:
@@ -55,8 +71,9 @@ async def register(deps: Deps, body: Mapping[str, Any]) -> dict[str, Any]:
         raise missing("user_profile.email")
     email = contact.normalize_email(profile.get("email"))
     name = _string(profile, "name", required=False)
+    metadata = _user_metadata(body)
     return await passkey_sessions.enrol(
-        deps, client_id=client_id, realm=realm, email=email, name=name
+        deps, client_id=client_id, realm=realm, email=email, name=name, user_metadata=metadata
     )
 
 

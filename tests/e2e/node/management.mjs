@@ -8,6 +8,8 @@
 // SDK's public method of the version pinned in package.json.
 import { ManagementClient, ManagementError } from "auth0";
 
+import { runStep } from "./step.mjs";
+
 // What a rejected call looked like to the SDK: its error class, the status and the parsed body.
 function refusal(err) {
   if (!(err instanceof ManagementError)) {
@@ -129,25 +131,8 @@ const steps = {
   },
 };
 
-async function main() {
-  const step = steps[process.argv[2]];
-  if (step === undefined) {
-    throw new Error(`unknown step ${process.argv[2]}; one of ${Object.keys(steps).join(", ")}`);
-  }
-  const chunks = [];
-  for await (const chunk of process.stdin) {
-    chunks.push(chunk);
-  }
-  const { domain, clientId, clientSecret, args } = JSON.parse(Buffer.concat(chunks).toString());
-  // No retries: a 429 or 5xx must reach the test instead of being retried away.
-  const m = new ManagementClient({
-    domain,
-    clientId,
-    clientSecret,
-    maxRetries: 0,
-    timeoutInSeconds: 10,
-  });
-  process.stdout.write(JSON.stringify(await step(m, args ?? {})));
-}
-
-await main();
+// No retries: a 429 or 5xx must reach the test instead of being retried away.
+await runStep(
+  steps,
+  (credentials) => new ManagementClient({ ...credentials, maxRetries: 0, timeoutInSeconds: 10 }),
+);

@@ -15,7 +15,7 @@ Imports neither grants nor MFA use cases, like every factor.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from webauthn import (
@@ -74,6 +74,8 @@ class Session:
     # Adding a passkey: the user it is for, and the id its authenticator will take.
     user_id: str | None = None
     authenticator_id: str | None = None
+    # Signup only: stored on the user it creates (up to ten string fields, as Auth0 takes them).
+    user_metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

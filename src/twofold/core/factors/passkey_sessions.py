@@ -12,7 +12,7 @@ one response, exactly one gets the session. Deciding the response is `passkey.py
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -77,7 +77,13 @@ def _creation_options(
 
 
 async def enrol(
-    deps: Deps, *, client_id: str, realm: str, email: str, name: str | None
+    deps: Deps,
+    *,
+    client_id: str,
+    realm: str,
+    email: str,
+    name: str | None,
+    user_metadata: Mapping[str, str],
 ) -> dict[str, Any]:
     """POST /passkey/register: creation options for a new user's first passkey."""
     challenge = secrets.token_bytes(32)
@@ -97,6 +103,7 @@ async def enrol(
             email=email,
             name=name,
             user_handle=bytes_to_base64url(user_handle),
+            user_metadata=dict(user_metadata),
         ),
     )
 

@@ -18,8 +18,9 @@ Decisions:
   token keeps the MFA status.
 - A counter that does not move forward on a credential that counts is a cloned authenticator:
   refused, audited (`passkey_clone_detected`), the attempt stays spent.
-- Signup: the session from /passkey/register creates the user (no password) with the passkey
-  as its first authenticator; an email already taken in the realm is refused then.
+- Signup: the session from /passkey/register creates the user (no password, the profile and
+  user_metadata given there) with the passkey as its first authenticator; an email already
+  taken in the realm is refused then.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ async def _signup(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
         password_hash="",
         realm=record.realm,
         name=record.name,
+        user_metadata=dict(record.user_metadata),
         created_at=now,
     )
     row = new.authenticator(
