@@ -314,3 +314,14 @@ async def test_a_password_alone_cannot_add_a_factor_beside_a_passkey(env: Harnes
     # The passkey itself still signs in, and its MFA-level token may add the OTP app.
     tokens = assert_tokens(await login(env, client, auth))
     assert tokens["access_token"]
+
+
+@pytest.mark.parametrize("path", ["/passkey/register", "/passkey/challenge"])
+async def test_a_wrong_client_secret_is_refused_before_any_session(env: Harness, path: str) -> None:
+    client = await passkey_client(env)
+    body = {"client_id": client.client_id, "user_profile": {"email": "a@example.com"}}
+    resp = await env.http.post(path, json={**body, "client_secret": "not-the-secret"})
+    assert_error(resp, 401, "invalid_client")
+    assert "auth_session" not in resp.text
+    right = await env.http.post(path, json={**body, "client_secret": client.secret})
+    assert right.status_code == 200, right.text

@@ -87,11 +87,18 @@ async def authenticate(deps: Deps, creds: ClientCredentials, *, audiences: Seque
         return client
     if client.auth_method == "private_key_jwt":
         raise InvalidClient(debug="client must authenticate with private_key_jwt")
-    if secret is None or client.secret_hash is None:
+    if secret is None:
         raise InvalidClient(debug="missing client secret")
+    check_secret(client, secret)
+    return client
+
+
+def check_secret(client: Client, secret: str) -> None:
+    """The client's secret, or InvalidClient (a public client has none to present)."""
+    if client.secret_hash is None:
+        raise InvalidClient(debug="client has no secret")
     if not constant_time_equal(secret_hash(secret), client.secret_hash):
         raise InvalidClient(debug="wrong client secret")
-    return client
 
 
 async def _authenticate_assertion(

@@ -2,8 +2,9 @@
 login. Both answer `{authn_params_public_key, auth_session}`; the client runs the WebAuthn
 ceremony and sends the result to /oauth/token (grant urn:okta:params:oauth:grant-type:webauthn).
 
-Neither endpoint authenticates the client (public clients call them, as Auth0 allows); the
-client must exist and be allowed the webauthn grant. The token exchange itself requires a
+Neither endpoint requires client authentication (public clients call them, as Auth0 allows);
+the client must exist and be allowed the webauthn grant, and a `client_secret`, when sent, must
+be the client's. The token exchange itself requires a
 confidential client. /passkey/register does not say whether the email is taken: that is only
 decided when the signup completes. Its `user_metadata` (up to ten string fields, as Auth0 takes
 them) is stored on the user the signup creates.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from twofold.core import contact
+from twofold.core import client_auth, contact
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidClient, InvalidRequest, UnauthorizedClient, missing
 from twofold.core.factors import passkey_sessions
@@ -56,6 +57,11 @@ async def _client_id(deps: Deps, body: Mapping[str, Any]) -> str:
         raise InvalidClient(debug="unknown client on /passkey")
     if GRANT_WEBAUTHN not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{GRANT_WEBAUTHN}' not allowed for the client.")
+    # Confidential clients send their secret here too (as the SDKs do): a wrong one is refused
+    # now rather than at the token exchange.
+    secret = _string(body, "client_secret", required=False)
+    if secret is not None:
+        client_auth.check_secret(client, secret)
     return client.client_id
 
 
