@@ -158,6 +158,18 @@ class UserQuery:
     limit: int = 50
 
 
+# An authenticator kind in the docs' vocabulary of `type` and `mfa_requirements`.
+FACTOR_TYPES: dict[str, str] = {
+    "totp": "otp",
+    "sms": "phone",
+    "voice": "phone",
+    "email": "email",
+    "push": "push-notification",
+    "recovery-code": "recovery-code",
+    "passkey": "passkey",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Authenticator:
     id: str
@@ -192,15 +204,7 @@ class Authenticator:
     @property
     def factor_type(self) -> str:
         """The docs vocabulary of `type` and `mfa_requirements`."""
-        return {
-            "totp": "otp",
-            "sms": "phone",
-            "voice": "phone",
-            "email": "email",
-            "push": "push-notification",
-            "recovery-code": "recovery-code",
-            "passkey": "passkey",
-        }[self.kind]
+        return FACTOR_TYPES[self.kind]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,18 +24,11 @@ from twofold.core.management import params
 from twofold.core.management.errors import ManagementError, bad_body, no_method
 from twofold.core.management.users import iso, load
 from twofold.core.mfa import enrolled, enrolment_limits, manage
-from twofold.core.models import Authenticator, AuthenticatorKind
+from twofold.core.models import FACTOR_TYPES, Authenticator, AuthenticatorKind
 
-METHOD_TYPE = {
-    "totp": "totp",
-    "sms": "phone",
-    "voice": "phone",
-    "email": "email",
-    "push": "push-notification",
-    "recovery-code": "recovery-code",
-    # Listed by the My Account API; the Management API's lists leave first factors out.
-    "passkey": "passkey",
-}
+# The Management and My Account APIs name methods as the docs name factors, but for TOTP.
+# (They list passkeys in the My Account API; the Management API's lists leave first factors out.)
+METHOD_TYPE = {**FACTOR_TYPES, "totp": "totp"}
 CREATABLE = ("totp", "phone", "email")
 CREATE_FIELDS = frozenset(
     {"type", "name", "totp_secret", "phone_number", "email", "preferred_authentication_method"}
