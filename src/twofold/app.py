@@ -301,15 +301,7 @@ async def create_services(
         await database.dispose()
         hasher.close()
         raise ConfigurationError(KEYS_DO_NOT_DECRYPT.format(source=source)) from None
-    return Services(
-        settings=settings,
-        deps=deps,
-        admin=admin,
-        database=database,
-        hasher=hasher,
-        state=state,
-        metrics=metrics,
-    )
+    return Services(settings, deps, admin, database, hasher, state, metrics)
 
 
 def _runtime(services: Services, tls: bool) -> Runtime:
