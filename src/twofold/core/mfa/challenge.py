@@ -24,7 +24,7 @@ from twofold.core.errors import (
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.mfa import mfa_tokens
 from twofold.core.mfa.enrolled import for_user, usable
-from twofold.core.models import Authenticator
+from twofold.core.models import Authenticator, Client
 
 CHALLENGE_TYPES = ("otp", "oob")
 
@@ -53,6 +53,12 @@ async def challenge(
     client = await client_auth.authenticate(
         deps, creds, audiences=client_auth.token_endpoint_audiences(deps)
     )
+    return await challenge_as(deps, client, params)
+
+
+async def challenge_as(deps: Deps, client: Client, params: Mapping[str, str]) -> dict[str, Any]:
+    """The challenge for an authenticated client, or for one Twofold itself is (the account
+    page's built-in client, which has no credentials to present)."""
     mfa_token = params.get("mfa_token")
     if not mfa_token:
         raise missing("mfa_token")
