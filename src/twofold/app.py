@@ -316,7 +316,7 @@ def _instrument(app: Starlette, metrics: PrometheusMetrics, settings: Settings) 
 
 
 def build_app(services: Services, *, tls: bool = False) -> Starlette:
-    app = make_app(hsts=tls)
+    app = make_app(hsts=tls, account_page=services.settings.account_page)
     if services.metrics is not None:
         _instrument(app, services.metrics, services.settings)
     app.state.runtime = _runtime(services, tls)
@@ -353,7 +353,7 @@ def asgi() -> Starlette:
                     await task
             await services.close()
 
-    app = make_app(hsts=tls, lifespan=lifespan)
+    app = make_app(hsts=tls, lifespan=lifespan, account_page=settings.account_page)
     if metrics is not None:
         _instrument(app, metrics, settings)
     return app

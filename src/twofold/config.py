@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = POLICY.webauthn_rp_name
     webauthn_origins: list[str] = Field(default_factory=list)
 
+    # The self-service security page at /account (docs/account-page.md); off: 404 there.
+    account_page: bool = True
+
     # Prometheus metrics (docs/deploy.md "Metrics"): on a port of their own, which `twofold
     # serve` listens on at metrics_host (loopback unless set), and/or at /metrics on the main
     # port for `Authorization: Bearer <metrics_token>`. Neither set: no metrics, /metrics is 404.

@@ -33,6 +33,7 @@ from twofold.web.errors import (
     oauth_error_handler,
 )
 from twofold.web.middleware import HttpMiddleware
+from twofold.web.pages import account
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
@@ -102,9 +103,13 @@ def make_app(
     *,
     hsts: bool,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    account_page: bool = True,
 ) -> Starlette:
+    # The operator may switch the account page off (TWOFOLD_ACCOUNT_PAGE=false): then nothing of
+    # it is routed, its endpoints included, and /account is the 404 of any unknown path.
+    routes = [*ROUTES, *account.ROUTES] if account_page else ROUTES
     return Starlette(
-        routes=ROUTES,
+        routes=routes,
         middleware=[
             Middleware(CatchAll),
             Middleware(SecurityHeaders, hsts=hsts),
