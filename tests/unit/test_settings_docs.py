@@ -73,7 +73,10 @@ def test_every_documented_default_is_the_real_one() -> None:
             assert DESCRIBED.get(name) == value, (doc, name, text)
             continue
         actual = actual_default(name)
-        if isinstance(value, float):
+        if isinstance(actual, bool):
+            # A switch is documented as TOML and the environment spell it: `true`, `false`.
+            assert str(actual).lower() == value, (doc, name, text, actual)
+        elif isinstance(value, float):
             assert actual == value, (doc, name, text, actual)
         elif value == "":
             assert actual in ("", []), (doc, name, text, actual)
