@@ -9,17 +9,7 @@ from __future__ import annotations
 import pytest
 
 from twofold.core.attempts import PASSWORD_PER_IP_USER
-from web.account_page_support import (
-    GRANT_WEBAUTHN,
-    PAGE_CLIENT_ID,
-    authenticator,
-    page_call,
-    page_mfa_token,
-    page_otp,
-    page_passkey,
-    page_password,
-    page_token,
-)
+from web import account_page_support as page
 from web.management_support import auth
 from web.my_account_support import Me, first_party
 from web.passkey_support import challenge, exchange, passkey_client
@@ -33,17 +23,17 @@ INVALID_SESSION = "Invalid or expired auth_session"
 async def test_the_page_client_cannot_be_presented_by_anyone(env: Harness) -> None:
     await env.user()
     for secret in (None, "", "guess"):
-        page = Creds(PAGE_CLIENT_ID, secret, "client_secret_post")
-        assert_error(await env.password(page), 401, "invalid_client")
-        assert_error(await env.challenge(page, "x"), 401, "invalid_client")
-    resp = await env.http.post("/passkey/challenge", json={"client_id": PAGE_CLIENT_ID})
+        builtin = Creds(page.PAGE_CLIENT_ID, secret, "client_secret_post")
+        assert_error(await env.password(builtin), 401, "invalid_client")
+        assert_error(await env.challenge(builtin, "x"), 401, "invalid_client")
+    resp = await env.http.post("/passkey/challenge", json={"client_id": page.PAGE_CLIENT_ID})
     assert_error(resp, 401, "invalid_client")
 
 
 async def test_a_page_token_opens_no_api_but_my_account(env: Harness) -> None:
     client = await first_party(env)
     enrolled = await env.enrolled(client)
-    token = await page_token(env, enrolled)
+    token = await page.page_token(env, enrolled)
     assert (await Me(env, token).list()).status_code == 200
     assert_error(await env.list_authenticators(token), 401, "invalid_token")
     assert_error(await env.associate(token), 401, "invalid_token")
@@ -53,23 +43,23 @@ async def test_a_page_token_opens_no_api_but_my_account(env: Harness) -> None:
     assert_error(
         await env.otp_grant(client, token, env.code(enrolled.secret)), 403, "invalid_grant"
     )
-    assert_error(await page_otp(env, token, env.code(enrolled.secret)), 403, "invalid_grant")
+    assert_error(await page.page_otp(env, token, env.code(enrolled.secret)), 403, "invalid_grant")
 
 
 async def test_mfa_tokens_do_not_cross_between_the_page_and_a_client(env: Harness) -> None:
     client = await first_party(env)
     enrolled = await env.enrolled(client)
-    pages = await page_mfa_token(env, enrolled)
+    pages = await page.page_mfa_token(env, enrolled)
     resp = await env.otp_grant(client, pages, env.code(enrolled.secret))
     assert_error(resp, 400, "invalid_request", OTHER_CLIENT)
     assert_error(await env.challenge(client, pages), 400, "invalid_request", OTHER_CLIENT)
     clients = await env.mfa_token(client, username=enrolled.email)
-    resp = await page_otp(env, clients, env.code(enrolled.secret))
+    resp = await page.page_otp(env, clients, env.code(enrolled.secret))
     assert_error(resp, 400, "invalid_request", OTHER_CLIENT)
-    resp = await page_call(env, "challenge", {"mfa_token": clients})
+    resp = await page.page_call(env, "challenge", {"mfa_token": clients})
     assert_error(resp, 400, "invalid_request", OTHER_CLIENT)
     # Each still finishes where it was issued: nothing was spent by the refusals.
-    assert_tokens(await page_otp(env, pages, env.code(enrolled.secret)))
+    assert_tokens(await page.page_otp(env, pages, env.code(enrolled.secret)))
     env.next_step()
     assert_tokens(await env.otp_grant(client, clients, env.code(enrolled.secret)))
 
@@ -77,37 +67,31 @@ async def test_mfa_tokens_do_not_cross_between_the_page_and_a_client(env: Harnes
 async def test_passkey_sessions_do_not_cross_between_the_page_and_a_client(env: Harness) -> None:
     client = await passkey_client(env)
     enrolled = await env.enrolled(await first_party(env))
-    me = Me(env, await page_token(env, enrolled))
-    auth_ = authenticator()
-    started = await me.started({"type": "passkey"})
-    created = auth_.create(started["authn_params_public_key"])
-    await me.verified(
-        started["id"], {"auth_session": started["auth_session"], "authn_response": created}
-    )
+    auth_ = await page.add_passkey(Me(env, await page.page_token(env, enrolled)))
 
     # A client's auth_session, answered by the user's passkey, signs nobody in through the page.
     theirs = await challenge(env, client)
     body = {
-        "grant_type": GRANT_WEBAUTHN,
+        "grant_type": page.GRANT_WEBAUTHN,
         "auth_session": theirs["auth_session"],
         "authn_response": auth_.get(theirs["authn_params_public_key"]),
     }
-    assert_error(await page_call(env, "token", body), 403, "invalid_grant", INVALID_SESSION)
+    assert_error(await page.page_call(env, "token", body), 403, "invalid_grant", INVALID_SESSION)
     # And the page's auth_session signs nobody in at the token endpoint.
-    resp = await page_call(env, "passkey-challenge", {})
+    resp = await page.page_call(env, "passkey-challenge", {})
     ours = resp.json()
     credential = auth_.get(ours["authn_params_public_key"])
     resp = await exchange(env, client, ours["auth_session"], credential)
     assert_error(resp, 403, "invalid_grant", INVALID_SESSION)
-    assert_tokens(await page_passkey(env, auth_))
+    assert_tokens(await page.page_passkey(env, auth_))
 
 
 async def test_a_passkey_login_through_the_page_gives_no_other_audience(env: Harness) -> None:
-    resp = await page_call(
+    resp = await page.page_call(
         env,
         "token",
         {
-            "grant_type": GRANT_WEBAUTHN,
+            "grant_type": page.GRANT_WEBAUTHN,
             "auth_session": "x",
             "authn_response": {},
             "audience": f"{env.services.deps.issuer}mfa/",
@@ -120,17 +104,19 @@ async def test_password_guesses_through_the_page_spend_the_same_attempts(env: Ha
     client = await first_party(env)
     enrolled = await env.enrolled(client)
     for _ in range(PASSWORD_PER_IP_USER.capacity):
-        assert_error(await page_password(env, enrolled.email, "wrong"), 403, "invalid_grant")
+        assert_error(await page.page_password(env, enrolled.email, "wrong"), 403, "invalid_grant")
     # The bucket of this user from this address is empty, wherever the next try comes from.
-    assert_error(await page_password(env, enrolled.email, PASSWORD), 429, "too_many_attempts")
+    assert_error(await page.page_password(env, enrolled.email, PASSWORD), 429, "too_many_attempts")
     assert_error(await env.password(client, username=enrolled.email), 429, "too_many_attempts")
 
 
 async def test_a_user_with_a_factor_gets_nothing_from_the_password_alone(env: Harness) -> None:
     enrolled = await env.enrolled(await first_party(env))
-    body = assert_error(await page_password(env, enrolled.email, PASSWORD), 403, "mfa_required")
+    body = assert_error(
+        await page.page_password(env, enrolled.email, PASSWORD), 403, "mfa_required"
+    )
     assert "access_token" not in body
-    resp = await page_call(
+    resp = await page.page_call(
         env, "token", {"grant_type": GRANT_OTP, "mfa_token": body["mfa_token"], "otp": "123456"}
     )
     assert resp.status_code != 200

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .my_account_support import ME, SCOPES
+from .my_account_support import ME, SCOPES, Me
 from .passkey_support import GRANT_WEBAUTHN, authenticator
 from .support import (
     BASE_URL,
@@ -88,3 +88,14 @@ async def assert_page_token(env: Harness, resp: httpx.Response) -> dict[str, Any
     assert audiences(claims) == [ME]
     assert claims["azp"] == PAGE_CLIENT_ID
     return claims
+
+
+async def add_passkey(me: Me) -> SoftAuthenticator:
+    """A passkey of a new software authenticator, added through the My Account API."""
+    auth = authenticator()
+    started = await me.started({"type": "passkey"})
+    credential = auth.create(started["authn_params_public_key"])
+    await me.verified(
+        started["id"], {"auth_session": started["auth_session"], "authn_response": credential}
+    )
+    return auth

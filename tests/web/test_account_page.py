@@ -14,8 +14,8 @@ import pytest
 from .account_page_support import (
     GRANT_WEBAUTHN,
     PAGE_HEADERS,
+    add_passkey,
     assert_page_token,
-    authenticator,
     page_call,
     page_mfa_token,
     page_otp,
@@ -169,13 +169,7 @@ async def test_a_recovery_code_signs_in_and_the_new_one_is_shown(env: Harness) -
 
 async def test_a_passkey_signs_in_on_its_own(env: Harness) -> None:
     enrolled = await env.enrolled(await first_party(env))
-    me = Me(env, await page_token(env, enrolled))
-    auth = authenticator()
-    started = await me.started({"type": "passkey"})
-    credential = auth.create(started["authn_params_public_key"])
-    await me.verified(
-        started["id"], {"auth_session": started["auth_session"], "authn_response": credential}
-    )
+    auth = await add_passkey(Me(env, await page_token(env, enrolled)))
     claims = await assert_page_token(env, await page_passkey(env, auth))
     assert "mfa" in claims["amr"]
     assert claims["sub"] == enrolled.user.user_id

@@ -125,31 +125,29 @@
     return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
-  function creationOptions(json) {
-    if (PublicKeyCredential.parseCreationOptionsFromJSON) {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
-    }
-    return {
-      ...json,
-      challenge: fromB64url(json.challenge),
-      user: { ...json.user, id: fromB64url(json.user.id) },
-      excludeCredentials: (json.excludeCredentials || []).map((c) => ({
-        ...c,
-        id: fromB64url(c.id),
-      })),
-    };
+  const withIds = (list) => (list || []).map((c) => ({ ...c, id: fromB64url(c.id) }));
+
+  // Options as navigator.credentials takes them: the browser's own JSON parser where it has
+  // one, else decoded here.
+  function publicKeyOptions(json, parser, decode) {
+    const parse = PublicKeyCredential[parser];
+    return parse ? parse.call(PublicKeyCredential, json) : decode(json);
   }
 
-  function requestOptions(json) {
-    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    return {
-      ...json,
-      challenge: fromB64url(json.challenge),
-      allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: fromB64url(c.id) })),
-    };
-  }
+  const creationOptions = (json) =>
+    publicKeyOptions(json, "parseCreationOptionsFromJSON", (j) => ({
+      ...j,
+      challenge: fromB64url(j.challenge),
+      user: { ...j.user, id: fromB64url(j.user.id) },
+      excludeCredentials: withIds(j.excludeCredentials),
+    }));
+
+  const requestOptions = (json) =>
+    publicKeyOptions(json, "parseRequestOptionsFromJSON", (j) => ({
+      ...j,
+      challenge: fromB64url(j.challenge),
+      allowCredentials: withIds(j.allowCredentials),
+    }));
 
   function credentialJson(credential) {
     if (typeof credential.toJSON === "function") return credential.toJSON();
