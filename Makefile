@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The CLI and test servers start many short processes; compiled bytecode saves seconds each.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install install-dev node-deps run test lint typecheck layers lock clean audit
+.PHONY: install install-dev node-deps browser-deps run test lint typecheck layers lock clean audit
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -34,6 +34,20 @@ $(NODE_DEPS): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
 	cd $(NODE_TESTS) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright, never a browser
+# Playwright downloads, and make it trust their test CA with certutil (libnss3-tools). Installed
+# from Debian's archive only when missing; the package lists are fetched first only if the
+# install cannot find them. CI runs as root; elsewhere sudo asks.
+BROWSER_PACKAGES := chromium libnss3-tools
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v certutil >/dev/null 2>&1; then \
+	  $(APT_INSTALL) $(BROWSER_PACKAGES) || \
+	  { $(SUDO) apt-get update && $(APT_INSTALL) $(BROWSER_PACKAGES); }; \
+	fi
+
 # `make run PORT=9000` serves another port. Logs are human-readable lines here; JSON (the
 # default of `twofold serve`) is what log collectors want in production.
 PORT ?= 8080
@@ -50,7 +64,7 @@ typecheck: install-dev
 layers: install-dev
 	$(VENV)/bin/lint-imports
 
-test: install-dev node-deps lint typecheck layers
+test: install-dev node-deps browser-deps lint typecheck layers
 	$(VENV)/bin/pytest
 
 # Known vulnerabilities in the locked dependencies. pip-audit asks PyPI's JSON API (or OSV) over

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -290,6 +291,17 @@ class TwofoldServer:
             "--json",
         )
         return User(label=label, email=email, password=password, user_id=str(data["user_id"]))
+
+    def create_users(self, labels: tuple[str, ...], mail_domain: str) -> dict[str, User]:
+        """A user per label, with a random email address at `mail_domain` and password."""
+        return {
+            label: self.create_user(
+                label,
+                email=f"{label}-{secrets.token_hex(4)}@{mail_domain}",
+                password=f"pw-{label}-{secrets.token_urlsafe(18)}",
+            )
+            for label in labels
+        }
 
     # ---- process -----------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ test CA exists only in the temp dir. A failing test gets the server's log attach
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,14 +105,7 @@ def deployment(
     server.migrate()
     client = server.create_client("e2e first-party app")
     server.create_api(API_IDENTIFIER, *API_SCOPES)
-    users = {
-        label: server.create_user(
-            label,
-            email=f"{label}-{secrets.token_hex(4)}@e2e.twofold.test",
-            password=f"pw-{label}-{secrets.token_urlsafe(18)}",
-        )
-        for label in user_labels
-    }
+    users = server.create_users(user_labels, "e2e.twofold.test")
     server.start()
     try:
         yield Deployment(server=server, client=client, users=users, api_identifier=API_IDENTIFIER)

@@ -69,12 +69,12 @@
     }
   }
 
-  async function send(url, { method = "POST", body, token } = {}) {
+  async function send(url, { method, body, token } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (token) headers.Authorization = `Bearer ${token}`;
     const response = await fetch(url, {
-      method,
+      method: method || (body === undefined ? "GET" : "POST"),
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
@@ -179,7 +179,7 @@
 
   async function exchange(body) {
     try {
-      signedIn(await send("/account/api/token", { body }));
+      await signedIn(await send("/account/api/token", { body }));
     } catch (err) {
       if (err instanceof Refused && err.body.error === "mfa_required") {
         mfaToken = err.body.mfa_token;
@@ -221,7 +221,7 @@
   }
 
   async function chooseFactor() {
-    const listed = await send("/mfa/authenticators", { method: "GET", token: mfaToken });
+    const listed = await send("/mfa/authenticators", { token: mfaToken });
     const select = $("factor-select");
     select.replaceChildren();
     for (const a of listed.filter((x) => x.active)) {
@@ -291,7 +291,7 @@
     await exchange(body);
   });
 
-  function signedIn(tokens) {
+  async function signedIn(tokens) {
     accessToken = tokens.access_token;
     mfaToken = null;
     factorStep = null;
@@ -299,7 +299,7 @@
     $("recovery-shown-code").textContent = tokens.recovery_code || "";
     say("Signed in.");
     show("account");
-    return refresh();
+    await refresh();
   }
 
   function signOut(message) {
