@@ -137,8 +137,10 @@ def browser_home(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Path:
     return home
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's driver, stopped after each module so that no loop of its outlives the
+    browser tests."""
     with sync_playwright() as driver:
         yield driver
 
