@@ -14,10 +14,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
+from twofold.web.cors import Cors
 from twofold.web.endpoints import (
     jobs,
+    logout,
     management,
     mfa,
+    oidc,
     openapi,
     ops,
     passkey,
@@ -35,6 +38,10 @@ from twofold.web.middleware import HttpMiddleware
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
+    Route("/oauth/revoke", oidc.revoke, methods=["POST"]),
+    Route("/userinfo", oidc.userinfo, methods=["GET", "POST"]),
+    Route("/v2/logout", logout.v2_logout, methods=["GET"]),
+    Route("/oidc/logout", logout.oidc_logout, methods=["GET"]),
     Route("/mfa/challenge", mfa.challenge, methods=["POST"]),
     Route("/mfa/associate", mfa.associate, methods=["POST"]),
     Route("/mfa/authenticators", mfa.list_authenticators, methods=["GET"]),
@@ -104,6 +111,7 @@ def make_app(
             Middleware(CatchAll),
             Middleware(SecurityHeaders, hsts=hsts),
             Middleware(RequestContextMiddleware),
+            Middleware(Cors),
         ],
         exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
