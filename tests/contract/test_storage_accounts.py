@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
@@ -70,6 +71,9 @@ def _client(client_id: str = "cid1", created_at: float = 10.0) -> Client:
         jwks={"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "kid": "k1"}]},
         api_grants={"https://api.test": ("read:x", "write:x"), "https://other.test": ()},
         created_at=created_at,
+        callbacks=("https://app.test/cb", "http://localhost:3000/cb"),
+        allowed_logout_urls=("https://app.test/bye",),
+        web_origins=("https://app.test",),
     )
 
 
@@ -122,6 +126,34 @@ async def test_client_update_replaces_settings_but_not_created_at(storage: SqlSt
     assert got.jwks is None
     assert got.api_grants == {}
     assert got.created_at == 10.0
+
+
+async def test_client_urls_update_and_web_origins_of_all_clients(storage: SqlStorage) -> None:
+    assert await storage.clients.web_origins() == frozenset()
+    await storage.clients.create(_client("a"))
+    await storage.clients.create(
+        replace(_client("b"), web_origins=("https://b.test", "https://c.test"))
+    )
+    await storage.clients.create(replace(_client("none"), web_origins=()))
+    assert await storage.clients.web_origins() == {
+        "https://app.test",
+        "https://b.test",
+        "https://c.test",
+    }
+
+    await storage.clients.update(
+        replace(_client("a"), callbacks=(), web_origins=("https://d.test",))
+    )
+    got = await storage.clients.get("a")
+    assert got is not None
+    assert (got.callbacks, got.allowed_logout_urls) == ((), ("https://app.test/bye",))
+    assert await storage.clients.web_origins() == {
+        "https://d.test",
+        "https://b.test",
+        "https://c.test",
+    }
+    assert await storage.clients.delete("b")
+    assert await storage.clients.web_origins() == {"https://d.test"}
 
 
 async def test_client_update_of_unknown_client_creates_nothing(storage: SqlStorage) -> None:

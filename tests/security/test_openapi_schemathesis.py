@@ -83,7 +83,13 @@ def live(tmp_path_factory):
         workdir=tmp, port=free_port(), tls=Tls.create(tmp), pycache_dir=tmp / "pyc"
     )
     server.migrate()
-    client = server.create_client("schemathesis")
+    client = server.create_client(
+        "schemathesis",
+        "--logout-url",
+        "https://app.example.com/bye",
+        "--web-origin",
+        "https://app.example.com",
+    )
     management = server.create_client(
         "schemathesis management",
         "--grant-types",
@@ -166,11 +172,24 @@ def live(tmp_path_factory):
             )
             assert resp.status_code == 200, resp.text
             my_account_token = resp.json()["access_token"]
+            rotated = resp.json()["recovery_code"]
             resp = http.get(
                 "/me/v1/authentication-methods",
                 headers={"Authorization": f"Bearer {my_account_token}"},
             )
             my_account_method = resp.json()["authentication_methods"][0]["id"]
+            # A login with openid (the code rotated again), for /userinfo and /oauth/revoke.
+            resp = http.post(
+                "/oauth/token",
+                data={
+                    "grant_type": GRANT_RECOVERY,
+                    "mfa_token": login(enrolled, scope="openid profile email offline_access"),
+                    "recovery_code": rotated,
+                    **creds,
+                },
+            )
+            assert resp.status_code == 200, resp.text
+            login_tokens = resp.json()
             resp = http.post(
                 "/oauth/token",
                 data={
@@ -198,6 +217,9 @@ def live(tmp_path_factory):
                 access_token=access_token,
                 my_account_token=my_account_token,
                 my_account_method=my_account_method,
+                userinfo_token=login_tokens["access_token"],
+                id_token=login_tokens["id_token"],
+                refresh_token=login_tokens["refresh_token"],
                 management_token=management_token,
                 enrolled_user_id=enrolled.user_id,
                 username=fresh.email,
@@ -241,6 +263,28 @@ def _with_real_values(case: Any, live: Live) -> None:
         elif roll < 5:
             headers["Authorization"] = f"Bearer {live.values['fresh_mfa_token']}"
         case.headers = headers
+    elif path == "/oauth/revoke" and isinstance(case.body, dict):
+        if roll < 4:
+            case.body.update(live.creds)
+        if roll == 0:
+            case.body["token"] = live.values["refresh_token"]
+    elif path == "/userinfo":
+        headers = dict(case.headers or {})
+        bearer = {0: "userinfo_token", 1: "userinfo_token", 2: "access_token"}.get(roll)
+        if bearer:
+            headers["Authorization"] = f"Bearer {live.values[bearer]}"
+        case.headers = headers
+    elif path in ("/v2/logout", "/oidc/logout"):
+        query = dict(case.query or {})
+        if roll < 3:
+            query["client_id"] = live.creds["client_id"]
+        if roll == 1:
+            query["returnTo" if path == "/v2/logout" else "post_logout_redirect_uri"] = (
+                "https://app.example.com/bye"
+            )
+        if roll == 2 and path == "/oidc/logout":
+            query["id_token_hint"] = live.values["id_token"]
+        case.query = query
     elif path.startswith("/passkey/") and isinstance(case.body, dict):
         # Mostly the passkey client; sometimes one not allowed the grant (403).
         if roll < 5:
@@ -296,6 +340,11 @@ def _with_device_signature(case: Any, device: PushDevice, roll: int) -> None:
 # (method, path, examples): the MFA and token operations get most of the budget.
 OPERATIONS = [
     ("POST", "/oauth/token", 700),
+    ("POST", "/oauth/revoke", 80),
+    ("GET", "/userinfo", 60),
+    ("POST", "/userinfo", 30),
+    ("GET", "/v2/logout", 40),
+    ("GET", "/oidc/logout", 60),
     ("POST", "/mfa/challenge", 450),
     ("POST", "/mfa/associate", 450),
     ("GET", "/mfa/authenticators", 200),

@@ -197,7 +197,9 @@ class Harness:
         auth_method: str = "client_secret_post",
         jwks: dict[str, Any] | None = None,
         api_grants: dict[str, tuple[str, ...]] | None = None,
+        **urls: Any,
     ) -> Creds:
+        """`urls`: callbacks, logout_urls, web_origins."""
         self._n += 1
         client, secret = await self.admin.create_client(
             name or f"app{self._n}",
@@ -205,6 +207,7 @@ class Harness:
             auth_method=auth_method,
             jwks=jwks,
             api_grants=api_grants,
+            **urls,
         )
         return Creds(client.client_id, secret, auth_method, client)
 

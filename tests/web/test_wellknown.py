@@ -30,6 +30,10 @@ async def test_openid_configuration(env):
     assert doc["token_endpoint"] == TOKEN_ENDPOINT
     assert doc["jwks_uri"] == "https://twofold.test/.well-known/jwks.json"
     assert doc["mfa_challenge_endpoint"] == "https://twofold.test/mfa/challenge"
+    assert doc["userinfo_endpoint"] == "https://twofold.test/userinfo"
+    assert doc["revocation_endpoint"] == "https://twofold.test/oauth/revoke"
+    assert doc["end_session_endpoint"] == "https://twofold.test/oidc/logout"
+    assert "none" in doc["revocation_endpoint_auth_methods_supported"]
     grants = set(doc["grant_types_supported"])
     assert {
         GRANT_OTP,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from twofold.cli.common import count_option, emit, json_option, run
+from twofold.cli.common import F, count_option, emit, json_option, run
 from twofold.core.models import AUTH_METHODS, DEFAULT_REALM, AuthMethod
 
 if TYPE_CHECKING:
@@ -20,6 +20,52 @@ if TYPE_CHECKING:
 
 
 clients = click.Group("clients", help="Applications that call the token endpoint.")
+
+_URL_HELP = (
+    "; repeatable. An absolute https URL (http only on localhost or 127.0.0.1), matched "
+    "exactly; no wildcards, no fragment."
+)
+
+
+def url_options(command: F) -> F:
+    """--callback, --logout-url and --web-origin, shared by create and update."""
+    options = (
+        click.option(
+            "--web-origin",
+            "web_origins",
+            multiple=True,
+            help="An origin (https://app.example.com) whose scripts may call /oauth/token, "
+            "/oauth/revoke and /userinfo" + _URL_HELP,
+        ),
+        click.option(
+            "--logout-url",
+            "logout_urls",
+            multiple=True,
+            help="A URL /v2/logout and /oidc/logout may send the browser back to" + _URL_HELP,
+        ),
+        click.option(
+            "--callback",
+            "callbacks",
+            multiple=True,
+            help="A redirect URI the hosted login may send the browser back to" + _URL_HELP,
+        ),
+    )
+    for option in options:
+        command = option(command)
+    return command
+
+
+def client_row(c: Client) -> dict[str, object]:
+    """What `clients list` and `show` print (never a secret)."""
+    return {
+        "client_id": c.client_id,
+        "name": c.name,
+        "auth_method": c.auth_method,
+        "grant_types": sorted(c.grant_types),
+        "callbacks": list(c.callbacks),
+        "allowed_logout_urls": list(c.allowed_logout_urls),
+        "web_origins": list(c.web_origins),
+    }
 
 
 @clients.command("create")
@@ -56,6 +102,7 @@ clients = click.Group("clients", help="Applications that call the token endpoint
     type=click.Path(exists=True, dir_okay=False),
     help="The client's public keys (a JWKS), for private_key_jwt.",
 )
+@url_options
 @json_option
 def clients_create(
     name: str,
@@ -64,6 +111,9 @@ def clients_create(
     audiences: tuple[str, ...],
     scopes: tuple[str, ...],
     jwks_file: str | None,
+    callbacks: tuple[str, ...],
+    logout_urls: tuple[str, ...],
+    web_origins: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client and print its id and secret (shown only now)."""
@@ -81,6 +131,9 @@ def clients_create(
             auth_method=auth_method,
             jwks=jwks,
             api_grants=api_grants or None,
+            callbacks=callbacks,
+            logout_urls=logout_urls,
+            web_origins=web_origins,
         )
 
     client, secret = run(action)
@@ -93,18 +146,63 @@ def clients_create(
 def clients_list(as_json: bool) -> None:
     """List the clients (never their secrets)."""
     found = run(lambda s: s.admin.list_clients())
-    rows = [
-        {
-            "client_id": c.client_id,
-            "name": c.name,
-            "auth_method": c.auth_method,
-            "grant_types": sorted(c.grant_types),
-        }
-        for c in found
-    ]
+    rows = [client_row(c) for c in found]
     emit(
         rows, as_json, "\n".join(f"{r['client_id']}  {r['name']}  {r['auth_method']}" for r in rows)
     )
+
+
+def _show(client: Client, as_json: bool) -> None:
+    row = client_row(client)
+    text = "\n".join(
+        f"{key}={' '.join(map(str, value)) if isinstance(value, list) else value}"
+        for key, value in row.items()
+    )
+    emit(row, as_json, text)
+
+
+@clients.command("show")
+@click.argument("client_id")
+@json_option
+def clients_show(client_id: str, as_json: bool) -> None:
+    """Show one client (never its secret)."""
+    _show(run(lambda s: s.admin.get_client(client_id)), as_json)
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name", help="A new name.")
+@url_options
+@click.option(
+    "--clear",
+    "cleared",
+    multiple=True,
+    type=click.Choice(["callbacks", "logout-urls", "web-origins"]),
+    help="Empty this list; repeatable.",
+)
+@json_option
+def clients_update(
+    client_id: str,
+    name: str | None,
+    callbacks: tuple[str, ...],
+    logout_urls: tuple[str, ...],
+    web_origins: tuple[str, ...],
+    cleared: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Change a client: each URL option given replaces that whole list."""
+
+    def given(values: tuple[str, ...], flag: str) -> tuple[str, ...] | None:
+        if values and flag in cleared:
+            raise click.UsageError(f"--clear {flag} and a value for it contradict each other")
+        return () if flag in cleared else (values or None)
+
+    lists = {
+        "callbacks": given(callbacks, "callbacks"),
+        "logout_urls": given(logout_urls, "logout-urls"),
+        "web_origins": given(web_origins, "web-origins"),
+    }
+    _show(run(lambda s: s.admin.update_client(client_id, name=name, **lists)), as_json)
 
 
 users = click.Group(

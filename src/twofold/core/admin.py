@@ -10,6 +10,7 @@ from typing import Any
 
 from twofold.core.audience import find_api
 from twofold.core.client_auth import secret_hash
+from twofold.core.client_urls import UrlRefused, origin_list, url_list
 from twofold.core.deps import Deps
 from twofold.core.encryption_rotation import RotationReport, rotate
 from twofold.core.ids import new_client_id, new_client_secret, new_user_id, opaque_token
@@ -41,6 +42,19 @@ class AdminError(ValueError):
     """An operator input that cannot be applied; the message is safe to print."""
 
 
+def _url_fields(
+    callbacks: Iterable[str], logout_urls: Iterable[str], web_origins: Iterable[str]
+) -> dict[str, Any]:
+    try:
+        return {
+            "callbacks": url_list(callbacks, "callback"),
+            "allowed_logout_urls": url_list(logout_urls, "logout URL"),
+            "web_origins": origin_list(web_origins),
+        }
+    except UrlRefused as exc:
+        raise AdminError(str(exc)) from None
+
+
 DEMO_CLIENT_NAME = "Twofold demo app"
 DEMO_EMAIL = "demo@example.com"
 
@@ -60,6 +74,9 @@ class Admin:
         auth_method: AuthMethod = "client_secret_post",
         jwks: dict[str, Any] | None = None,
         api_grants: Mapping[str, Sequence[str]] | None = None,
+        callbacks: Iterable[str] = (),
+        logout_urls: Iterable[str] = (),
+        web_origins: Iterable[str] = (),
     ) -> tuple[Client, str | None]:
         if auth_method not in AUTH_METHODS:
             raise AdminError(f"unknown auth method {auth_method!r}")
@@ -90,9 +107,43 @@ class Admin:
             jwks=jwks,
             api_grants=granted,
             created_at=self._deps.clock.now(),
+            **_url_fields(callbacks, logout_urls, web_origins),
         )
         await self._deps.storage.clients.create(client)
+        self._deps.forget_web_origins()
         return client, secret
+
+    async def get_client(self, client_id: str) -> Client:
+        client = await self._deps.storage.clients.get(client_id)
+        if client is None:
+            raise AdminError(f"no client {client_id!r}")
+        return client
+
+    async def update_client(
+        self,
+        client_id: str,
+        *,
+        name: str | None = None,
+        callbacks: Iterable[str] | None = None,
+        logout_urls: Iterable[str] | None = None,
+        web_origins: Iterable[str] | None = None,
+    ) -> Client:
+        """Change a client's name or replace any of its URL lists (None: keep it)."""
+        client = await self.get_client(client_id)
+        fields = _url_fields(
+            client.callbacks if callbacks is None else callbacks,
+            client.allowed_logout_urls if logout_urls is None else logout_urls,
+            client.web_origins if web_origins is None else web_origins,
+        )
+        if name is not None:
+            if not name.strip():
+                raise AdminError("a client's name cannot be empty")
+            fields["name"] = name
+        updated = replace(client, **fields)
+        await self._deps.storage.clients.update(updated)
+        self._deps.forget_client(client_id)
+        self._deps.forget_web_origins()
+        return updated
 
     async def list_clients(self) -> Sequence[Client]:
         return await self._deps.storage.clients.list()
@@ -104,6 +155,7 @@ class Admin:
         if not await self._deps.storage.clients.delete(client_id):
             raise AdminError(f"no client {client_id!r}")
         self._deps.forget_client(client_id)
+        self._deps.forget_web_origins()
 
     async def rotate_client_secret(self, client_id: str) -> str:
         """A new secret for a client_secret_* client; the old one stops working now."""

@@ -50,6 +50,8 @@ FAILED_LOGIN = "f"
 SUCCESS_SIGNUP = "ss"
 FAILED_SIGNUP = "fs"
 PASSKEY_CLONE = "passkey_clone_detected"
+# A refresh token (and its family) revoked at /oauth/revoke.
+REFRESH_TOKEN_REVOKED = "srrt"
 
 DESCRIPTIONS = {
     SUCCESS_LOGIN: "Success Login",
@@ -82,6 +84,7 @@ DESCRIPTIONS = {
     FAILED_SIGNUP: "Failed Signup",
     PASSKEY_CLONE: "Passkey refused: its sign counter went back (cloned authenticator)",
     MANAGEMENT_OPERATION: "Success API Operation",
+    REFRESH_TOKEN_REVOKED: "Success Revocation",
 }
 
 log = logging.getLogger("twofold.audit")

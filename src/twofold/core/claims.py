@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from joserfc.util import urlsafe_b64decode
+
 
 class TokenInvalid(Exception):
     """Why a token was refused; for server logs, never for the client."""
@@ -28,6 +30,16 @@ def parse(payload: bytes) -> dict[str, Any]:
     return cast(dict[str, Any], claims)
 
 
+def unverified(token: str) -> dict[str, Any]:
+    """The payload of a compact JWT read WITHOUT checking anything: only to find which key or
+    client should verify it, never to trust a claim. Empty when it is not one."""
+    try:
+        payload = token.split(".")[1]
+        return parse(urlsafe_b64decode(payload.encode("ascii")))
+    except (IndexError, ValueError, UnicodeError, TokenInvalid):
+        return {}
+
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two "aud" or "exp" members would let two parsers read two different tokens.
     out = dict(pairs)
@@ -41,12 +53,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("non-standard JSON constant")
 
 
-def check_times(claims: Mapping[str, Any], now: float, leeway: int) -> float:
-    """Check exp (required), nbf and iat; return exp."""
+def check_times(
+    claims: Mapping[str, Any], now: float, leeway: int, *, expired_ok: bool = False
+) -> float:
+    """Check exp (required; past only when `expired_ok`), nbf and iat; return exp."""
     exp = numeric_date(claims, "exp")
     if exp is None:
         raise TokenInvalid("missing exp")
-    if exp <= now - leeway:
+    if exp <= now - leeway and not expired_ok:
         raise TokenInvalid("expired")
     nbf = numeric_date(claims, "nbf")
     if nbf is not None and nbf > now + leeway:

@@ -7,13 +7,10 @@ secret.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from joserfc.util import urlsafe_b64decode
-
-from twofold.core.claims import TokenInvalid
+from twofold.core.claims import TokenInvalid, unverified
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidClient, InvalidRequest, missing
 from twofold.core.ids import constant_time_equal, digest
@@ -41,13 +38,7 @@ def secret_hash(secret: str) -> str:
 
 def _assertion_subject(assertion: str) -> str | None:
     """The unverified `sub` (or `iss`) of an assertion, to find whose keys verify it."""
-    try:
-        payload = assertion.split(".")[1]
-        claims = json.loads(urlsafe_b64decode(payload.encode("ascii")))
-    except (IndexError, ValueError, UnicodeError):
-        return None
-    if not isinstance(claims, dict):
-        return None
+    claims = unverified(assertion)
     sub = claims.get("sub") or claims.get("iss")
     return sub if isinstance(sub, str) else None
 

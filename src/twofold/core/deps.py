@@ -8,8 +8,9 @@ a restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from twofold.core.attempts import PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Bucket
 from twofold.core.background import Background
@@ -25,6 +26,7 @@ from twofold.core.ports import (
     StateStore,
     Storage,
 )
+from twofold.core.sessions import BrowserSessions, NoBrowserSessions
 from twofold.core.tokens import TokenSigner, generate_signing_key
 
 SIGNER_CACHE_SECONDS = 30.0
@@ -35,6 +37,22 @@ TENANT_CACHE_SECONDS = 5.0
 # found clients are cached, so a client created on another node works there at once.
 CLIENT_CACHE_SECONDS = 5.0
 CLIENT_CACHE_MAX = 10_000
+T = TypeVar("T")
+
+
+class _Cached(Generic[T]):
+    """One value read from storage, kept for a number of seconds."""
+
+    __slots__ = ("loaded_at", "value")
+
+    def __init__(self) -> None:
+        self.value: T | None = None
+        self.loaded_at = float("-inf")
+
+    async def get(self, now: float, ttl: float, load: Callable[[], Awaitable[T]]) -> T:
+        if self.value is None or now - self.loaded_at >= ttl:
+            self.value, self.loaded_at = await load(), now
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +120,14 @@ class Deps:
     metrics: Metrics = field(default_factory=NoMetrics)
     # Work started by a request that outlives it (import jobs); stopped at shutdown.
     background: Background = field(default_factory=Background)
+    # Browsers' SSO sessions, which logout ends (none until the hosted login keeps them).
+    sessions: BrowserSessions = field(default_factory=NoBrowserSessions)
     _signer: TokenSigner | None = None
     _signer_loaded_at: float = float("-inf")
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _tenant: Tenant | None = None
-    _tenant_loaded_at: float = float("-inf")
+    _tenant: _Cached[Tenant] = field(default_factory=lambda: _Cached[Tenant]())
     _clients: dict[str, tuple[float, Client]] = field(default_factory=dict)
+    _web_origins: _Cached[frozenset[str]] = field(default_factory=lambda: _Cached[frozenset[str]]())
 
     @property
     def mfa_audience(self) -> str:
@@ -136,14 +156,12 @@ class Deps:
         return audience in (self.my_account_audience, self.my_account_audience.rstrip("/"))
 
     async def tenant(self) -> Tenant:
-        now = self.clock.now()
-        if self._tenant is None or now - self._tenant_loaded_at >= TENANT_CACHE_SECONDS:
-            self._tenant = await self.storage.tenant.get()
-            self._tenant_loaded_at = now
-        return self._tenant
+        return await self._tenant.get(
+            self.clock.now(), TENANT_CACHE_SECONDS, self.storage.tenant.get
+        )
 
     def forget_tenant(self) -> None:
-        self._tenant = None
+        self._tenant.value = None
 
     async def client(self, client_id: str) -> Client | None:
         now = self.clock.now()
@@ -161,6 +179,16 @@ class Deps:
 
     def forget_client(self, client_id: str) -> None:
         self._clients.pop(client_id, None)
+
+    async def web_origins(self) -> frozenset[str]:
+        """Every client's web origins together (what a CORS preflight is checked against),
+        as fresh as the client cache."""
+        return await self._web_origins.get(
+            self.clock.now(), CLIENT_CACHE_SECONDS, self.storage.clients.web_origins
+        )
+
+    def forget_web_origins(self) -> None:
+        self._web_origins.value = None
 
     async def signer(self) -> TokenSigner:
         now = self.clock.now()

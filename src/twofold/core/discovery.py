@@ -21,6 +21,9 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "token_endpoint": f"{issuer}oauth/token",
+        "userinfo_endpoint": f"{issuer}userinfo",
+        "revocation_endpoint": f"{issuer}oauth/revoke",
+        "end_session_endpoint": f"{issuer}oidc/logout",
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "mfa_challenge_endpoint": f"{issuer}mfa/challenge",
         "grant_types_supported": list(GRANTS),
@@ -33,6 +36,13 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
             "private_key_jwt",
         ],
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
+        # Public clients revoke with their client_id alone, as at the token endpoint.
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
         "scopes_supported": sorted(OIDC_SCOPES),
         "claims_supported": [
             "aud",
@@ -46,5 +56,6 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
             "name",
             "nickname",
             "sub",
+            "updated_at",
         ],
     }

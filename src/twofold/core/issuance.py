@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from twofold.core import profile
 from twofold.core.audience import Target
 from twofold.core.deps import Deps
 from twofold.core.ids import digest, opaque_token
@@ -79,13 +80,7 @@ async def user_tokens(
             "auth_time": now,
             "amr": methods,
         }
-        if "email" in scopes:
-            claims["email"] = user.email
-            claims["email_verified"] = user.email_verified
-        if "profile" in scopes:
-            claims["name"] = user.name or user.email
-            if user.username:
-                claims["nickname"] = user.username
+        claims.update(profile.claims(user, scopes))
         id_token = _sign(deps, signer, claims)
     refresh = None
     if "offline_access" in scopes and GRANT_REFRESH_TOKEN in client.grant_types:

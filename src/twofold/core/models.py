@@ -113,6 +113,12 @@ class Client:
     # APIs (audiences) this client may get tokens for with client_credentials, with their scopes.
     api_grants: dict[str, tuple[str, ...]] = field(default_factory=dict)
     created_at: float = 0.0
+    # Where a browser may be sent back to (Auth0's names): redirect URIs after login, URLs after
+    # logout, and the origins whose scripts may call the token, revocation and userinfo
+    # endpoints. Matched exactly; `core/client_urls.py` checks what may be registered.
+    callbacks: tuple[str, ...] = ()
+    allowed_logout_urls: tuple[str, ...] = ()
+    web_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

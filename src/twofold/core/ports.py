@@ -56,6 +56,10 @@ class ClientRepository(Protocol):
         """False when there was no such client."""
         ...
 
+    async def web_origins(self) -> frozenset[str]:
+        """Every web origin some client registered."""
+        ...
+
 
 class ApiRepository(Protocol):
     async def get(self, identifier: str) -> Api | None: ...

@@ -222,7 +222,10 @@ class TokenSigner:
         issuer: str,
         now: float,
         leeway: int = 0,
+        expired_ok: bool = False,
     ) -> dict[str, Any]:
+        """The claims of a token we signed, for `audience`. `expired_ok` is for hints only
+        (an ID token naming whom to log out), never for a token that grants access."""
         obj = _extract(token, MAX_TOKEN_LENGTH, _PARSE_OWN, SIGNING_ALGS)
         header = obj.headers()
         kid = header.get("kid")
@@ -235,7 +238,7 @@ class TokenSigner:
             raise TokenInvalid("bad signature")
 
         claims = claims_mod.parse(obj.payload)
-        claims_mod.check_times(claims, now, leeway)
+        claims_mod.check_times(claims, now, leeway, expired_ok=expired_ok)
         iss = claims.get("iss")
         if not isinstance(iss, str) or iss != issuer:
             raise TokenInvalid("wrong issuer")

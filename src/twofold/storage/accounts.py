@@ -60,6 +60,10 @@ class SqlTenantRepository(SqlRepository):
         await self._write(insert.on_conflict_do_update(index_elements=["id"], set_=values))
 
 
+# The client's URL lists, each a JSON list in the column of its name.
+_URL_LISTS = ("callbacks", "allowed_logout_urls", "web_origins")
+
+
 def _client_values(client: Client) -> dict[str, Any]:
     return {
         "name": client.name,
@@ -68,6 +72,7 @@ def _client_values(client: Client) -> dict[str, Any]:
         "secret_hash": client.secret_hash,
         "jwks": None if client.jwks is None else dumps(client.jwks),
         "api_grants": dumps({aud: list(s) for aud, s in client.api_grants.items()}),
+        **{name: dumps(list(getattr(client, name))) for name in _URL_LISTS},
     }
 
 
@@ -79,6 +84,7 @@ def _client(row: sa.Row[Any]) -> Client:
         grant_types=frozenset(json.loads(row.grant_types)),
         jwks=None if row.jwks is None else json.loads(row.jwks),
         api_grants={aud: tuple(s) for aud, s in json.loads(row.api_grants).items()},
+        **{name: tuple(json.loads(getattr(row, name))) for name in _URL_LISTS},
     )
 
 
@@ -113,6 +119,11 @@ class SqlClientRepository(SqlRepository):
     async def delete(self, client_id: str) -> bool:
         stmt = sa.delete(t.clients).where(t.clients.c.client_id == client_id)
         return await self._write(stmt) > 0
+
+    async def web_origins(self) -> frozenset[str]:
+        column = t.clients.c.web_origins
+        rows = await self._all(sa.select(column).where(column != "[]"))
+        return frozenset(origin for row in rows for origin in json.loads(row.web_origins))
 
 
 def _api(row: sa.Row[Any]) -> Api:

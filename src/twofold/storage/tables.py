@@ -62,6 +62,10 @@ clients = sa.Table(
     sa.Column("jwks", sa.Text, nullable=True),
     sa.Column("api_grants", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
+    # JSON lists of URLs (migration 0010): callbacks, logout URLs, web origins.
+    sa.Column("callbacks", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("allowed_logout_urls", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("web_origins", sa.Text, nullable=False, server_default="[]"),
 )
 
 apis = sa.Table(

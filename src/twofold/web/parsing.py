@@ -176,7 +176,7 @@ def client_credentials(request: Request, params: dict[str, str]) -> ClientCreden
     )
 
 
-def _claimed_client_id(request: Request, params: dict[str, str]) -> str | None:
+def claimed_client_id(request: Request, params: dict[str, str]) -> str | None:
     """The client the request says it is: body client_id, else the Basic user name.
 
     Unverified here, but the address only reaches a grant after client authentication, which
@@ -220,7 +220,7 @@ def end_user_ip(request: Request, params: dict[str, str], trusted: frozenset[str
     """auth0-forwarded-for is believed only from clients configured as trusted."""
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("auth0-forwarded-for")
-    if not forwarded or not trusted or _claimed_client_id(request, params) not in trusted:
+    if not forwarded or not trusted or claimed_client_id(request, params) not in trusted:
         return peer
     # Only a well-formed address: the value keys rate limits and lands in the audit trail.
     return canonical_ip(forwarded.split(",")[0]) or peer

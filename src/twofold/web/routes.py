@@ -14,11 +14,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
+from twofold.web.cors import Cors
 from twofold.web.endpoints import (
     jobs,
+    logout,
     management,
     mfa,
     my_account,
+    oidc,
     openapi,
     ops,
     passkey,
@@ -37,6 +40,10 @@ from twofold.web.pages import account
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
+    Route("/oauth/revoke", oidc.revoke, methods=["POST"]),
+    Route("/userinfo", oidc.userinfo, methods=["GET", "POST"]),
+    Route("/v2/logout", logout.v2_logout, methods=["GET"]),
+    Route("/oidc/logout", logout.oidc_logout, methods=["GET"]),
     Route("/mfa/challenge", mfa.challenge, methods=["POST"]),
     Route("/mfa/associate", mfa.associate, methods=["POST"]),
     Route("/mfa/authenticators", mfa.list_authenticators, methods=["GET"]),
@@ -114,6 +121,7 @@ def make_app(
             Middleware(CatchAll),
             Middleware(SecurityHeaders, hsts=hsts),
             Middleware(RequestContextMiddleware),
+            Middleware(Cors),
         ],
         exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
