@@ -55,8 +55,15 @@ def migrate() -> None:
     """Bring the database schema up to date."""
     from twofold.storage import migrate as migrations
 
-    migrations.upgrade(settings().database_url)
-    click.echo("database is up to date")
+    url = settings().database_url
+    before = migrations.current_revision(url)
+    migrations.upgrade(url)
+    after = migrations.current_revision(url)
+    if before == after:
+        click.echo(f"database is up to date (revision {after})")
+    else:
+        was = "an empty schema" if before is None else f"revision {before}"
+        click.echo(f"database migrated from {was} to revision {after}")
 
 
 @click.command()
