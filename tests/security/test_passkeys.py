@@ -38,6 +38,22 @@ async def _user_with_passkey(env: Harness, **kw: Any) -> tuple[Any, Any, str]:
     return client, auth, str(claims["sub"])
 
 
+async def _twenty_at_once(
+    env: Harness, client: Any, auth_session: str, credential: dict[str, Any]
+) -> list[int]:
+    """The same webauthn grant sent 20 times at once; the statuses."""
+    statuses: list[int] = []
+
+    async def attempt() -> None:
+        resp = await exchange(env, client, auth_session, credential)
+        statuses.append(resp.status_code)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(attempt)
+    return statuses
+
+
 async def _events(env: Harness, user_id: str | None, *types: str) -> list[Any]:
     return list(await env.services.deps.storage.audit.query(user_id=user_id, types=types))
 
@@ -150,15 +166,7 @@ async def test_concurrent_requests_with_one_response_win_once(
     client, auth, _ = await _user_with_passkey(env, counter_step=counter_step)
     started = await challenge(env, client)
     credential = auth.get(started["authn_params_public_key"])
-    statuses: list[int] = []
-
-    async def attempt() -> None:
-        resp = await exchange(env, client, started["auth_session"], credential)
-        statuses.append(resp.status_code)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(20):
-            tg.start_soon(attempt)
+    statuses = await _twenty_at_once(env, client, started["auth_session"], credential)
     assert statuses.count(200) == 1, statuses
     assert all(s in (403, 429) for s in statuses if s != 200), statuses
 
@@ -167,15 +175,7 @@ async def test_concurrent_signups_with_one_response_create_one_user(env: Harness
     client = await passkey_client(env)
     started = await register(env, client, "race@example.com")
     credential = authenticator().create(started["authn_params_public_key"])
-    statuses: list[int] = []
-
-    async def attempt() -> None:
-        resp = await exchange(env, client, started["auth_session"], credential)
-        statuses.append(resp.status_code)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(20):
-            tg.start_soon(attempt)
+    statuses = await _twenty_at_once(env, client, started["auth_session"], credential)
     assert statuses.count(200) == 1, statuses
 
 

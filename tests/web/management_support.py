@@ -7,26 +7,13 @@ from typing import Any
 
 import httpx
 
+from twofold.core.models import MANAGEMENT_SCOPES
+
 from .support import DOMAIN, GRANT_CC, Harness, assert_tokens
 
 MGMT = f"https://{DOMAIN}/api/v2/"
-ALL_SCOPES = (
-    "read:users",
-    "create:users",
-    "update:users",
-    "delete:users",
-    "update:users_app_metadata",
-    "read:authentication_methods",
-    "create:authentication_methods",
-    "update:authentication_methods",
-    "delete:authentication_methods",
-    "read:guardian_enrollments",
-    "delete:guardian_enrollments",
-    "read:guardian_factors",
-    "update:guardian_factors",
-    "read:logs",
-    "read:logs_users",
-)
+# Every scope the API defines; each endpoint's own scope is named literally in its tests.
+ALL_SCOPES = MANAGEMENT_SCOPES
 
 
 async def mgmt_token(env: Harness, scopes: tuple[str, ...] = ALL_SCOPES) -> str:
