@@ -8,6 +8,8 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -84,6 +86,16 @@ class SmtpSink:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[SmtpSink]:
+        """A started sink, stopped on the way out (what every smtp fixture yields)."""
+        sink = cls().start()
+        try:
+            yield sink
+        finally:
+            sink.stop()
 
     def messages_to(self, address: str) -> list[Message]:
         with self.lock:

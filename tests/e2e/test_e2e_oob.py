@@ -29,11 +29,8 @@ FACTORS = ("otp", "email", "push-notification", "recovery-code")
 
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    try:
+    with SmtpSink.running() as sink:
         yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture(scope="module")

@@ -60,11 +60,8 @@ def nginx_binary() -> str:
 @pytest.fixture(scope="module")
 def smtp() -> Iterator[SmtpSink]:
     """Where every node sends its email (aiosmtpd on 127.0.0.1)."""
-    sink = SmtpSink().start()
-    try:
+    with SmtpSink.running() as sink:
         yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture(scope="module")

@@ -61,11 +61,8 @@ def env(http: httpx.AsyncClient, services: Any, clock: FrozenClock) -> Harness:
 @pytest.fixture
 def smtp() -> Iterator[SmtpSink]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
-    sink = SmtpSink().start()
-    try:
+    with SmtpSink.running() as sink:
         yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture
