@@ -17,22 +17,20 @@ from seed import SeedError, SeedSpec, issue_mfa_tokens, reset_factors, seed_grou
 from twofold.app import build_app, create_services
 from twofold.config import Settings
 from twofold.core.factors import totp_codes as totp
-from web.support import BASE_URL, DOMAIN, GRANT_OTP, GRANT_PASSWORD, GRANT_RECOVERY
+from web.support import (
+    BASE_URL,
+    GRANT_OTP,
+    GRANT_PASSWORD,
+    GRANT_RECOVERY,
+    operator_env,
+)
 
 PASSWORD = "seeded-password"
 
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in {
-        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/seed.db",
-        "TWOFOLD_DOMAIN": DOMAIN,
-        "TWOFOLD_DATA_DIR": str(tmp_path),
-        "TWOFOLD_ENVIRONMENT": "test",
-        "TWOFOLD_ENCRYPTION_KEYS": "",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("TWOFOLD_REDIS_URL", raising=False)
+    operator_env(monkeypatch, tmp_path, "seed.db")
     return Settings()
 
 

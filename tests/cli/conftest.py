@@ -11,20 +11,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from twofold.cli import main
-from web.support import DOMAIN
+from web.support import operator_env
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The environment a test operator would set; returns the data directory."""
-    for name, value in {
-        "TWOFOLD_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
-        "TWOFOLD_DOMAIN": DOMAIN,
-        "TWOFOLD_DATA_DIR": str(tmp_path),
-        "TWOFOLD_ENVIRONMENT": "test",
-        "TWOFOLD_ENCRYPTION_KEYS": "",
-    }.items():
-        monkeypatch.setenv(name, value)
+    operator_env(monkeypatch, tmp_path, "cli.db")
     return tmp_path
 
 

@@ -416,3 +416,17 @@ def public_jwks(key: RSAKey) -> dict[str, Any]:
     jwk.setdefault("alg", "RS256")
     jwk.setdefault("use", "sig")
     return {"keys": [jwk]}
+
+
+def operator_env(monkeypatch: Any, data_dir: Any, database: str) -> None:
+    """The environment a test operator sets: a SQLite file in `data_dir`, no Redis, keys made on
+    first use."""
+    for name, value in {
+        "TWOFOLD_DATABASE_URL": f"sqlite:///{data_dir}/{database}",
+        "TWOFOLD_DOMAIN": DOMAIN,
+        "TWOFOLD_DATA_DIR": str(data_dir),
+        "TWOFOLD_ENVIRONMENT": "test",
+        "TWOFOLD_ENCRYPTION_KEYS": "",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TWOFOLD_REDIS_URL", raising=False)
