@@ -48,7 +48,8 @@ async def is_enrolled(
     from `user` when the caller has it already."""
     tenant = await deps.tenant()
     if stored is None:
-        authenticators = await for_user(deps, user_id)
+        # Passkeys included: one read answers the passkey question below too.
+        authenticators = await for_user(deps, user_id, first_factors=True)
     else:
         authenticators = list(stored)
         if tenant.email_counts_as_factor and "email" in tenant.enabled_factors:
@@ -61,10 +62,10 @@ async def is_enrolled(
     # A passkey is a first factor that the MFA API neither lists nor challenges, but it is a
     # credential the user holds: a password alone must not add a factor beside it (nor reach
     # the MFA API) any more than beside an OTP app. The passkey signs in by itself instead.
-    held = authenticators if any(a.kind == "passkey" for a in authenticators) else None
-    if held is None:
-        held = list(await deps.storage.authenticators.list_for_user(user_id))
-    return any(a.kind == "passkey" and a.active for a in held)
+    if stored is not None:
+        # The caller's list is the MFA API's (no first factors): read the passkeys.
+        authenticators = list(await deps.storage.authenticators.list_for_user(user_id))
+    return any(a.kind == "passkey" and a.active for a in authenticators)
 
 
 async def for_user(deps: Deps, user_id: str, *, first_factors: bool = False) -> list[Authenticator]:
