@@ -118,18 +118,13 @@ class SoftAuthenticator:
             signed = auth_data + hashlib.sha256(client_data).digest()
             statement = {"alg": -7, "sig": self.sign(signed)}
         attestation = cbor2.dumps({"fmt": fmt, "attStmt": statement, "authData": auth_data})
-        return {
-            "id": b64url(self.credential_id),
-            "rawId": b64url(self.credential_id),
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "response": {
+        return self._credential(
+            {
                 "clientDataJSON": b64url(client_data),
                 "attestationObject": b64url(attestation),
                 "transports": ["hybrid", "internal"],
-            },
-            "clientExtensionResults": {},
-        }
+            }
+        )
 
     def get(
         self,
@@ -150,16 +145,22 @@ class SoftAuthenticator:
         auth_data = self.authenticator_data(rp_id=rp_id, up=up, uv=uv, attested=False)
         client_data = self.client_data("webauthn.get", options["challenge"], origin)
         signature = self.sign(auth_data + hashlib.sha256(client_data).digest())
+        return self._credential(
+            {
+                "clientDataJSON": b64url(client_data),
+                "authenticatorData": b64url(auth_data),
+                "signature": b64url(signature),
+                "userHandle": b64url(self.user_handle) if self.user_handle else None,
+            }
+        )
+
+    def _credential(self, response: dict[str, Any]) -> dict[str, Any]:
+        """A PublicKeyCredential as the browser serialises it, around `response`."""
         return {
             "id": b64url(self.credential_id),
             "rawId": b64url(self.credential_id),
             "type": "public-key",
             "authenticatorAttachment": "platform",
-            "response": {
-                "clientDataJSON": b64url(client_data),
-                "authenticatorData": b64url(auth_data),
-                "signature": b64url(signature),
-                "userHandle": b64url(self.user_handle) if self.user_handle else None,
-            },
+            "response": response,
             "clientExtensionResults": {},
         }
