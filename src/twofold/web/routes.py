@@ -36,7 +36,7 @@ from twofold.web.errors import (
     oauth_error_handler,
 )
 from twofold.web.middleware import HttpMiddleware
-from twofold.web.pages import account
+from twofold.web.pages import account, login
 
 ROUTES = [
     Route("/oauth/token", token.token, methods=["POST"]),
@@ -65,6 +65,7 @@ ROUTES = [
     *management.ROUTES,
     *jobs.ROUTES,
     *my_account.ROUTES,
+    *login.ROUTES,
 ]
 
 
