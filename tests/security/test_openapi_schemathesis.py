@@ -343,6 +343,7 @@ OPERATIONS = [
     ("POST", "/oauth/revoke", 80),
     ("GET", "/userinfo", 60),
     ("POST", "/userinfo", 30),
+    ("GET", "/authorize", 80),
     ("GET", "/v2/logout", 40),
     ("GET", "/oidc/logout", 60),
     ("POST", "/mfa/challenge", 450),

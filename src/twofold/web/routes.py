@@ -65,7 +65,7 @@ ROUTES = [
     *management.ROUTES,
     *jobs.ROUTES,
     *my_account.ROUTES,
-    *login.ROUTES,
+    Route("/authorize", login.authorize, methods=["GET"]),
 ]
 
 
@@ -115,7 +115,9 @@ def make_app(
 ) -> Starlette:
     # The operator may switch the account page off (TWOFOLD_ACCOUNT_PAGE=false): then nothing of
     # it is routed, its endpoints included, and /account is the 404 of any unknown path.
-    routes = [*ROUTES, *account.ROUTES] if account_page else ROUTES
+    routes = [*ROUTES, *login.PAGE_ROUTES]
+    if account_page:
+        routes += account.ROUTES
     return Starlette(
         routes=routes,
         middleware=[

@@ -375,8 +375,8 @@ async def _poll(request: Request, deps: Deps, tx: Transaction, words: Words) -> 
     return JSONResponse({"approved": done is not None}, headers=NO_STORE)
 
 
-ROUTES: list[BaseRoute] = [
-    Route("/authorize", authorize, methods=["GET"]),
+# The pages are HTML for people, not part of the API contract (openapi.yaml documents /authorize).
+PAGE_ROUTES: list[BaseRoute] = [
     Route("/u/login", _page(_login_get, _login_post), methods=["GET", "POST"]),
     Route("/u/mfa", _page(_mfa_get, _mfa_post), methods=["GET", "POST"]),
     Route("/u/mfa-enroll", _page(_enrol_get, _enrol_post), methods=["GET", "POST"]),
