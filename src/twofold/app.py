@@ -30,6 +30,7 @@ from twofold.core.attempts import Bucket
 from twofold.core.clock import Clock, SystemClock
 from twofold.core.crypto import DecryptionError, KeyRing
 from twofold.core.deps import Deps, Policy
+from twofold.core.login.sso import SsoSessions
 from twofold.core.passwords import PasswordHasher
 from twofold.core.ports import NoMetrics
 from twofold.delivery.factory import build_channels
@@ -273,6 +274,7 @@ async def create_services(
         parallelism=settings.argon2_parallelism,
         max_concurrency=settings.hashing_concurrency,
     )
+    policy = policy_from(settings)
     deps = Deps(
         storage=SqlStorage(database),
         state=state,
@@ -280,10 +282,17 @@ async def create_services(
         keyring=keyring,
         hasher=hasher,
         issuer=settings.issuer,
-        policy=policy_from(settings),
+        policy=policy,
         channels=channels,
         devices=SqlPushDeviceRepository(database),
         metrics=metrics if metrics is not None else NoMetrics(),
+        # On the shared state store, so that every node sees a session started on any of them.
+        sessions=SsoSessions(
+            state,
+            clock,
+            idle=policy.session_idle_lifetime,
+            absolute=policy.session_absolute_lifetime,
+        ),
     )
     admin = Admin(deps, SqlEncryptedColumns(database))
     source = (

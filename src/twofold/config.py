@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -34,6 +34,11 @@ KEYS_HELP = (
     "expected kid:base64key[,kid2:base64key2] with 32-byte keys, e.g. k1:$(openssl rand -base64 32)"
 )
 
+# Each absolute lifetime setting, and the idle lifetime it may not be shorter than.
+IDLE_OF = {
+    "session_absolute_lifetime": "session_idle_lifetime",
+    "remember_browser_lifetime": "remember_browser_idle",
+}
 
 # A burst of failures or calls one subject may spend before it is refused.
 Budget = Annotated[int, Field(ge=1, le=1_000_000)]
@@ -49,6 +54,8 @@ ReadTimeout = Annotated[float, Field(gt=0, le=3600)]
 RefillSeconds = Annotated[float, Field(gt=0, le=86_400)]
 # Seconds to wait for a backend (a pooled connection, a connect, a Redis reply).
 Timeout = Annotated[float, Field(gt=0, le=300)]
+# Seconds a browser's session or remembered browser lives (one year at most, Auth0's ceiling).
+BrowserLifetime = Annotated[int, Field(ge=1, le=365 * 86_400)]
 
 
 def country_allow_list(entries: Iterable[str | int]) -> frozenset[str]:
@@ -184,6 +191,19 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = POLICY.webauthn_rp_name
     webauthn_origins: list[str] = Field(default_factory=list)
 
+    # The hosted login (docs/configuration.md "Browser sessions"): the SSO session lives so many
+    # seconds past its last use and after sign-in at most; "remember this browser" for MFA the
+    # same. Each absolute lifetime must be at least its idle one.
+    session_idle_lifetime: BrowserLifetime = POLICY.session_idle_lifetime
+    # Checked against the idle lifetime when left at their defaults too.
+    session_absolute_lifetime: BrowserLifetime = Field(
+        default=POLICY.session_absolute_lifetime, validate_default=True
+    )
+    remember_browser_idle: BrowserLifetime = POLICY.remember_browser_idle
+    remember_browser_lifetime: BrowserLifetime = Field(
+        default=POLICY.remember_browser_lifetime, validate_default=True
+    )
+
     # The self-service security page at /account (docs/account-page.md); off: 404 there.
     account_page: bool = True
 
@@ -202,6 +222,16 @@ class Settings(BaseSettings):
         host = value.removeprefix("http://")
         if "/" in host or " " in host:
             raise ValueError("expected a host name and optional port, e.g. auth.example.com")
+        return value
+
+    @field_validator("session_absolute_lifetime", "remember_browser_lifetime")
+    @classmethod
+    def _not_shorter_than_idle(cls, value: int, info: ValidationInfo) -> int:
+        idle_field = IDLE_OF[info.field_name or ""]
+        idle = info.data.get(idle_field)
+        # An idle value that failed its own check is reported there, not again here.
+        if isinstance(idle, int) and value < idle:
+            raise ValueError(f"must be at least TWOFOLD_{idle_field.upper()} ({idle})")
         return value
 
     @field_validator("log_level")

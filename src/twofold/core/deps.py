@@ -102,6 +102,14 @@ class Policy:
     passkey_session_lifetime: int = 300
     # Management API calls one client may make per minute (x-ratelimit-* headers, then 429).
     management_requests_per_minute: int = 1000
+    # The hosted login's SSO session (core/login/sso.py): seconds it lives past its last use,
+    # and after sign-in at most (Auth0's tenant defaults, 3 and 7 days).
+    session_idle_lifetime: int = 3 * 86_400
+    session_absolute_lifetime: int = 7 * 86_400
+    # "Remember this browser" for MFA (core/login/remembered.py): seconds past its last use,
+    # and after it was remembered at most.
+    remember_browser_idle: int = 7 * 86_400
+    remember_browser_lifetime: int = 30 * 86_400
 
 
 @dataclass(slots=True)

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class SessionEnded(LookupError):
+    """The session ended (logged out, expired) before it could be changed."""
+
+
 @dataclass(frozen=True, slots=True)
 class BrowserSession:
     # The session id, as the ID token's `sid` claim and `logout_hint` carry it.
@@ -40,7 +44,8 @@ class BrowserSessions(Protocol):
         ...
 
     async def add_methods(self, session: BrowserSession, amr: tuple[str, ...]) -> BrowserSession:
-        """Record methods used later in the session (a step-up's second factor)."""
+        """Record methods used later in the session (a step-up's second factor); the session
+        as it now is. SessionEnded when it ended meanwhile (the browser must sign in again)."""
         ...
 
 

@@ -2,7 +2,9 @@
 
 A refused request is answered with a short plain-text 400, never with a redirect; a request
 with nowhere to return to is answered with a plain "OK", as Auth0's is. The session cookie is
-the one the hosted login will set; when a session was ended it is cleared here.
+the one the hosted login sets (core/login/cookies.py); when a session was ended it is cleared
+here, with the attributes it was set with (a browser ignores a clearing it would not accept as a
+setting, such as `Secure` over plain HTTP).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from twofold.core import logout as logout_uc
+from twofold.core.deps import Deps
+from twofold.core.login.cookies import SESSION_COOKIE, login_cookies
 from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE
 
-# The SSO session's cookie (set by the hosted login's session module).
-SESSION_COOKIE = "twofold_session"
 _MAX_PARAM = 8192
 OIDC_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "logout_hint", "state")
 
@@ -30,14 +32,21 @@ def _param(request: Request, name: str) -> str | None:
     return value or None
 
 
-def _answer(outcome: logout_uc.LogoutOutcome) -> Response:
+def _answer(deps: Deps, outcome: logout_uc.LogoutOutcome) -> Response:
     response: Response
     if outcome.redirect is None:
         response = PlainTextResponse("OK", headers=NO_STORE)
     else:
         response = RedirectResponse(outcome.redirect, status_code=302, headers=NO_STORE)
     if outcome.ended:
-        response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True, samesite="none")
+        cookie = login_cookies(deps.issuer, deps.policy).session
+        response.delete_cookie(
+            cookie.name,
+            path=cookie.path,
+            secure=cookie.secure,
+            httponly=cookie.http_only,
+            samesite=cookie.same_site,
+        )
     return response
 
 
@@ -56,7 +65,7 @@ async def v2_logout(request: Request) -> Response:
         )
     except logout_uc.LogoutRefused as exc:
         return _refused(exc)
-    return _answer(outcome)
+    return _answer(deps, outcome)
 
 
 async def oidc_logout(request: Request) -> Response:
@@ -68,4 +77,4 @@ async def oidc_logout(request: Request) -> Response:
         )
     except logout_uc.LogoutRefused as exc:
         return _refused(exc)
-    return _answer(outcome)
+    return _answer(deps, outcome)
