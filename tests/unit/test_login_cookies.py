@@ -15,7 +15,12 @@ def test_over_https() -> None:
         "twofold_session", max_age=1000, secure=True, same_site="none", http_only=True, path="/"
     )
     assert cookies.remember == CookieSpec(
-        "twofold_mfa_remember", max_age=5000, secure=True, same_site="lax", http_only=True, path="/"
+        "twofold_mfa_remember",
+        max_age=5000,
+        secure=True,
+        same_site="none",
+        http_only=True,
+        path="/",
     )
 
 

@@ -16,6 +16,7 @@ silent sign-in degrades quietly.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ from twofold.core.login.transactions import Transaction
 from twofold.core.mfa import mfa_tokens, policy
 from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import Client, User
-from twofold.core.sessions import BrowserSession
+from twofold.core.sessions import BrowserSession, SessionEnded
 
 LOGIN_REQUIRED = "Login required"
 MFA_REQUIRED = "Multifactor authentication required"
@@ -124,7 +125,7 @@ async def _mfa_needed(deps: Deps, request: AuthorizeRequest, user: User) -> bool
 async def _remembered(deps: Deps, cookies: Cookies, user: User) -> bool:
     if not cookies.remember:
         return False
-    return await remembered.recognised(deps, cookies.remember, user)
+    return await remembered.remembered_browsers(deps).recognised(cookies.remember, user)
 
 
 async def authorize(deps: Deps, request: AuthorizeRequest, cookies: Cookies) -> Outcome:
@@ -253,13 +254,18 @@ async def finish(deps: Deps, tx: Transaction, cookies: Cookies) -> Outcome:
     if tx.sid is not None:
         current = await deps.sessions.current(cookies.session)
         if current is not None and current.sid == tx.sid:
-            session = await deps.sessions.add_methods(current, tx.amr)
+            with contextlib.suppress(SessionEnded):
+                # Ended meanwhile (a logout in another tab): the step-up starts a new one.
+                session = await deps.sessions.add_methods(current, tx.amr)
     if session is None:
         outcome.session_cookie, session = await deps.sessions.start(
             tx.user_id, tx.auth_time, tx.amr
         )
     if tx.remember and tx.mfa_ran:
-        outcome.remember_cookie = await remembered.remember(deps, tx.user_id)
+        browsers = remembered.remembered_browsers(deps)
+        # One user per remembered browser: another user's remembering ends here.
+        await browsers.forget(cookies.remember)
+        outcome.remember_cookie = await browsers.remember(tx.user_id)
     client = await deps.client(tx.request.client_id)
     if client is None:
         outcome.answer = rejected(tx.request, "unauthorized_client", "Unknown client")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 from importlib import resources
-from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -25,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from twofold.core.login.cookies import LoginCookies
 from twofold.core.login.flow import Answer, Outcome
 from twofold.core.login.request import AuthorizeRequest
 from twofold.web.errors import NO_STORE
@@ -32,11 +32,6 @@ from twofold.web.errors import NO_STORE
 PACKAGE = "twofold.web.pages"
 STATIC_PATH = "/u/static"
 STATIC_FILES = ("login.js", "login.css", "respond.js")
-
-SESSION_COOKIE = "twofold_session"
-REMEMBER_COOKIE = "twofold_mfa_remember"
-BROWSER_COOKIE = "twofold_browser"
-BROWSER_COOKIE_LIFETIME = 400 * 86_400
 
 templates = Jinja2Templates(
     env=Environment(
@@ -110,44 +105,20 @@ def answer_response(
     return templates.TemplateResponse(request, "login/respond.html", context, headers=headers)
 
 
-def apply_cookies(
-    response: Response,
-    outcome: Outcome,
-    *,
-    secure: bool,
-    session_max_age: int,
-    remember_max_age: int,
-) -> None:
-    """The login cookies an outcome sets. Over plain HTTP (a development server) a browser
-    drops `SameSite=None` cookies that are not `Secure`, so they are `Lax` there."""
-    cross_site: Literal["none", "lax"] = "none" if secure else "lax"
-    if outcome.session_cookie is not None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            outcome.session_cookie,
-            max_age=session_max_age,
-            path="/",
-            secure=secure,
-            httponly=True,
-            samesite=cross_site,
-        )
-    if outcome.remember_cookie is not None:
-        response.set_cookie(
-            REMEMBER_COOKIE,
-            outcome.remember_cookie,
-            max_age=remember_max_age,
-            path="/",
-            secure=secure,
-            httponly=True,
-            samesite=cross_site,
-        )
-    if outcome.browser_cookie is not None:
-        response.set_cookie(
-            BROWSER_COOKIE,
-            outcome.browser_cookie,
-            max_age=BROWSER_COOKIE_LIFETIME,
-            path="/",
-            secure=secure,
-            httponly=True,
-            samesite="lax",
-        )
+def apply_cookies(response: Response, outcome: Outcome, cookies: LoginCookies) -> None:
+    """The login cookies an outcome sets, with the attributes `core/login/cookies.py` gives."""
+    for spec, value in (
+        (cookies.session, outcome.session_cookie),
+        (cookies.remember, outcome.remember_cookie),
+        (cookies.browser, outcome.browser_cookie),
+    ):
+        if value is not None:
+            response.set_cookie(
+                spec.name,
+                value,
+                max_age=spec.max_age,
+                path=spec.path,
+                secure=spec.secure,
+                httponly=spec.http_only,
+                samesite=spec.same_site,
+            )

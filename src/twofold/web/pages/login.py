@@ -22,16 +22,19 @@ from starlette.staticfiles import StaticFiles
 from twofold.core.deps import Deps
 from twofold.core.login import flow, steps, transactions
 from twofold.core.login import request as authorize_request
+from twofold.core.login.cookies import (
+    BROWSER_COOKIE,
+    REMEMBER_COOKIE,
+    SESSION_COOKIE,
+    login_cookies,
+)
 from twofold.core.login.flow import Cookies, Outcome
 from twofold.core.login.transactions import Transaction
 from twofold.web import parsing
 from twofold.web.context import runtime
 from twofold.web.errors import NO_STORE
 from twofold.web.pages.answers import (
-    BROWSER_COOKIE,
     PACKAGE,
-    REMEMBER_COOKIE,
-    SESSION_COOKIE,
     STATIC_PATH,
     answer_response,
     apply_cookies,
@@ -57,10 +60,6 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _secure(deps: Deps) -> bool:
-    return deps.issuer.startswith("https://")
-
-
 async def _web_origins(deps: Deps, client_id: str) -> tuple[str, ...]:
     client = await deps.client(client_id)
     return client.web_origins if client is not None else ()
@@ -77,13 +76,7 @@ async def _render_outcome(request: Request, outcome: Outcome, *, after_form: boo
         response = RedirectResponse(
             outcome.page, status_code=303 if after_form else 302, headers=NO_STORE
         )
-    apply_cookies(
-        response,
-        outcome,
-        secure=_secure(deps),
-        session_max_age=deps.policy.session_absolute_lifetime,
-        remember_max_age=deps.policy.remember_browser_lifetime,
-    )
+    apply_cookies(response, outcome, login_cookies(deps.issuer, deps.policy))
     return response
 
 
