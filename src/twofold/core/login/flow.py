@@ -236,7 +236,7 @@ async def respond(deps: Deps, request: AuthorizeRequest, client: Client, sign_in
         if user is None:
             return rejected(request, "access_denied", "The user no longer exists")
         params["id_token"] = await issuance.id_token_only(
-            deps, user, client, request.scope, sign_in=sign_in, nonce=request.nonce
+            deps, user, client, sign_in, scope=request.scope, nonce=request.nonce or ""
         )
     if request.state is not None:
         params["state"] = request.state
