@@ -81,3 +81,28 @@ def test_clear_and_a_value_contradict(cli: Any) -> None:
         "clients", "update", made["client_id"], "--callback", CB, "--clear", "callbacks", ok=False
     )
     assert result.exit_code == 2
+
+
+def test_a_spa_gets_the_code_grant_at_creation_or_later(cli: Any) -> None:
+    made = json.loads(
+        cli(
+            "clients", "create", "--name", "SPA", "--auth-method", "none",
+            "--grant-types", "authorization_code refresh_token", "--callback", CB, "--json",
+        ).stdout
+    )  # fmt: skip
+    shown = _show(cli, made["client_id"])
+    assert (shown["auth_method"], shown["grant_types"]) == (
+        "none",
+        ["authorization_code", "refresh_token"],
+    )
+    assert made["client_secret"] is None
+
+    other = json.loads(cli("clients", "create", "--name", "Web", "--json").stdout)
+    assert "authorization_code" not in _show(cli, other["client_id"])["grant_types"]
+    cli("clients", "update", other["client_id"], "--grant-types", "authorization_code implicit")
+    assert _show(cli, other["client_id"])["grant_types"] == ["authorization_code", "implicit"]
+
+    refused = cli("clients", "update", other["client_id"], "--grant-types", "code", ok=False)
+    assert refused.exit_code == 1
+    assert "unknown grant types: code" in refused.stderr
+    assert _show(cli, other["client_id"])["grant_types"] == ["authorization_code", "implicit"]

@@ -155,6 +155,26 @@ async def test_refresh_token_add_get(storage: SqlStorage) -> None:
         await storage.refresh_tokens.add(_token())
 
 
+async def test_refresh_token_keeps_its_sign_in(storage: SqlStorage) -> None:
+    signed_in = _token(
+        "rt1",
+        auth_time=1_700_000_000,
+        amr=("pwd", "mfa", "otp"),
+        acr="http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+        sid="sid-1",
+    )
+    await storage.refresh_tokens.add(signed_in)
+    await storage.refresh_tokens.add(_token("rt2", auth_time=5, amr=(), sid="s"))
+    await storage.refresh_tokens.add(_token("rt3"))
+    assert await storage.refresh_tokens.get("rt1") == signed_in
+    stored = await storage.refresh_tokens.get("rt2")
+    assert stored is not None
+    assert (stored.auth_time, stored.amr, stored.acr, stored.sid) == (5, (), None, "s")
+    plain = await storage.refresh_tokens.get("rt3")
+    assert plain is not None
+    assert (plain.auth_time, plain.amr, plain.acr, plain.sid) == (None, None, None, None)
+
+
 async def test_refresh_token_use(storage: SqlStorage) -> None:
     tokens = storage.refresh_tokens
     await tokens.add(_token("rt1"))

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from twofold.core.clock import FrozenClock
+from twofold.core.models import FIRST_PARTY_GRANTS
 
 from .support import (
     BASE_URL,
@@ -54,6 +55,9 @@ KEYS = [
     "otp",
     "recovery_code",
     "refresh_token",
+    "code",
+    "redirect_uri",
+    "code_verifier",
     "client_assertion",
     "client_assertion_type",
     "challenge_type",
@@ -74,6 +78,7 @@ GRANTS = [
     GRANT_REFRESH,
     GRANT_CC,
     "http://auth0.com/oauth/grant-type/mfa-oob",
+    "authorization_code",
 ]
 
 text = st.text(max_size=40)
@@ -114,7 +119,8 @@ def fuzz(tmp_path_factory):
                 await services.admin.update_tenant(mfa_policy="always")
                 client, secret = await services.admin.create_client(
                     "fuzz",
-                    grant_types=None,
+                    # The default grants, and the code grant so that fuzzed codes reach it.
+                    grant_types=[*FIRST_PARTY_GRANTS, "authorization_code"],
                     auth_method="client_secret_post",
                     jwks=None,
                     api_grants=None,

@@ -205,7 +205,8 @@ async def test_empty_body(env):
     "grant_type",
     [
         "foo",
-        "authorization_code",
+        # implicit is a grant of /authorize, never of the token endpoint.
+        "implicit",
         "urn:ietf:params:oauth:grant-type:device_code",
         "http://auth0.com/oauth/grant-type/mfa-recover-code",
     ],

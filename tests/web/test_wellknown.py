@@ -48,6 +48,21 @@ async def test_openid_configuration(env):
     assert "RS256" in doc.get("id_token_signing_alg_values_supported", ["RS256"])
 
 
+async def test_the_hosted_login_is_advertised(env):
+    doc = (await env.http.get("/.well-known/openid-configuration")).json()
+
+    assert doc["authorization_endpoint"] == "https://twofold.test/authorize"
+    assert doc["response_types_supported"] == ["code", "id_token"]
+    assert doc["response_modes_supported"] == ["query", "form_post", "web_message"]
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["acr_values_supported"] == [
+        "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    ]
+    assert "authorization_code" in doc["grant_types_supported"]
+    assert "none" in doc["token_endpoint_auth_methods_supported"]
+    assert {"acr", "amr", "auth_time", "sid", "nonce"} <= set(doc["claims_supported"])
+
+
 async def test_oob_grant_advertised_only_if_supported(env):
     # Informational: mfa-oob is a known grant; when advertised it must be spelled exactly.
     doc = (await env.http.get("/.well-known/openid-configuration")).json()

@@ -75,7 +75,8 @@ def client_row(c: Client) -> dict[str, object]:
     "grant_types",
     multiple=True,
     help="Grant types the client may use; repeat or space-separate "
-    "(default: password, password-realm, refresh_token and the MFA grants).",
+    "(default: password, password-realm, refresh_token and the MFA grants). The hosted "
+    "login's are authorization_code and implicit (for response_type=id_token).",
 )
 @click.option(
     "--auth-method",
@@ -172,6 +173,12 @@ def clients_show(client_id: str, as_json: bool) -> None:
 @clients.command("update")
 @click.argument("client_id")
 @click.option("--name", help="A new name.")
+@click.option(
+    "--grant-types",
+    "grant_types",
+    multiple=True,
+    help="Replace the grant types the client may use; repeat or space-separate.",
+)
 @url_options
 @click.option(
     "--clear",
@@ -184,13 +191,14 @@ def clients_show(client_id: str, as_json: bool) -> None:
 def clients_update(
     client_id: str,
     name: str | None,
+    grant_types: tuple[str, ...],
     callbacks: tuple[str, ...],
     logout_urls: tuple[str, ...],
     web_origins: tuple[str, ...],
     cleared: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Change a client: each URL option given replaces that whole list."""
+    """Change a client: --grant-types and each URL option given replace that whole list."""
 
     def given(values: tuple[str, ...], flag: str) -> tuple[str, ...] | None:
         if values and flag in cleared:
@@ -202,7 +210,11 @@ def clients_update(
         "logout_urls": given(logout_urls, "logout-urls"),
         "web_origins": given(web_origins, "web-origins"),
     }
-    _show(run(lambda s: s.admin.update_client(client_id, name=name, **lists)), as_json)
+    grants = [g for chunk in grant_types for g in chunk.split()] or None
+    _show(
+        run(lambda s: s.admin.update_client(client_id, name=name, grant_types=grants, **lists)),
+        as_json,
+    )
 
 
 users = click.Group(

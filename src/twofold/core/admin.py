@@ -18,7 +18,9 @@ from twofold.core.models import (
     AUTH_METHODS,
     DEFAULT_REALM,
     FIRST_PARTY_GRANTS,
+    GRANT_AUTHORIZATION_CODE,
     GRANT_CLIENT_CREDENTIALS,
+    GRANT_IMPLICIT,
     GRANT_WEBAUTHN,
     MFA_GRANTS,
     MFA_POLICIES,
@@ -34,7 +36,14 @@ from twofold.core.ports import AuditLog, EncryptedColumns
 from twofold.core.tokens import generate_signing_key
 
 KNOWN_GRANTS = frozenset(
-    {*FIRST_PARTY_GRANTS, GRANT_CLIENT_CREDENTIALS, *MFA_GRANTS, GRANT_WEBAUTHN}
+    {
+        *FIRST_PARTY_GRANTS,
+        GRANT_CLIENT_CREDENTIALS,
+        *MFA_GRANTS,
+        GRANT_WEBAUTHN,
+        GRANT_AUTHORIZATION_CODE,
+        GRANT_IMPLICIT,
+    }
 )
 
 
@@ -53,6 +62,13 @@ def _url_fields(
         }
     except UrlRefused as exc:
         raise AdminError(str(exc)) from None
+
+
+def _known_grants(grant_types: Iterable[str]) -> frozenset[str]:
+    grants = frozenset(grant_types)
+    if unknown := grants - KNOWN_GRANTS:
+        raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
+    return grants
 
 
 DEMO_CLIENT_NAME = "Twofold demo app"
@@ -80,9 +96,7 @@ class Admin:
     ) -> tuple[Client, str | None]:
         if auth_method not in AUTH_METHODS:
             raise AdminError(f"unknown auth method {auth_method!r}")
-        grants = frozenset(grant_types) if grant_types else FIRST_PARTY_GRANTS
-        if unknown := grants - KNOWN_GRANTS:
-            raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
+        grants = _known_grants(grant_types) if grant_types else FIRST_PARTY_GRANTS
         if auth_method == "private_key_jwt" and not (jwks and jwks.get("keys")):
             raise AdminError("private_key_jwt needs the client's public keys (a JWKS)")
         granted: dict[str, tuple[str, ...]] = {}
@@ -127,8 +141,10 @@ class Admin:
         callbacks: Iterable[str] | None = None,
         logout_urls: Iterable[str] | None = None,
         web_origins: Iterable[str] | None = None,
+        grant_types: Iterable[str] | None = None,
     ) -> Client:
-        """Change a client's name or replace any of its URL lists (None: keep it)."""
+        """Change a client's name, or replace its grant types or any of its URL lists (None:
+        keep it)."""
         client = await self.get_client(client_id)
         fields = _url_fields(
             client.callbacks if callbacks is None else callbacks,
@@ -139,6 +155,14 @@ class Admin:
             if not name.strip():
                 raise AdminError("a client's name cannot be empty")
             fields["name"] = name
+        if grant_types is not None:
+            grants = _known_grants(grant_types)
+            if not grants:
+                raise AdminError("a client needs at least one grant type")
+            if client.api_grants:
+                # Its APIs are granted through client_credentials, as at creation.
+                grants |= {GRANT_CLIENT_CREDENTIALS}
+            fields["grant_types"] = grants
         updated = replace(client, **fields)
         await self._deps.storage.clients.update(updated)
         self._deps.forget_client(client_id)

@@ -52,6 +52,9 @@ FAILED_SIGNUP = "fs"
 PASSKEY_CLONE = "passkey_clone_detected"
 # A refresh token (and its family) revoked at /oauth/revoke.
 REFRESH_TOKEN_REVOKED = "srrt"
+# An authorization code exchanged at the token endpoint, or refused there (a replay included).
+SUCCESS_CODE_EXCHANGE = "seacft"
+FAILED_CODE_EXCHANGE = "feacft"
 
 DESCRIPTIONS = {
     SUCCESS_LOGIN: "Success Login",
@@ -85,6 +88,8 @@ DESCRIPTIONS = {
     PASSKEY_CLONE: "Passkey refused: its sign counter went back (cloned authenticator)",
     MANAGEMENT_OPERATION: "Success API Operation",
     REFRESH_TOKEN_REVOKED: "Success Revocation",
+    SUCCESS_CODE_EXCHANGE: "Success Exchange",
+    FAILED_CODE_EXCHANGE: "Failed Exchange",
 }
 
 log = logging.getLogger("twofold.audit")

@@ -1,5 +1,6 @@
 """GET /.well-known/openid-configuration: the OIDC discovery document, with Auth0's
-`mfa_challenge_endpoint`."""
+`mfa_challenge_endpoint`, and the hosted login's `/authorize`: codes (PKCE S256) and ID tokens,
+answered in the query, a form post or a web message (Auth0's silent authentication)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from twofold.core.grants.registry import GRANTS
+from twofold.core.login.codes import PKCE_METHOD
+from twofold.core.login.signin import MULTI_FACTOR_ACR
 from twofold.core.models import (
     OIDC_SCOPES,
 )
@@ -20,6 +23,7 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
     token carries."""
     return {
         "issuer": issuer,
+        "authorization_endpoint": f"{issuer}authorize",
         "token_endpoint": f"{issuer}oauth/token",
         "userinfo_endpoint": f"{issuer}userinfo",
         "revocation_endpoint": f"{issuer}oauth/revoke",
@@ -27,13 +31,18 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
         "jwks_uri": f"{issuer}.well-known/jwks.json",
         "mfa_challenge_endpoint": f"{issuer}mfa/challenge",
         "grant_types_supported": list(GRANTS),
-        "response_types_supported": ["token", "id_token"],
+        "response_types_supported": ["code", "id_token"],
+        "response_modes_supported": ["query", "form_post", "web_message"],
+        "code_challenge_methods_supported": [PKCE_METHOD],
+        "acr_values_supported": [MULTI_FACTOR_ACR],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(signing_algs),
+        # "none": public clients (SPAs, native apps) send their client_id alone, with PKCE.
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "private_key_jwt",
+            "none",
         ],
         "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ASSERTION_ALGS),
         # Public clients revoke with their client_id alone, as at the token endpoint.
@@ -45,9 +54,10 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
         ],
         "scopes_supported": sorted(OIDC_SCOPES),
         "claims_supported": [
+            "acr",
+            "amr",
             "aud",
             "auth_time",
-            "amr",
             "email",
             "email_verified",
             "exp",
@@ -55,6 +65,8 @@ def document(issuer: str, *, signing_algs: Sequence[str]) -> dict[str, Any]:
             "iss",
             "name",
             "nickname",
+            "nonce",
+            "sid",
             "sub",
             "updated_at",
         ],

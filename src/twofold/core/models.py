@@ -12,6 +12,11 @@ GRANT_MFA_OOB = "http://auth0.com/oauth/grant-type/mfa-oob"
 GRANT_MFA_RECOVERY_CODE = "http://auth0.com/oauth/grant-type/mfa-recovery-code"
 GRANT_REFRESH_TOKEN = "refresh_token"
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
+# The hosted login's grants (Auth0's names): a code from /authorize exchanged at the token
+# endpoint, and `implicit`, which a client needs for /authorize to answer an ID token directly
+# (response_type=id_token; no token endpoint call).
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+GRANT_IMPLICIT = "implicit"
 # Auth0's native passkey login (the client's own WebAuthn ceremony, then this grant).
 GRANT_WEBAUTHN = "urn:okta:params:oauth:grant-type:webauthn"
 
@@ -269,6 +274,13 @@ class RefreshToken:
     mfa_at: float | None = None
     used_at: float | None = None
     revoked: bool = False
+    # The hosted-login sign-in the family came from (migration 0011), which every ID token
+    # refreshed from it repeats: when the user authenticated, how, and in which SSO session.
+    # None for families from the other grants (and from before the migration).
+    auth_time: int | None = None
+    amr: tuple[str, ...] | None = None
+    acr: str | None = None
+    sid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

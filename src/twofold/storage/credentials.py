@@ -226,6 +226,7 @@ def _refresh_token(row: sa.Row[Any]) -> RefreshToken:
         RefreshToken,
         row,
         revoked=bool(row.revoked),
+        amr=None if row.amr is None else tuple(json.loads(row.amr)),
     )
 
 
@@ -233,7 +234,8 @@ class SqlRefreshTokenRepository(SqlRepository):
     _t = t.refresh_tokens
 
     async def add(self, token: RefreshToken) -> None:
-        stmt = sa.insert(self._t).values(to_row(self._t, token))
+        amr = None if token.amr is None else dumps(list(token.amr))
+        stmt = sa.insert(self._t).values(to_row(self._t, token, amr=amr))
         await self._create(stmt, "refresh token already exists")
 
     async def get(self, token_hash: str) -> RefreshToken | None:

@@ -201,6 +201,11 @@ refresh_tokens = sa.Table(
     sa.Column("mfa_at", sa.Double, nullable=True),
     sa.Column("used_at", sa.Double, nullable=True),
     sa.Column("revoked", sa.Boolean, nullable=False),
+    # The hosted-login sign-in of the family (migration 0011); amr is a JSON list.
+    sa.Column("auth_time", sa.BigInteger, nullable=True),
+    sa.Column("amr", sa.Text, nullable=True),
+    sa.Column("acr", sa.String(255), nullable=True),
+    sa.Column("sid", sa.String(255), nullable=True),
 )
 
 state = sa.Table(

@@ -57,6 +57,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         mfa=stored.mfa_at is not None,
         grant="refresh_token",
         family_id=stored.family_id,
+        # A family from the hosted login keeps its sign-in: every refreshed ID token has the
+        # login's auth_time, amr, acr and sid, and the new refresh token carries them on.
+        sign_in=issuance.sign_in_of(stored),
     )
 
 

@@ -12,6 +12,7 @@ from twofold.core import client_auth
 from twofold.core.deps import Deps
 from twofold.core.errors import OAuthError, UnauthorizedClient, UnsupportedGrantType, missing
 from twofold.core.grants import (
+    authorization_code,
     client_credentials,
     mfa_oob,
     mfa_otp,
@@ -34,6 +35,7 @@ GRANTS: Mapping[str, Handler] = {
     refresh_token.GRANT_TYPE: refresh_token.handle,
     client_credentials.GRANT_TYPE: client_credentials.handle,
     webauthn.GRANT_TYPE: webauthn.handle,
+    authorization_code.GRANT_TYPE: authorization_code.handle,
 }
 
 
