@@ -297,9 +297,16 @@ async def test_remembered_browser_skips_mfa_until_invalidated(env, browser, app)
 
     await browser.authorize()
     await browser.login(enrolled.email, enrolled.password)
+    # No MFA page: straight back to the app, and the tokens count as MFA tokens (a refresh
+    # goes on working under the "always" policy), though no factor ran now.
     tokens = await browser.tokens()
     _, claims = await env.decode(tokens["id_token"])
-    assert "mfa" not in claims["amr"]
+    assert claims["amr"] == ["pwd", "mfa"]
+    assert "acr" not in claims
+    refreshed = await env.token(
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, browser.client
+    )
+    assert refreshed.status_code == 200, refreshed.text
 
     token = await mgmt_token(env)
     path = f"/api/v2/users/{enrolled.user.user_id}/multifactor/actions/invalidate-remember-browser"

@@ -36,6 +36,9 @@ from twofold.core.sessions import BrowserSession, SessionEnded
 LOGIN_REQUIRED = "Login required"
 MFA_REQUIRED = "Multifactor authentication required"
 USER_BLOCKED = "user is blocked"
+# What a remembered browser adds to a sign-in: the second factor counts as passed (the tokens
+# are MFA tokens, as Auth0's are), though none ran now, so no factor method and no `acr`.
+REMEMBERED = ("mfa",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +152,10 @@ async def authorize(deps: Deps, request: AuthorizeRequest, cookies: Cookies) -> 
             return Outcome(answer=rejected(request, "login_required", LOGIN_REQUIRED))
         return await _start(deps, request, cookies, "login")
     needs_mfa = await _mfa_needed(deps, request, user)
-    if needs_mfa and "mfa" not in session.amr and not await _remembered(deps, cookies, user):
+    if needs_mfa and "mfa" not in session.amr and await _remembered(deps, cookies, user):
+        with contextlib.suppress(SessionEnded):
+            session = await deps.sessions.add_methods(session, REMEMBERED)
+    if needs_mfa and "mfa" not in session.amr:
         if "none" in request.prompts:
             return Outcome(answer=rejected(request, "login_required", MFA_REQUIRED))
         return await _start(
@@ -291,7 +297,8 @@ async def after_first_factor(
     tx = await transactions.advance(
         deps, tx, user_id=user.user_id, auth_time=int(deps.clock.now()), amr=amr
     )
-    satisfied = "mfa" in amr or await _remembered(deps, cookies, user)
-    if not satisfied and await _mfa_needed(deps, tx.request, user):
-        return Outcome(page=await second_factor_page(deps, tx, user))
+    if "mfa" not in amr and await _mfa_needed(deps, tx.request, user):
+        if not await _remembered(deps, cookies, user):
+            return Outcome(page=await second_factor_page(deps, tx, user))
+        tx = await transactions.advance(deps, tx, amr=(*amr, *REMEMBERED))
     return await finish(deps, tx, cookies)
