@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from twofold.core import authorization_codes as codes
 from twofold.core.clock import FrozenClock
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidGrant
-from twofold.core.login import codes
-from twofold.core.login.signin import CodeGrant, SignIn
 from twofold.core.ports import StateStore
+from twofold.core.signin import CodeGrant, SignIn
 
 pytestmark = pytest.mark.anyio
 CALLBACK = "https://app.example.com/callback"

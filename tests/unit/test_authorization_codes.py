@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from twofold.core import authorization_codes as codes
 from twofold.core.clock import FrozenClock
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidGrant
-from twofold.core.login import codes
-from twofold.core.login.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
+from twofold.core.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
 from twofold.state.memory import MemoryStateStore
 
 pytestmark = pytest.mark.anyio

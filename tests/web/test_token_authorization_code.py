@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from twofold.core import authorization_codes as codes
 from twofold.core import issuance
-from twofold.core.login import codes
-from twofold.core.login.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
+from twofold.core.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
 
 from .support import (
     API,

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from twofold.core.authorization_codes import PKCE_METHOD
 from twofold.core.grants.registry import GRANTS
-from twofold.core.login.codes import PKCE_METHOD
-from twofold.core.login.signin import MULTI_FACTOR_ACR
 from twofold.core.models import (
     OIDC_SCOPES,
 )
+from twofold.core.signin import MULTI_FACTOR_ACR
 from twofold.core.tokens import CLIENT_ASSERTION_ALGS
 
 

@@ -20,7 +20,6 @@ from twofold.core import profile
 from twofold.core.audience import Target
 from twofold.core.deps import Deps
 from twofold.core.ids import digest, opaque_token
-from twofold.core.login.signin import SignIn
 from twofold.core.models import (
     GRANT_REFRESH_TOKEN,
     Client,
@@ -29,6 +28,7 @@ from twofold.core.models import (
     TokenSet,
     User,
 )
+from twofold.core.signin import SignIn
 from twofold.core.tokens import TokenSigner
 
 

@@ -4,8 +4,8 @@ with, exchanged for tokens.
     code + redirect_uri (+ code_verifier) → access token, ID token (`openid`), refresh token
     (`offline_access`, when the client may refresh)
 
-Steps: redeem the code (`core/login/codes.py`: bound to the client and redirect_uri, PKCE S256,
-once) → the user still exists and is not blocked → the audience and scopes the code was
+Steps: redeem the code (`core/authorization_codes.py`: bound to the client and redirect_uri,
+PKCE S256, once) → the user still exists and is not blocked → the audience and scopes the code was
 issued for → the MFA policy → mint, with the sign-in's auth_time, amr, acr and sid in the ID
 token and the /authorize request's nonce → settle the code (a replay meanwhile revokes).
 
@@ -24,13 +24,13 @@ Decisions:
 from __future__ import annotations
 
 from twofold.core import audience, audit, issuance
+from twofold.core import authorization_codes as codes
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidGrant, UserBlocked
 from twofold.core.grants.base import GrantRequest
-from twofold.core.login import codes
-from twofold.core.login.signin import MULTI_FACTOR_ACR, SignIn
 from twofold.core.mfa import policy
 from twofold.core.models import GRANT_AUTHORIZATION_CODE, TokenSet
+from twofold.core.signin import MULTI_FACTOR_ACR, SignIn
 
 GRANT_TYPE = GRANT_AUTHORIZATION_CODE
 PARAMS = ("code", "redirect_uri", "code_verifier")

@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from twofold.core import audience, issuance
+from twofold.core import authorization_codes as codes
 from twofold.core.deps import Deps
 from twofold.core.errors import OAuthError
-from twofold.core.login import codes, remembered, transactions
+from twofold.core.login import remembered, transactions
 from twofold.core.login.client import LOGIN_CLIENT_ID
 from twofold.core.login.request import AuthorizeRequest, Rejected
-from twofold.core.login.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
 from twofold.core.login.transactions import Transaction
 from twofold.core.mfa import mfa_tokens, policy
 from twofold.core.mfa.enrolled import is_enrolled
 from twofold.core.models import Client, User
 from twofold.core.sessions import BrowserSession, SessionEnded
+from twofold.core.signin import MULTI_FACTOR_ACR, CodeGrant, SignIn
 
 LOGIN_REQUIRED = "Login required"
 MFA_REQUIRED = "Multifactor authentication required"

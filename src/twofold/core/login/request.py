@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from twofold.core.deps import Deps
-from twofold.core.login.signin import MULTI_FACTOR_ACR
 from twofold.core.models import Client
+from twofold.core.signin import MULTI_FACTOR_ACR
 
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_IMPLICIT = "implicit"

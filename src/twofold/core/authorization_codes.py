@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 from twofold.core.deps import Deps
 from twofold.core.errors import InvalidGrant
 from twofold.core.ids import constant_time_equal, digest, opaque_token
-from twofold.core.login.signin import CodeGrant, SignIn
+from twofold.core.signin import CodeGrant, SignIn
 
 # Auth0 lets a code live a minute at most; the app redeems it at once.
 CODE_LIFETIME = 60
