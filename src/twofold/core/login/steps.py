@@ -59,7 +59,7 @@ FACTOR_AMR = {
     "recovery-code": "otp",
 }
 # The order the MFA page offers factors in: the first the user has is shown first.
-FACTOR_ORDER = ("otp", "push", "passkey", "email", "sms", "voice", "recovery-code")
+FACTOR_ORDER = ("push", "otp", "passkey", "email", "sms", "voice", "recovery-code")
 CODE_FACTORS = frozenset({"otp", "email", "sms", "voice", "recovery-code"})
 OOB_FACTORS = frozenset({"email", "sms", "voice", "push"})
 
@@ -88,9 +88,7 @@ class MfaView:
 
 
 def _factor_type(a: Authenticator) -> str:
-    if a.kind == "totp":
-        return "otp"
-    return a.oob_channel or a.kind
+    return "otp" if a.kind == "totp" else a.kind
 
 
 # ----- first factor
