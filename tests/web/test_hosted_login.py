@@ -425,3 +425,78 @@ async def test_id_token_form_post_carries_the_nonce(env, browser):
     _, claims = await env.decode(hidden(resp.text, "id_token"))
     assert claims["nonce"] == browser.params["nonce"]
     assert claims["aud"] == browser.client.client_id
+
+
+# ----- across features
+
+
+async def test_a_session_of_a_user_blocked_since_answers_user_is_blocked(env, browser):
+    await env.tenant(mfa_policy="never")
+    user = await env.user()
+    await browser.authorize()
+    await browser.login(EMAIL, PASSWORD)
+    tokens = await browser.tokens()
+    token = await mgmt_token(env)
+    resp = await env.http.patch(
+        f"/api/v2/users/{user.user_id}", json={"blocked": True}, headers=auth(token)
+    )
+    assert resp.status_code == 200, resp.text
+    answer = query_of((await browser.authorize(prompt="none")).headers["location"])
+    assert answer["error"] == "unauthorized"
+    assert answer["error_description"] == "user is blocked"
+    # Nor does the refresh token the session's code gave go on working: blocking revoked it,
+    # in the words the SDKs look for.
+    refreshed = await env.token(
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}, browser.client
+    )
+    assert refreshed.status_code == 403
+    assert refreshed.json()["error"] == "invalid_grant"
+    assert "invalid refresh token" in refreshed.json()["error_description"]
+
+
+async def test_a_deleted_users_session_is_no_session(env, browser):
+    await env.tenant(mfa_policy="never")
+    user = await env.user()
+    await browser.authorize()
+    await browser.login(EMAIL, PASSWORD)
+    await browser.tokens()
+    token = await mgmt_token(env)
+    resp = await env.http.delete(f"/api/v2/users/{user.user_id}", headers=auth(token))
+    assert resp.status_code == 204, resp.text
+    answer = query_of((await browser.authorize(prompt="none")).headers["location"])
+    assert answer["error"] == "login_required"
+
+
+async def test_the_login_client_cannot_be_used_at_the_token_endpoint(env):
+    enrolled = await env.enrolled(await env.client())
+    resp = await env.token(
+        {
+            "grant_type": "http://auth0.com/oauth/grant-type/mfa-otp",
+            "client_id": "twofold-hosted-login",
+            "mfa_token": "x" * 43,
+            "otp": env.code(enrolled.secret),
+        }
+    )
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "invalid_client"
+
+
+async def test_a_session_started_for_one_app_signs_in_to_another_with_its_own_code(env, browser):
+    await env.tenant(mfa_policy="never")
+    await env.user()
+    await browser.authorize()
+    await browser.login(EMAIL, PASSWORD)
+    first = await browser.tokens()
+    other = Browser(env, await app_client(env))
+    await other.authorize(prompt="none")
+    second = await other.tokens()
+    _, a = await env.decode(first["id_token"])
+    _, b = await env.decode(second["id_token"])
+    assert a["sid"] == b["sid"]
+    assert (a["aud"], b["aud"]) == (browser.client.client_id, other.client.client_id)
+    # Each app's code is its own: the first app cannot redeem the second's.
+    await other.authorize(prompt="none")
+    code = other.answer()["code"]
+    resp = await browser.exchange(code)
+    assert resp.status_code == 403
+    assert resp.json()["error"] == "invalid_grant"
