@@ -7,7 +7,6 @@ A transaction that has run out or already answered restarts its authorize reques
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -276,8 +275,8 @@ async def _mfa_post(request: Request, deps: Deps, tx: Transaction, words: Words)
 
 
 def qr_data_uri(uri: str) -> str:
-    svg = segno.make(uri, error="m").svg_inline(scale=4, border=2)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # A standalone SVG document (with its namespace): an <img> shows nothing of an inline one.
+    return str(segno.make(uri, error="m").svg_data_uri(scale=4, border=2))
 
 
 async def _enrol_get(
