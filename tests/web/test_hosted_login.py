@@ -3,7 +3,8 @@ answers to the app, as a browser without JavaScript walks them."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import html
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -327,6 +328,10 @@ async def test_first_enrolment_shows_the_recovery_code_once(env, browser):
     await browser.login(EMAIL, PASSWORD)
     url, page = await browser.page("/u/mfa-enroll")
     assert 'id="totp-qr"' in page
+    # The picture is a standalone SVG document: an <img> shows nothing without its namespace.
+    src = html.unescape(page.split('id="totp-qr" class="qr" alt="QR code" src="')[1].split('"')[0])
+    assert src.startswith("data:image/svg+xml")
+    assert "http://www.w3.org/2000/svg" in unquote(src)
     secret = page.split('id="totp-secret" class="secret">')[1].split("<")[0]
     resp = await browser.post(
         url, {"csrf": hidden(page, "csrf"), "action": "code", "code": env.code(secret)}
