@@ -288,7 +288,8 @@ def test_logout_through_v2_logout(app: spa.Spa, page: Page, shots: Shots) -> Non
     with page.expect_request(lambda r: urlsplit(r.url).path == "/v2/logout") as sent:
         page.evaluate("options => { app.logout(options); }", app.logout_params)
     logout = query(sent.value)
-    assert logout == {"client_id": app.client.client_id, "returnTo": app.site.url}
+    assert logout["client_id"] == app.client.client_id
+    assert logout["returnTo"] == app.site.url
     assert spa.ready(page) is None
     shots("logged-out")
     # Twofold's session ended too: the next login asks for the password.
