@@ -4,6 +4,8 @@ app.example.test. A module picks the tenant's settings by overriding `tenant_set
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,15 @@ def auth_site(
         yield AuthSite(server=server, users=users, workdir=workdir)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fresh_user(auth_site: AuthSite, request: pytest.FixtureRequest) -> User:
+    """A user of the test's own, with no factor yet: what the test gives them changes no other
+    test, whatever order they run in."""
+    label = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:24].strip("-")
+    email = f"{label}-{secrets.token_hex(4)}@hosted.twofold.test"
+    return auth_site.server.create_user(label, email, f"pw-{secrets.token_urlsafe(18)}")
 
 
 @pytest.fixture(scope="module")

@@ -80,14 +80,9 @@ class AuthServer(TwofoldServer):
     """Twofold as https://auth.twofold.test:PORT: its issuer, its cookies' host and its
     WebAuthn RP ID."""
 
-    extra_env: dict[str, str]
-
     @property
     def domain(self) -> str:
         return f"{AUTH_HOST}:{self.port}"
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), **getattr(self, "extra_env", {})}
 
     def app_client(
         self,

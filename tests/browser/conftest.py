@@ -27,11 +27,20 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright
 from e2e._server import Tls, TwofoldServer, User, free_port
 from e2e.conftest import pycache_dir, tls
 
-from ._fixtures import AuthSite, auth_site, resolved_hosts, sites_tls, spa_site, tenant_settings
+from ._fixtures import (
+    AuthSite,
+    auth_site,
+    fresh_user,
+    resolved_hosts,
+    sites_tls,
+    spa_site,
+    tenant_settings,
+)
 from ._sites import launch
 
 __all__ = [
     "auth_site",
+    "fresh_user",
     "pycache_dir",
     "resolved_hosts",
     "sites_tls",

@@ -7,7 +7,6 @@ forgets remembered browsers. Screenshots of every page: test-output/browser/<tes
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -44,15 +43,6 @@ def app(auth_site: AuthSite, spa_site: SpaSite) -> spa.Spa:
     return spa.Spa(site=spa_site, auth=auth_site, client=client)
 
 
-@pytest.fixture
-def user(app: spa.Spa, request: pytest.FixtureRequest) -> User:
-    """A user of its own for each test, with no factor yet."""
-    label = request.node.name[:20].replace("[", "-").rstrip("]")
-    return app.auth.server.create_user(
-        label, f"{label}-{secrets.token_hex(4)}@hosted.twofold.test", secrets.token_urlsafe(18)
-    )
-
-
 def start(app: spa.Spa, page: Page, user: User, shots: Shots, name: str = "login") -> None:
     """From the app (opened fresh): "Log in" and the password."""
     app.configure()
@@ -84,8 +74,9 @@ def enrol_totp(app: spa.Spa, page: Page, user: User, shots: Shots) -> tuple[host
 
 
 def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
-    app: spa.Spa, page: Page, shots: Shots, user: User
+    app: spa.Spa, page: Page, shots: Shots, fresh_user: User
 ) -> None:
+    user = fresh_user
     device, recovery = enrol_totp(app, page, user, shots)
     log_out(app, page)
 
@@ -119,8 +110,9 @@ def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
 
 
 def test_passkey_enrolled_in_the_pages_then_used(
-    app: spa.Spa, page: Page, shots: Shots, user: User
+    app: spa.Spa, page: Page, shots: Shots, fresh_user: User
 ) -> None:
+    user = fresh_user
     authenticator = account.virtual_authenticator(page)
     start(app, page, user, shots)
     hosted.arrive(page, hosted.hosted_page(hosted.ENROLL), "the MFA enrolment page")
@@ -141,8 +133,9 @@ def test_passkey_enrolled_in_the_pages_then_used(
 
 
 def test_remember_this_browser_until_the_management_api_forgets_it(
-    app: spa.Spa, page: Page, shots: Shots, user: User
+    app: spa.Spa, page: Page, shots: Shots, fresh_user: User
 ) -> None:
+    user = fresh_user
     device, _ = enrol_totp(app, page, user, shots)
     log_out(app, page)
 

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, Playwright, Request, expect
 
 from e2e._otp import current_step
+from e2e._server import User
 
 from . import _account as account
 from . import _hosted as hosted
@@ -183,7 +184,7 @@ def test_refresh_tokens_rotate(
     second = stored_refresh_token(page)
     assert second != first, "the refresh token did not rotate"
     assert len(refreshes) == 1
-    assert refreshes[0].headers["origin"] == app.site.origin
+    assert refreshes[0].all_headers()["origin"] == app.site.origin
 
     again = spa.token(page, cacheMode="off")
     assert again.get("access_token"), again
@@ -254,9 +255,9 @@ def test_max_age_asks_for_the_password_again(
 
 
 def test_step_up_shows_only_the_mfa_page(
-    app: spa.Spa, page: Page, shots: Shots, to_twofold: list[Request]
+    app: spa.Spa, page: Page, shots: Shots, to_twofold: list[Request], fresh_user: User
 ) -> None:
-    alice = app.auth.users["alice"]
+    alice = fresh_user
     device = hosted.Totp(account.give_totp(app.auth, alice), last_step=current_step() - 1)
     app.configure()
     log_in(app, page, alice.email, alice.password, shots)
