@@ -1,8 +1,8 @@
 """What a person does on Twofold's hosted login pages, in Playwright's words, by the pages'
-contract: /u/login (`#login-form`, `#username`, `#password`, `#login-submit`), /u/mfa
-(`#mfa-form`, `#code`, `#remember`, `#mfa-submit`, `a.factor[data-type=…]`,
-`#passkey-button`), /u/mfa-enroll (`#totp-qr`, `#totp-secret`, `#code`, `#enroll-submit`,
-`#passkey-enroll`), a new recovery code in `#recovery-code` with `#continue`, errors in
+contract: /u/login (`#login-form`, `#username`, `#password`, `#login-submit`, and
+`#passkey-button`), /u/mfa (`#mfa-form`, `#code`, `#remember`, `#mfa-submit`,
+`a.factor[data-type=…]`, `#passkey-button`), /u/mfa-enroll (`#totp-qr`, `#totp-secret`,
+`#code`, `#enroll-submit`), a new recovery code in `#recovery-code` with `#continue`, errors in
 `#error`. Each step that lands on a page takes its screenshot."""
 
 from __future__ import annotations
@@ -77,8 +77,10 @@ def sign_in(page: Page, user: User, shots: Shots, name: str = "login") -> None:
 
 
 def mfa_page(page: Page, shots: Shots, name: str = "mfa") -> str:
+    """On /u/mfa, with the current factor's form: a code (`#mfa-form`), a passkey
+    (`#passkey-form`) or a push notification (`#push-form`)."""
     arrive(page, hosted_page(MFA), f"the MFA page ({MFA})")
-    expect(page.locator("#mfa-form")).to_be_visible()
+    expect(page.locator("#mfa-form, #passkey-form, #push-form").first).to_be_visible()
     shots(name, page)
     return transaction(page)
 
@@ -101,8 +103,10 @@ def choose_factor(page: Page, kind: str, shots: Shots) -> None:
 
 
 def use_passkey(page: Page, shots: Shots) -> None:
-    """On /u/mfa: the passkey (the CDP virtual authenticator answers)."""
-    choose_factor(page, "passkey", shots)
+    """On /u/mfa: the passkey, switching to it first when another factor is shown (the CDP
+    virtual authenticator answers)."""
+    if not page.locator("#passkey-button").is_visible():
+        choose_factor(page, "passkey", shots)
     page.click("#passkey-button")
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, expect
 
 from e2e._server import Client
 
 from ._fixtures import AuthSite
-from ._hosted import app_page, arrive
+from ._hosted import app_page, arrive, query
 from ._static import SpaSite
 
 # The scope auth0-spa-js asks for by default (offline_access joins with refresh tokens).
@@ -45,6 +46,17 @@ class Spa:
     @property
     def logout_params(self) -> dict[str, Any]:
         return {"logoutParams": {"returnTo": self.site.url}}
+
+
+def log_out(app: Spa, page: Page) -> dict[str, str]:
+    """logout() back to the app (through Twofold's /v2/logout); that request's parameters."""
+    with (
+        page.expect_request(lambda r: urlsplit(r.url).path == "/v2/logout") as sent,
+        page.expect_navigation(url=app_page()),
+    ):
+        page.evaluate("options => { app.logout(options); }", app.logout_params)
+    assert ready(page) is None, "still signed in after logging out"
+    return query(sent.value)
 
 
 def ready(page: Page) -> dict[str, Any] | None:

@@ -1,9 +1,10 @@
 """The hosted login's second factor, with the tenant asking for one on every sign-in, through
 auth0-spa-js on https://app.example.test: a first sign-in enrols an authenticator app (the QR
 code and its key) and shows a recovery code; later sign-ins take a TOTP code, the recovery
-code (and show its replacement) or a passkey (Chromium's virtual authenticator, through CDP,
-RP ID auth.twofold.test); "remember this browser" skips the factor until the Management API
-forgets remembered browsers. Screenshots of every page: test-output/browser/<test>/."""
+code (and show its replacement) or a passkey made on the account page (Chromium's virtual
+authenticator, through CDP, RP ID auth.twofold.test), after the password or alone; "remember
+this browser" skips the factor until the Management API forgets remembered browsers.
+Screenshots of every page: test-output/browser/<test>/."""
 
 from __future__ import annotations
 
@@ -58,12 +59,6 @@ def back_in_the_app(page: Page, user: User, shots: Shots, name: str) -> dict[str
     return spa.claims(page)
 
 
-def log_out(app: spa.Spa, page: Page) -> None:
-    """Out of the app and of Twofold's session (/v2/logout)."""
-    page.evaluate("options => { app.logout(options); }", app.logout_params)
-    assert spa.ready(page) is None
-
-
 def enrol_totp(app: spa.Spa, page: Page, user: User, shots: Shots) -> tuple[hosted.Totp, str]:
     start(app, page, user, shots)
     device = hosted.enroll_totp(page, shots)
@@ -78,7 +73,7 @@ def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
 ) -> None:
     user = fresh_user
     device, recovery = enrol_totp(app, page, user, shots)
-    log_out(app, page)
+    spa.log_out(app, page)
 
     start(app, page, user, shots, "login-totp")
     hosted.mfa_page(page, shots)
@@ -89,7 +84,7 @@ def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
     hosted.give_code(page, device.code())
     claims = back_in_the_app(page, user, shots, "signed-in-with-totp")
     assert "mfa" in claims["amr"]
-    log_out(app, page)
+    spa.log_out(app, page)
 
     start(app, page, user, shots, "login-recovery")
     hosted.mfa_page(page, shots)
@@ -98,7 +93,7 @@ def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
     replacement = hosted.new_recovery_code(page, shots, "new-recovery-code")
     assert replacement != recovery
     back_in_the_app(page, user, shots, "signed-in-with-recovery-code")
-    log_out(app, page)
+    spa.log_out(app, page)
 
     # The used code is spent.
     start(app, page, user, shots, "login-old-recovery")
@@ -109,27 +104,40 @@ def test_first_sign_in_enrols_an_app_then_totp_and_recovery_code_sign_in(
     hosted.mfa_page(page, shots, "old-recovery-code-refused")
 
 
-def test_passkey_enrolled_in_the_pages_then_used(
+def test_a_passkey_from_the_account_page_then_on_the_hosted_pages(
     app: spa.Spa, page: Page, shots: Shots, fresh_user: User
 ) -> None:
+    """The passkey is made where a person makes one, on Twofold's account page (same host,
+    same RP ID), then proves the second factor after the password, and alone on the login
+    page (a first factor that satisfies MFA)."""
     user = fresh_user
     authenticator = account.virtual_authenticator(page)
-    start(app, page, user, shots)
-    hosted.arrive(page, hosted.hosted_page(hosted.ENROLL), "the MFA enrolment page")
-    shots("enroll", page)
-    page.click("#passkey-enroll")
-    hosted.new_recovery_code(page, shots)
-    back_in_the_app(page, user, shots, "enrolled-passkey")
+    page.goto(f"{app.auth.server.base_url}/account")
+    account.sign_in_with_password(page, user)
+    expect(page.locator("#account")).to_be_visible()
+    account.add(page, "Passkey")
+    expect(account.method(page, "Passkey")).to_be_visible()
+    shots("account-page-passkey", page)
     (credential,) = account.credentials(authenticator)
     assert credential["rpId"] == "auth.twofold.test"
-    log_out(app, page)
 
-    start(app, page, user, shots, "login-passkey")
+    start(app, page, user, shots, "login-password")
     hosted.mfa_page(page, shots)
     hosted.use_passkey(page, shots)
-    claims = back_in_the_app(page, user, shots, "signed-in-with-passkey")
+    claims = back_in_the_app(page, user, shots, "signed-in-password-and-passkey")
+    assert "pwd" in claims["amr"]
     assert "mfa" in claims["amr"]
-    assert account.credentials(authenticator)[0]["signCount"] >= 1
+    spa.log_out(app, page)
+
+    app.open(page)
+    page.click("#login")
+    hosted.login_page(page, shots, "login-passkey")
+    page.click("#passkey-button")
+    claims = back_in_the_app(page, user, shots, "signed-in-with-passkey-alone")
+    assert "mfa" in claims["amr"]
+    assert "pwd" not in claims["amr"]
+    assert set(claims["amr"]) & {"hwk", "swk"}
+    assert account.credentials(authenticator)[0]["signCount"] >= 2
 
 
 def test_remember_this_browser_until_the_management_api_forgets_it(
@@ -137,18 +145,18 @@ def test_remember_this_browser_until_the_management_api_forgets_it(
 ) -> None:
     user = fresh_user
     device, _ = enrol_totp(app, page, user, shots)
-    log_out(app, page)
+    spa.log_out(app, page)
 
     start(app, page, user, shots, "login-remember")
     hosted.mfa_page(page, shots)
     hosted.give_code(page, device.code(), remember=True)
     back_in_the_app(page, user, shots, "remembered")
-    log_out(app, page)
+    spa.log_out(app, page)
 
     # The password alone now: this browser is remembered.
     start(app, page, user, shots, "login-remembered")
     back_in_the_app(page, user, shots, "no-mfa-asked")
-    log_out(app, page)
+    spa.log_out(app, page)
 
     forget_remembered_browsers(app.auth, user)
     start(app, page, user, shots, "login-forgotten")
