@@ -115,12 +115,15 @@ def enroll_totp(page: Page, shots: Shots) -> Totp:
     code; the authenticator app it made."""
     arrive(page, hosted_page(ENROLL), f"the MFA enrolment page ({ENROLL})")
     expect(page.locator("#totp-qr")).to_be_visible()
-    width = page.eval_on_selector("#totp-qr", "img => img.complete && img.naturalWidth")
-    assert isinstance(width, int)
-    assert width > 100, width
+    shots("enroll-totp", page)
+    # The image decodes (an SVG has no natural width of its own) and is drawn large enough.
+    drawn = page.eval_on_selector("#totp-qr", "i => i.decode().then(() => true, () => false)")
+    assert drawn is True, "the QR code is not an image the browser can draw"
+    box = page.locator("#totp-qr").bounding_box()
+    assert box is not None
+    assert box["width"] >= 100, box
     secret = page.locator("#totp-secret").inner_text().replace(" ", "").strip()
     assert TOTP_SECRET.fullmatch(secret), secret
-    shots("enroll-totp", page)
     device = Totp(secret)
     page.fill("#code", device.code())
     page.click("#enroll-submit")

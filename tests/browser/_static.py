@@ -48,11 +48,17 @@ class SpaSite:
         return f"{self.origin}/"
 
 
-def _handler(site: SpaSite) -> type[BaseHTTPRequestHandler]:
+STAND_IN = b"<!doctype html><title>The app</title><h1 id='app'>The app</h1>"
+
+
+def _handler(site: SpaSite, stand_in: bool) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = urlsplit(self.path).path
             site.requests.append(self.path)
+            if stand_in:
+                self._send(STAND_IN, "text/html; charset=utf-8")
+                return
             if path == "/config.json":
                 self._send(json.dumps(site.config).encode(), "application/json")
                 return
@@ -78,12 +84,14 @@ def _handler(site: SpaSite) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving_spa(tls: Tls) -> Iterator[SpaSite]:
-    """The app's HTTPS server on 127.0.0.1 (reached as https://app.example.test:PORT)."""
+def serving_spa(tls: Tls, *, stand_in: bool = False) -> Iterator[SpaSite]:
+    """The app's HTTPS server on 127.0.0.1 (reached as https://app.example.test:PORT). As a
+    `stand_in` it answers every GET with one plain page: the app host of a server-side app
+    whose own work (the callback) the test does itself; `requests` says what it was asked."""
     missing = [str(path) for path, _ in FILES.values() if not path.exists()]
     assert not missing, f"run `make test` (npm ci in {SDK_DIR}): missing {missing}"
     site = SpaSite(port=free_port())
-    server = ThreadingHTTPServer((LOOPBACK, site.port), _handler(site))
+    server = ThreadingHTTPServer((LOOPBACK, site.port), _handler(site, stand_in))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(tls.cert_file, tls.key_file)
     # The handshake then runs in the request's thread, not in the one that accepts.

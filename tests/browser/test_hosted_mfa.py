@@ -116,8 +116,10 @@ def test_a_passkey_from_the_account_page_then_on_the_hosted_pages(
     account.sign_in_with_password(page, user)
     expect(page.locator("#account")).to_be_visible()
     account.add(page, "Passkey")
-    expect(account.method(page, "Passkey")).to_be_visible()
-    shots("account-page-passkey", page)
+    # The account page's token came from the password alone: with a factor now and the
+    # tenant asking for one, the page asks to sign in again rather than list it.
+    expect(page.locator("#signin")).to_be_visible()
+    shots("account-page-passkey-added", page)
     (credential,) = account.credentials(authenticator)
     assert credential["rpId"] == "auth.twofold.test"
 

@@ -6,7 +6,6 @@ code, logout sends the browser through /v2/logout and Twofold's session is over.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -16,14 +15,15 @@ import httpx
 import pytest
 from auth0_server_python.auth_server.server_client import ServerClient
 from auth0_server_python.auth_types import LogoutOptions, StartInteractiveLoginOptions
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page
 
-from e2e._server import Client, Tls, User, free_port
+from e2e._server import Client, Tls, User
 
 from . import _hosted as hosted
 from ._fixtures import AuthSite
 from ._server_python import MemoryStateStore, MemoryTransactionStore, SdkLoop, forms_of, sdk_loop
 from ._sites import APP_HOST
+from ._static import SpaSite, serving_spa
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 Shots = hosted.Shots
@@ -34,10 +34,11 @@ MAX_HOPS = 12
 class App:
     """A server-side app: its URLs, its registered client and its ServerClient."""
 
-    def __init__(self, auth: AuthSite, loop: SdkLoop) -> None:
+    def __init__(self, auth: AuthSite, loop: SdkLoop, site: SpaSite) -> None:
         self.auth = auth
         self.loop = loop
-        self.base = f"https://{APP_HOST}:{free_port()}"
+        self.site = site
+        self.base = f"https://{APP_HOST}:{site.port}"
         self.callback = f"{self.base}/callback"
         self.client: Client = auth.server.app_client(
             "auth0-server-python app", callbacks=[self.callback], logout_urls=[f"{self.base}/"]
@@ -77,22 +78,10 @@ def sdk_trusts_the_test_ca(sites_tls: Tls) -> Iterator[None]:
 
 
 @pytest.fixture
-def app(auth_site: AuthSite, sdk_trusts_the_test_ca: None) -> Iterator[App]:
-    with sdk_loop() as loop:
-        yield App(auth_site, loop)
-
-
-def app_pages(page: Page, app: App) -> list[str]:
-    """The app's URLs the browser reaches, answered by a stand-in page (the app's own server
-    would run complete_interactive_login there)."""
-    reached: list[str] = []
-
-    def answer(route: Route) -> None:
-        reached.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html", body="<h1 id='app'>The app</h1>")
-
-    page.route(re.compile(rf"^{re.escape(app.base)}/"), answer)
-    return reached
+def app(auth_site: AuthSite, sdk_trusts_the_test_ca: None, sites_tls: Tls) -> Iterator[App]:
+    """The app: a stand-in page on the app host (the test runs the SDK's callback itself)."""
+    with sdk_loop() as loop, serving_spa(sites_tls, stand_in=True) as site:
+        yield App(auth_site, loop, site)
 
 
 def test_start_interactive_login_builds_the_authorize_url_from_discovery(app: App) -> None:
@@ -111,7 +100,6 @@ def test_start_interactive_login_builds_the_authorize_url_from_discovery(app: Ap
 
 def test_login_in_the_browser_then_logout(app: App, page: Page, shots: Shots) -> None:
     alice = app.auth.users["alice"]
-    reached = app_pages(page, app)
     page.goto(app.start_login())
     hosted.sign_in(page, alice, shots)
     hosted.arrive(page, hosted.app_page("/callback"), "the app's callback")
@@ -129,7 +117,7 @@ def test_login_in_the_browser_then_logout(app: App, page: Page, shots: Shots) ->
     assert app.user() is None
     page.goto(logout_url)
     hosted.arrive(page, hosted.app_page("/"), "the app after logging out")
-    assert reached[-1] == f"{app.base}/"
+    assert "/" in app.site.requests
     shots("logged-out", page)
 
     # Twofold's session ended with the app's: a new login asks for the password.
