@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 # The CLI and test servers start many short processes; compiled bytecode saves seconds each.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: install install-dev node-deps browser-deps run test lint typecheck layers lock clean audit
+.PHONY: install install-dev node-deps sdk-deps browser-deps run test lint typecheck layers lock clean audit
 
 $(UV):
 	$(PY) -m venv $(TOOLS)
@@ -32,6 +32,17 @@ node-deps: $(NODE_DEPS)
 
 $(NODE_DEPS): $(NODE_TESTS)/package.json $(NODE_TESTS)/package-lock.json
 	cd $(NODE_TESTS) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# The SDKs the hosted-login browser tests drive (auth0-spa-js in a static page,
+# express-openid-connect in a small app), pinned the same way.
+SDK_TESTS := tests/browser/sdk
+SDK_DEPS := $(SDK_TESTS)/node_modules/.package-lock.json
+
+sdk-deps: $(SDK_DEPS)
+
+$(SDK_DEPS): $(SDK_TESTS)/package.json $(SDK_TESTS)/package-lock.json
+	cd $(SDK_TESTS) && npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
 # The browser tests (tests/browser) drive Debian's Chromium through Playwright, never a browser
@@ -64,7 +75,7 @@ typecheck: install-dev
 layers: install-dev
 	$(VENV)/bin/lint-imports
 
-test: install-dev node-deps browser-deps lint typecheck layers
+test: install-dev node-deps sdk-deps browser-deps lint typecheck layers
 	$(VENV)/bin/pytest
 
 # Known vulnerabilities in the locked dependencies. pip-audit asks PyPI's JSON API (or OSV) over
@@ -77,7 +88,7 @@ lock: $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) $(TOOLS) var $(NODE_TESTS)/node_modules
+	rm -rf $(VENV) $(TOOLS) var $(NODE_TESTS)/node_modules $(SDK_TESTS)/node_modules
 
 # Load benchmarks, see bench/README.md. `make bench BENCH_ARGS=--quick` for a 2-minute smoke run.
 .PHONY: bench

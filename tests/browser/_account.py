@@ -3,15 +3,16 @@ user's first factor over HTTPS before the browser starts."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
+import httpx
 from playwright.sync_api import CDPSession, Page, expect
 
 from e2e._otp import code_for_step, current_step
-from e2e._server import User
+from e2e._server import TwofoldServer, User
 
-from .conftest import SEED_GRANTS, Site
+from .conftest import SEED_GRANTS
 
 # A CTAP2 platform authenticator with user verification, as a phone or laptop has.
 VIRTUAL_AUTHENTICATOR = {
@@ -24,7 +25,17 @@ VIRTUAL_AUTHENTICATOR = {
 }
 
 
-def give_totp(site: Site, user: User) -> str:
+class Served(Protocol):
+    """A running server and an HTTPS client for it (the account page's site, or the hosted
+    login's)."""
+
+    @property
+    def server(self) -> TwofoldServer: ...
+
+    def http(self) -> httpx.Client: ...
+
+
+def give_totp(site: Served, user: User) -> str:
     """A confirmed TOTP factor for `user` through the My Account API (the password alone, as a
     user with no factor yet); its secret. Confirmed with the previous step's code, so the
     current step is left for the sign-in."""

@@ -27,7 +27,27 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Playwright
 from e2e._server import Tls, TwofoldServer, User, free_port
 from e2e.conftest import pycache_dir, tls
 
-__all__ = ["pycache_dir", "tls"]
+from ._fixtures import (
+    AuthSite,
+    auth_site,
+    fresh_user,
+    resolved_hosts,
+    sites_tls,
+    spa_site,
+    tenant_settings,
+)
+from ._sites import launch
+
+__all__ = [
+    "auth_site",
+    "fresh_user",
+    "pycache_dir",
+    "resolved_hosts",
+    "sites_tls",
+    "spa_site",
+    "tenant_settings",
+    "tls",
+]
 
 CHROMIUM = Path(os.environ.get("TWOFOLD_TEST_CHROMIUM", "/usr/bin/chromium"))
 CERTUTIL = "certutil"
@@ -147,14 +167,14 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture
 def context(playwright: Playwright, browser_home: Path, tmp_path: Path) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile for each test, trusting the test CA through browser_home."""
-    launched = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=str(CHROMIUM),
-        headless=True,
+    """A fresh Chromium profile for each test, trusting the test CA through browser_home and
+    finding the hosted-login tests' two hosts."""
+    launched = launch(
+        playwright,
+        chromium=CHROMIUM,
         args=CHROMIUM_ARGS,
-        env={**os.environ, "HOME": str(browser_home)},
-        viewport={"width": 1000, "height": 900},
+        home=browser_home,
+        profile=tmp_path / "profile",
     )
     try:
         yield launched
@@ -181,17 +201,18 @@ def page(context: BrowserContext) -> Iterator[Page]:
 
 
 @pytest.fixture
-def shots(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Path]:
-    """shots("step") writes the page as NN-step.png into this test's output folder."""
+def shots(request: pytest.FixtureRequest, page: Page) -> Callable[..., Path]:
+    """shots("step") writes the page as NN-step.png into this test's output folder;
+    shots("step", other) writes another page (a popup, a second tab)."""
     folder = OUTPUT / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     taken: list[Any] = []
 
-    def shoot(step: str) -> Path:
+    def shoot(step: str, target: Page | None = None) -> Path:
         taken.append(step)
         path = folder / f"{len(taken):02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (target or page).screenshot(path=str(path), full_page=True)
         return path
 
     return shoot
@@ -201,7 +222,8 @@ def shots(request: pytest.FixtureRequest, page: Page) -> Callable[[str], Path]:
 def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport, Any]:
     """A failed browser test's report carries the server's log and CLI calls."""
     report = yield
-    site = getattr(item, "funcargs", {}).get("site")
-    if report.failed and isinstance(site, Site):
-        report.sections.append(("twofold server", site.server.describe()))
+    if report.failed:
+        for found in getattr(item, "funcargs", {}).values():
+            if isinstance(found, Site | AuthSite):
+                report.sections.append(("twofold server", found.server.describe()))
     return report
