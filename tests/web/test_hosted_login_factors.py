@@ -135,3 +135,35 @@ async def test_an_email_code_is_sent_once_and_signs_in(env, smtp):
     _, claims = await env.decode(tokens["id_token"])
     assert "mfa" in claims["amr"]
     assert "otp" in claims["amr"]
+
+
+async def test_a_passkey_can_be_the_first_enrolment(env):
+    # Unverified: in this module a verified email would be a factor already.
+    await env.admin.create_user("new@example.com", PASSWORD, email_verified=False)
+    key = authenticator()
+    browser = Browser(env, await app_client(env))
+    await browser.authorize()
+    await browser.login("new@example.com", PASSWORD)
+    url, page = await browser.page("/u/mfa-enroll")
+    assert 'id="passkey-enroll"' in page
+    query = url.split("?", 1)[1]
+    csrf = hidden(page, "csrf")
+    options = await browser.http.post("/u/passkey/enroll-options?" + query, data={"csrf": csrf})
+    assert options.status_code == 200, options.text
+    started = options.json()
+    credential = key.create(started["authn_params_public_key"])
+    await browser.post(
+        "/u/passkey/enroll?" + query,
+        {"csrf": csrf, "auth_session": started["auth_session"], "response": json.dumps(credential)},
+    )
+    tokens = await browser.tokens()
+    _, claims = await env.decode(tokens["id_token"])
+    assert claims["amr"][0] == "pwd"
+    assert "mfa" in claims["amr"]
+    # Enrolled for real: the next sign-in asks for that passkey.
+    env.http.cookies.delete("twofold_session")
+    await browser.authorize()
+    await browser.login("new@example.com", PASSWORD)
+    url, page = await browser.page("/u/mfa")
+    await _use_passkey(browser, url, page, key)
+    assert (await browser.tokens())["id_token"]

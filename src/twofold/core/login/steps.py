@@ -26,6 +26,7 @@ from twofold.core.errors import (
     OAuthError,
     SlowDown,
     TooManyAttempts,
+    TooManyRequests,
     UserBlocked,
 )
 from twofold.core.factors import passkey_sessions
@@ -48,6 +49,9 @@ from twofold.core.models import (
     TokenSet,
     User,
 )
+from twofold.core.my_account import passkeys as my_account_passkeys
+from twofold.core.my_account.caller import Caller
+from twofold.core.my_account.problems import Problem
 
 # RFC 8176 method of each factor, added to `amr` beside "mfa".
 FACTOR_AMR = {
@@ -399,3 +403,44 @@ async def enrol(
         return Outcome(page=f"/u/mfa-enroll?state={tx.id}")
     tx = await transactions.advance(deps, tx, amr=amr, mfa_ran=True)
     return await flow.finish(deps, tx, cookies)
+
+
+# ----- a passkey as the first enrolment
+
+
+def _caller(user: User) -> Caller:
+    # The enrolment runs as the My Account API runs it, for the login client: the same room
+    # per kind, the same allowance, the same attestation checks and one try per session.
+    return Caller(user=user, client_id=LOGIN_CLIENT_ID, scopes=frozenset())
+
+
+async def passkey_enrol_options(deps: Deps, tx: Transaction) -> dict[str, Any]:
+    if tx.step != "enroll":
+        raise transactions.Stale(tx)
+    user = await _user(deps, tx)
+    stored = await deps.storage.authenticators.list_for_user(user.user_id)
+    try:
+        started = await my_account_passkeys.start(deps, _caller(user), stored)
+    except (Problem, TooManyRequests):
+        raise PageError("enrol-failed") from None
+    await transactions.advance(deps, tx, passkey_method=str(started.pop("id")))
+    return started
+
+
+async def passkey_enrol(
+    deps: Deps, tx: Transaction, auth_session: str, response: Mapping[str, Any], cookies: Cookies
+) -> Outcome:
+    if tx.step != "enroll" or tx.passkey_method is None:
+        raise transactions.Stale(tx)
+    user = await _user(deps, tx)
+    try:
+        await my_account_passkeys.verify(
+            deps, _caller(user), tx.passkey_method, auth_session, response
+        )
+    except Problem:
+        raise PageError("passkey-failed") from None
+    held = await deps.storage.passkeys.list_for_user(user.user_id)
+    synced = any(c.backup_eligible for c in held if c.authenticator_id == tx.passkey_method)
+    amr = ("swk" if synced else "hwk", "mfa")
+    # A passkey is its own way back in: no recovery code is shown for it.
+    return await _second_factor_done(deps, tx, amr, cookies)

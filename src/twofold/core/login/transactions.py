@@ -56,6 +56,8 @@ class Transaction:
     totp_secret: str | None = None
     totp_uri: str | None = None
     recovery_code: str | None = None
+    # The authenticator id a passkey enrolment started on the enrolment page will take.
+    passkey_method: str | None = None
     remember: bool = False
     mfa_ran: bool = False
 

@@ -354,6 +354,38 @@ async def _passkey_post(request: Request, deps: Deps, tx: Transaction, words: Wo
     return await _render_outcome(request, outcome, after_form=True)
 
 
+async def _passkey_enrol_options(
+    request: Request, deps: Deps, tx: Transaction, words: Words
+) -> Response:
+    if await _checked_form(request, tx) is None:
+        return JSONResponse({"error": words("err.forbidden")}, status_code=403, headers=NO_STORE)
+    try:
+        options = await steps.passkey_enrol_options(deps, tx)
+    except steps.PageError as refused:
+        return JSONResponse(
+            {"error": words("err." + refused.key)}, status_code=400, headers=NO_STORE
+        )
+    return JSONResponse(options, headers=NO_STORE)
+
+
+async def _passkey_enrol(request: Request, deps: Deps, tx: Transaction, words: Words) -> Response:
+    form = await _checked_form(request, tx)
+    if form is None:
+        return error_page(request, words, words("err.forbidden"), 403)
+    try:
+        response = json.loads(form.get("response") or "null")
+        if not isinstance(response, Mapping):
+            raise steps.PageError("passkey-failed")
+        outcome = await steps.passkey_enrol(
+            deps, tx, form.get("auth_session", ""), response, _cookies(request)
+        )
+    except ValueError:
+        return await _enrol_get(request, deps, tx, words, words("err.passkey-failed"), 400)
+    except steps.PageError as refused:
+        return await _enrol_get(request, deps, tx, words, words("err." + refused.key), 400)
+    return await _render_outcome(request, outcome, after_form=True)
+
+
 async def _poll(request: Request, deps: Deps, tx: Transaction, words: Words) -> Response:
     """The push poll, for the page's script: JSON, never a page. Once approved, the script
     posts the page's form, whose answer is the normal one."""
@@ -375,5 +407,7 @@ PAGE_ROUTES: list[BaseRoute] = [
     Route("/u/passkey", _page(_no_get, _passkey_post), methods=["POST"]),
     Route("/u/passkey/options", _page(_no_get, _passkey_options), methods=["POST"]),
     Route("/u/mfa/poll", _page(_no_get, _poll), methods=["POST"]),
+    Route("/u/passkey/enroll", _page(_no_get, _passkey_enrol), methods=["POST"]),
+    Route("/u/passkey/enroll-options", _page(_no_get, _passkey_enrol_options), methods=["POST"]),
     Mount(STATIC_PATH, app=StaticFiles(packages=[(PACKAGE, "static")]), name="login-static"),
 ]

@@ -51,6 +51,7 @@ ENGLISH: Mapping[str, str] = {
     ),
     "enroll.secret": "Key",
     "enroll.submit": "Continue",
+    "enroll.passkey": "Use a passkey instead",
     "error.title": "Something went wrong",
     "respond.title": "Signing you in",
     "respond.continue": "Continue",

@@ -33,25 +33,45 @@
     };
   }
 
+  function creationOptions(json) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    }
+    return {
+      ...json,
+      challenge: fromB64url(json.challenge),
+      user: { ...json.user, id: fromB64url(json.user.id) },
+      excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: fromB64url(c.id) })),
+    };
+  }
+
   function credentialJson(credential) {
     if (typeof credential.toJSON === "function") return credential.toJSON();
     const r = credential.response;
+    const response = r.attestationObject
+      ? {
+          clientDataJSON: toB64url(r.clientDataJSON),
+          attestationObject: toB64url(r.attestationObject),
+          transports: r.getTransports ? r.getTransports() : [],
+        }
+      : {
+          clientDataJSON: toB64url(r.clientDataJSON),
+          authenticatorData: toB64url(r.authenticatorData),
+          signature: toB64url(r.signature),
+          userHandle: r.userHandle ? toB64url(r.userHandle) : undefined,
+        };
     return {
       id: credential.id,
       rawId: toB64url(credential.rawId),
       type: credential.type,
-      response: {
-        clientDataJSON: toB64url(r.clientDataJSON),
-        authenticatorData: toB64url(r.authenticatorData),
-        signature: toB64url(r.signature),
-        userHandle: r.userHandle ? toB64url(r.userHandle) : undefined,
-      },
+      response,
       authenticatorAttachment: credential.authenticatorAttachment || undefined,
       clientExtensionResults: credential.getClientExtensionResults(),
     };
   }
 
-  async function usePasskey(form) {
+  // Both ceremonies: `create` makes a passkey (the enrolment page), else one is used.
+  async function usePasskey(form, create) {
     if (!window.PublicKeyCredential) {
       showError(form.dataset.unsupported || "This browser does not support passkeys.");
       return;
@@ -70,9 +90,13 @@
     const started = await answer.json();
     let credential;
     try {
-      credential = await navigator.credentials.get({
-        publicKey: requestOptions(started.authn_params_public_key),
-      });
+      credential = create
+        ? await navigator.credentials.create({
+            publicKey: creationOptions(started.authn_params_public_key),
+          })
+        : await navigator.credentials.get({
+            publicKey: requestOptions(started.authn_params_public_key),
+          });
     } catch (err) {
       showError(err && err.name === "NotAllowedError" ? "The passkey request was cancelled." : String(err));
       return;
@@ -114,7 +138,14 @@
     const button = $("passkey-button");
     if (passkeyForm && button) {
       button.addEventListener("click", () => {
-        usePasskey(passkeyForm).catch((err) => showError(String(err)));
+        usePasskey(passkeyForm, false).catch((err) => showError(String(err)));
+      });
+    }
+    const enrolForm = $("passkey-enroll-form");
+    const enrolButton = $("passkey-enroll");
+    if (enrolForm && enrolButton) {
+      enrolButton.addEventListener("click", () => {
+        usePasskey(enrolForm, true).catch((err) => showError(String(err)));
       });
     }
     const pushForm = $("push-form");
