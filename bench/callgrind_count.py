@@ -9,13 +9,13 @@ of instructions a request executes does not (it moves by well under 1 %). This r
 `profile_hot.py --timing --callgrind` under `valgrind --tool=callgrind`, which dumps the
 counters of each scenario's measured requests only, and reads each dump: instructions per
 request in all, in the signatures (OpenSSL's `EVP_PKEY_sign`, inclusive), in loading a
-signing key (the signer is rebuilt when its cache expires, which under valgrind's ~50x
-slowdown happens inside a run), and what is left: the request's own work. Instructions are
+signing key (none on the frozen clock, counted in case), and what is left: the request's own work. Instructions are
 not time (a signature's vector code does more per instruction than the interpreter does), so
 compare counts with counts, before and after a change.
 
-The mfa-otp bodies carry TOTP codes that are valid for 30-60 s; under valgrind a request takes
-~0.2 s, so keep --requests around 100 for that scenario.
+The app runs on a frozen clock here (`profile_hot.py --callgrind`): under valgrind a request
+takes ~0.2 s, and TOTP codes, mfa_tokens and caches would otherwise expire in some runs and not
+in others.
 """
 
 from __future__ import annotations
