@@ -89,13 +89,18 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest("Malformed JSON body") from None
     if not isinstance(value, dict):
         raise InvalidRequest("The JSON body must be an object")
-    if _depth(value) > MAX_JSON_DEPTH:
+    # Both checks walk the whole value; the raw bytes say when they cannot fail. A depth over
+    # the cap needs that many nested objects or arrays, so that many opening brackets.
+    nestable = raw.count(b"{") + raw.count(b"[") >= MAX_JSON_DEPTH
+    if nestable and _depth(value) > MAX_JSON_DEPTH:
         raise InvalidRequest("The JSON body is nested too deeply")
-    try:
-        # "\ud800" is valid JSON but no text: it cannot be hashed, stored or compared as UTF-8.
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidRequest("Malformed JSON body") from None
+    # "\ud800" is valid JSON but no text: it cannot be hashed, stored or compared as UTF-8. The
+    # UTF-8 decoding above refuses encoded surrogates, so only a \u escape can make one.
+    if b"\\u" in raw:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequest("Malformed JSON body") from None
     return value
 
 
