@@ -9,9 +9,9 @@ of instructions a request executes does not (it moves by well under 1 %). This r
 `profile_hot.py --timing --callgrind` under `valgrind --tool=callgrind`, which dumps the
 counters of each scenario's measured requests only, and reads each dump: instructions per
 request in all, in the signatures (OpenSSL's `EVP_PKEY_sign`, inclusive), in loading a
-signing key (none on the frozen clock, counted in case), and what is left: the request's own work. Instructions are
-not time (a signature's vector code does more per instruction than the interpreter does), so
-compare counts with counts, before and after a change.
+signing key (none on the frozen clock, counted in case), and what is left: the request's own
+work. Instructions are not time (a signature's vector code does more per instruction than the
+interpreter does), so compare counts with counts, before and after a change.
 
 The app runs on a frozen clock here (`profile_hot.py --callgrind`): under valgrind a request
 takes ~0.2 s, and TOTP codes, mfa_tokens and caches would otherwise expire in some runs and not
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if run.returncode != 0:
         print(run.stderr[-4000:], file=sys.stderr)
         return run.returncode
-    print(f"\n| scenario | instructions/request | signatures | key loads | outside them |")
+    print("\n| scenario | instructions/request | signatures | key loads | outside them |")
     print("|---|--:|--:|--:|--:|")
     for dump in sorted(out_dir.glob("callgrind.out.*.*"), key=lambda p: int(p.suffix[1:])):
         scenario, total = _summary(dump)
