@@ -91,7 +91,7 @@ async def _bodies(
         )
         for i in indices
     ]
-    now = time.time()
+    now = services.deps.clock.now()
     out: list[tuple[bytes, bytes]] = []
     for i, token in zip(indices, tokens, strict=True):
         if scenario == "challenge":
@@ -166,6 +166,15 @@ async def _drive(
     return statuses
 
 
+def _callgrind(*command: str) -> None:
+    """Zero or dump this process's callgrind counters (under `valgrind --tool=callgrind`), so
+    a dump holds the measured requests only: instructions are what a shared machine cannot
+    blur."""
+    import subprocess
+
+    subprocess.run(["callgrind_control", *command, str(os.getpid())], check=True)
+
+
 async def _prepare(args: argparse.Namespace, settings: Any) -> None:
     """An empty PostgreSQL database is migrated here (serve migrates only SQLite); a Redis
     database is flushed, so no state of an earlier run is found."""
@@ -196,7 +205,14 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
     spec = SeedSpec(seed=secrets.token_urlsafe(16), prefix="prof")
     users = max(args.requests + args.warmup, 1000)
     await asyncio.to_thread(seed_users, settings, spec, users, PASSWORD)
-    services = await create_services(settings)
+    clock = None
+    if args.callgrind:
+        from twofold.core.clock import FrozenClock
+
+        # Under valgrind a request takes ~0.2 s: on a frozen clock no TOTP code or mfa_token
+        # expires during the run, and no cache expires in one run and not in the next.
+        clock = FrozenClock(time.time())
+    services = await create_services(settings, clock=clock)
     written: list[Path] = []
     try:
         await services.admin.create_api(API, scopes=["read:things"])
@@ -208,7 +224,9 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             await services.admin.rotate_signing_key(alg=args.signing_alg)
         app = build_app(services)
         counter = RoundTrips()
-        counter.attach(services.database, redis=bool(args.redis_url))
+        if not args.callgrind:
+            # The drivers' trace hooks cost instructions of their own: not counted then.
+            counter.attach(services.database, redis=bool(args.redis_url))
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%MZ")
         backend = "PostgreSQL" if args.database_url else "SQLite"
         backend += " + Redis" if args.redis_url else ""
@@ -230,6 +248,8 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             functions = cProfile.Profile(time.process_time) if args.cprofile else None
             cpu_before = time.process_time()
             started = time.perf_counter()
+            if args.callgrind:
+                _callgrind("-z")
             if profiler:
                 profiler.start()
             if functions:
@@ -237,6 +257,8 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
             statuses = await _drive(
                 app, scenario, bodies[args.warmup :], args.concurrency, latencies
             )
+            if args.callgrind:
+                _callgrind("-d", scenario)
             if functions:
                 functions.disable()
                 functions.dump_stats(str(args.output_dir / f"cprofile-{scenario}.pstats"))
@@ -255,7 +277,7 @@ async def _profile(args: argparse.Namespace, workdir: Path, out_dir: Path) -> li
                 f"# statuses {dict(statuses)}; {elapsed:.2f} s = {n / elapsed:.0f} requests/s; "
                 f"CPU {cpu / n * 1000:.3f} ms/request; latency p50 "
                 f"{p50:.2f} ms, p99 {p99:.2f} ms",
-                f"# {counter.summary(n)}",
+                f"# {counter.summary(n) if not args.callgrind else 'round trips not counted'}",
                 "",
             ]
             print("\n".join(header))
@@ -313,6 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["uvloop", "asyncio"],
         default="uvloop",
         help="the event loop; uvloop is what `twofold serve` runs on (uvicorn's loop=auto)",
+    )
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under valgrind --tool=callgrind: dump the counters of each scenario's measured "
+        "requests (see bench/callgrind.sh)",
     )
     parser.add_argument("--print-chars", type=int, default=6000)
     parser.add_argument("--output-dir", type=Path, default=BENCH_DIR / "results")

@@ -22,6 +22,7 @@ What keeps this honest:
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
@@ -46,34 +47,65 @@ class Unsupported(Exception):
 
 
 class Plan:
-    __slots__ = ("_plain_keys", "names", "positional", "row_type", "slots", "sql")
+    __slots__ = (
+        "_fixed",
+        "_getter",
+        "_processed",
+        "_single",
+        "names",
+        "positional",
+        "row_type",
+        "slots",
+        "sql",
+        "sql_names",
+    )
 
     def __init__(self, sql: str, slots: Sequence[Slot], *, positional: bool) -> None:
         self.sql = sql
         # Per parameter: (name in the SQL, the caller's key, fixed value or _CALLER, processor).
         self.slots = tuple(slots)
         self.positional = positional
+        self.sql_names = tuple(name for name, _, _, _ in slots)
         self.row_type: Callable[..., Any] | None = None
         # The result's column names, read from the first run: a statement's columns never
         # change, and psycopg builds a new Column object per column each time they are read.
         self.names: list[str] | None = None
-        # Most statements only pass the caller's values through, in order: a tuple of keys
-        # then does it without a call per value.
-        plain = positional and all(fixed is _CALLER and p is None for _, _, fixed, p in slots)
-        self._plain_keys = tuple(key for _, key, _, _ in slots) if plain else None
+        # The values are picked by one itemgetter from the caller's mapping merged with what is
+        # known in advance: fixed values (processed once, here) and each processed caller value,
+        # processed once per run however many times the statement uses it (a rate limit's
+        # UPDATE uses `now` ten times). A call per slot cost more than the statement's SQLite work.
+        self._fixed: dict[Any, Any] = {}
+        processed: dict[tuple[str, int], tuple[str, Callable[[Any], Any]]] = {}
+        picks: list[Any] = []
+        for index, (_, key, fixed, process) in enumerate(slots):
+            if fixed is not _CALLER:
+                pick: Any = ("fixed", index)
+                self._fixed[pick] = fixed if process is None else process(fixed)
+            elif process is None:
+                pick = key
+            else:
+                pick = (key, id(process))
+                processed[pick] = (key, process)
+            picks.append(pick)
+        self._processed = tuple((pick, key, process) for pick, (key, process) in processed.items())
+        self._getter = operator.itemgetter(*picks) if picks else None
+        self._single = len(picks) == 1
 
     def values(self, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        if self._plain_keys is not None:
-            return tuple([parameters[key] for key in self._plain_keys])
+        if self._getter is None:
+            picked: tuple[Any, ...] = ()
+        else:
+            source: Mapping[Any, Any] = parameters
+            if self._fixed or self._processed:
+                merged = {**self._fixed, **parameters}
+                for pick, key, process in self._processed:
+                    merged[pick] = process(parameters[key])
+                source = merged
+            got = self._getter(source)
+            picked = (got,) if self._single else got
         if self.positional:
-            return tuple(_value(slot, parameters) for slot in self.slots)
-        return {slot[0]: _value(slot, parameters) for slot in self.slots}
-
-
-def _value(slot: Slot, parameters: Mapping[str, Any]) -> Any:
-    _, key, fixed, process = slot
-    value = parameters[key] if fixed is _CALLER else fixed
-    return value if process is None else process(value)
+            return picked
+        return dict(zip(self.sql_names, picked, strict=True))
 
 
 def _plan(statement: Executable, dialect: Dialect) -> Plan:

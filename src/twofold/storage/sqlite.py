@@ -38,13 +38,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
 from twofold.storage import direct
 from twofold.storage.connections import AsyncConn, Conn, Result
-from twofold.storage.failures import translated
+from twofold.storage.failures import is_unavailable, translated, unavailable
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -157,6 +157,31 @@ async def begin_immediate(conn: Connection) -> None:
         delay = min(delay * 2, _RETRY_MAX_S)
 
 
+class _Read:
+    """A read on the thread's reading connection. A class rather than a generator-based
+    context manager: a request makes several reads, and the generator's machinery cost more
+    than the SQLite work of an indexed read."""
+
+    __slots__ = ("_blocking", "_plans")
+
+    def __init__(self, blocking: Connection, plans: direct.Plans) -> None:
+        self._blocking = blocking
+        self._plans = plans
+
+    async def __aenter__(self) -> Conn:
+        return BlockingConn(self._blocking, self._plans)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any
+    ) -> None:
+        try:
+            if isinstance(error, SQLAlchemyError) and is_unavailable(error):
+                raise unavailable(error) from error
+        finally:
+            # No BEGIN was sent (see `install_hooks`); this only ends SQLAlchemy's bookkeeping.
+            self._blocking.rollback()
+
+
 class SqliteFile:
     """A SQLite file served on the loop's thread: the blocking engine (the async engine's twin),
     its compiled statements, and one reading and one writing connection per thread, kept open.
@@ -203,15 +228,8 @@ class SqliteFile:
             conn.info["twofold_writer"] = True
         return conn
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[Conn]:
-        blocking = self._connection("reader")
-        try:
-            with translated():
-                yield BlockingConn(blocking, self.plans)
-        finally:
-            # No BEGIN was sent (see `install_hooks`); this only ends SQLAlchemy's bookkeeping.
-            blocking.rollback()
+    def read(self) -> AbstractAsyncContextManager[Conn]:
+        return _Read(self._connection("reader"), self.plans)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:

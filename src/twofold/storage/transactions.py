@@ -92,8 +92,7 @@ class Transactions:
             finally:
                 _unit.reset(token)
 
-    @asynccontextmanager
-    async def write_transaction(self) -> AsyncIterator[Conn]:
+    def write_transaction(self) -> AbstractAsyncContextManager[Conn]:
         """A write transaction; on SQLite one at a time per process. Inside a `unit_of_work` it
         is that unit's transaction.
 
@@ -101,8 +100,12 @@ class Transactions:
         """
         joined = self._joined()
         if joined is not None:
-            yield joined
-            return
+            # Most writes of a grant join its unit: a plain object, not a generator's machinery.
+            return _Joined(joined)
+        return self._own_transaction()
+
+    @asynccontextmanager
+    async def _own_transaction(self) -> AsyncIterator[Conn]:
         lock = self._write_lock()
         if lock is None:
             async with self._backend.begin() as conn:
@@ -124,3 +127,18 @@ class Transactions:
             return
         async with savepoint:
             yield joined
+
+
+class _Joined:
+    """The unit's own connection, as a write transaction's: the unit commits or rolls back."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def __aenter__(self) -> Conn:
+        return self._conn
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None

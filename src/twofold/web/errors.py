@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -23,8 +24,26 @@ log = logging.getLogger("twofold.web")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+_NO_STORE_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()]
+
+
+class _NoStoreJSON(JSONResponse):
+    """A JSONResponse whose usual headers are laid out in advance, in the order Starlette
+    writes them; with extra headers (or no body to measure), Starlette's own way."""
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        if headers or self.status_code < 200 or self.status_code in (204, 304):
+            super().init_headers({**NO_STORE, **(headers or {})})
+            return
+        self.raw_headers = [
+            *_NO_STORE_RAW,
+            (b"content-length", str(len(self.body)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
+    return _NoStoreJSON(body, status_code=status, headers=headers)
 
 
 def error_response(exc: OAuthError) -> Response:
