@@ -1,9 +1,10 @@
 """The hosted login's second factor, with the tenant asking for one on every sign-in, through
 auth0-spa-js on https://app.example.test: a first sign-in enrols an authenticator app (the QR
 code and its key) and shows a recovery code; later sign-ins take a TOTP code, the recovery
-code (and show its replacement) or a passkey made on the account page (Chromium's virtual
-authenticator, through CDP, RP ID auth.twofold.test), after the password or alone; "remember
-this browser" skips the factor until the Management API forgets remembered browsers.
+code (and show its replacement) or a passkey made on the account page or on the enrolment
+page (Chromium's virtual authenticator, through CDP, RP ID auth.twofold.test), after the
+password or alone; "remember this browser" skips the factor until the Management API forgets
+remembered browsers.
 Screenshots of every page: test-output/browser/<test>/."""
 
 from __future__ import annotations
@@ -195,3 +196,28 @@ def forget_remembered_browsers(auth: AuthSite, user: User) -> None:
             headers={"Authorization": f"Bearer {token.json()['access_token']}"},
         )
     assert forgot.status_code == 204, forgot.text
+
+
+def test_first_sign_in_enrols_a_passkey_on_the_hosted_page(
+    app: spa.Spa, page: Page, shots: Shots, fresh_user: User
+) -> None:
+    """The enrolment page offers a passkey instead of an authenticator app (Chromium's virtual
+    authenticator makes it); the next sign-in proves the second factor with it."""
+    user = fresh_user
+    authenticator = account.virtual_authenticator(page)
+    start(app, page, user, shots)
+    hosted.arrive(page, hosted.hosted_page(hosted.ENROLL), "the MFA enrolment page")
+    shots("enroll-offers-passkey", page)
+    page.click("#passkey-enroll")
+    claims = back_in_the_app(page, user, shots, "enrolled-passkey")
+    assert "mfa" in claims["amr"]
+    assert set(claims["amr"]) & {"hwk", "swk"}
+    (credential,) = account.credentials(authenticator)
+    assert credential["rpId"] == "auth.twofold.test"
+    spa.log_out(app, page)
+
+    start(app, page, user, shots, "login-after-passkey-enrolment")
+    hosted.mfa_page(page, shots)
+    hosted.use_passkey(page, shots)
+    claims = back_in_the_app(page, user, shots, "signed-in-with-the-enrolled-passkey")
+    assert "mfa" in claims["amr"]
