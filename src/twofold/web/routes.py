@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
+from twofold.web.dispatch import FixedPathRouter
 from twofold.web.endpoints import (
     jobs,
     logout,
@@ -88,7 +89,7 @@ def make_app(
     routes = [*ROUTES, *login.PAGE_ROUTES]
     if account_page:
         routes += account.ROUTES
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
             Middleware(Envelope, hsts=hsts),
@@ -96,3 +97,6 @@ def make_app(
         exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
+    # Before the first request builds the middleware stack around it.
+    app.router = FixedPathRouter(routes, lifespan=lifespan)
+    return app
