@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from twofold.core.deps import Deps
 from twofold.core.models import Client
 from twofold.web import parsing
 from twofold.web.context import runtime
-from twofold.web.middleware import HttpMiddleware
 
 PATHS = {"/oauth/token": "POST", "/oauth/revoke": "POST", "/userinfo": "GET, POST"}
 ALLOWED_HEADERS = "Auth0-Client, Content-Type, Authorization"
@@ -34,16 +33,52 @@ _STATE_KEY = "cors"
 
 
 @dataclass(slots=True)
-class _Decision:
+class Decision:
+    """The CORS state of one request to a CORS path that carries an Origin."""
+
     origin: str
+    methods: str
+    deps: Deps
+    # A preflight is answered here, before the app; it names no client.
+    preflight: bool
     # None until the endpoint names the request's client; then whether its origins allow it.
     allowed: bool | None = None
+
+    async def response_headers(self) -> list[tuple[bytes, bytes]]:
+        """What the answer to a (non-preflight) request adds, after its own headers."""
+        allowed = self.allowed
+        if allowed is None:
+            allowed = self.origin in await self.deps.web_origins()
+        if allowed:
+            return [_VARY, (b"access-control-allow-origin", self.origin.encode("latin-1"))]
+        return [_VARY]
+
+
+_VARY = (b"vary", b"Origin")
+
+
+def begin(scope: Scope) -> Decision | None:
+    """The request's CORS state, None when CORS has nothing to say about it; a request that is
+    not a preflight gets its state recorded for the endpoint (`allow_client`)."""
+    methods = PATHS.get(scope["path"])
+    if methods is None:
+        return None
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return None
+    preflight = scope["method"] == "OPTIONS" and bool(
+        _header(scope, b"access-control-request-method")
+    )
+    decision = Decision(origin, methods, scope["app"].state.runtime.deps, preflight)
+    if not preflight:
+        scope.setdefault("state", {})[_STATE_KEY] = decision
+    return decision
 
 
 def allow_client(request: Request, client: Client | None) -> None:
     """The request's client is known: only its own web origins may read the answer."""
     decision = request.scope.get("state", {}).get(_STATE_KEY)
-    if isinstance(decision, _Decision) and client is not None:
+    if isinstance(decision, Decision) and client is not None:
         decision.allowed = decision.origin in client.web_origins
 
 
@@ -59,39 +94,11 @@ async def name_client_id(request: Request, client_id: str | None) -> None:
         allow_client(request, await runtime(request).deps.client(client_id))
 
 
-class Cors(HttpMiddleware):
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        methods = PATHS.get(scope["path"])
-        origin = _header(scope, b"origin")
-        if methods is None or origin is None:
-            await self.app(scope, receive, send)
-            return
-        deps: Deps = scope["app"].state.runtime.deps
-        if scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method"):
-            response = await _preflight(deps, origin, methods)
-            await response(scope, receive, send)
-            return
-        decision = _Decision(origin)
-        scope.setdefault("state", {})[_STATE_KEY] = decision
-
-        async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"vary", b"Origin"))
-                allowed = decision.allowed
-                if allowed is None:
-                    allowed = origin in await deps.web_origins()
-                if allowed:
-                    headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
-
-
-async def _preflight(deps: Deps, origin: str, methods: str) -> Response:
+async def preflight(decision: Decision) -> Response:
+    """The answer to a preflight: allowed when some client registered the origin."""
+    origin, methods = decision.origin, decision.methods
     headers = {"Vary": "Origin"}
-    if origin in await deps.web_origins():
+    if origin in await decision.deps.web_origins():
         headers.update(
             {
                 "Access-Control-Allow-Origin": origin,

@@ -11,10 +11,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import MethodNotAllowed, NotFound, OAuthError
-from twofold.web.cors import Cors
+from twofold.web.dispatch import FixedPathRouter
 from twofold.web.endpoints import (
     jobs,
     logout,
@@ -29,13 +28,8 @@ from twofold.web.endpoints import (
     token,
     wellknown,
 )
-from twofold.web.errors import (
-    CatchAll,
-    RequestContextMiddleware,
-    error_response,
-    oauth_error_handler,
-)
-from twofold.web.middleware import HttpMiddleware
+from twofold.web.envelope import Envelope
+from twofold.web.errors import error_response, oauth_error_handler
 from twofold.web.pages import account, login
 
 ROUTES = [
@@ -84,29 +78,6 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(err)
 
 
-class SecurityHeaders(HttpMiddleware):
-    """HSTS when serving TLS; nothing that names the server software."""
-
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        super().__init__(app)
-        self.hsts = hsts
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                if self.hsts:
-                    headers.append(
-                        (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
-                    )
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def make_app(
     *,
     hsts: bool,
@@ -118,14 +89,14 @@ def make_app(
     routes = [*ROUTES, *login.PAGE_ROUTES]
     if account_page:
         routes += account.ROUTES
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(CatchAll),
-            Middleware(SecurityHeaders, hsts=hsts),
-            Middleware(RequestContextMiddleware),
-            Middleware(Cors),
+            Middleware(Envelope, hsts=hsts),
         ],
         exception_handlers={OAuthError: oauth_error_handler, HTTPException: http_error_handler},
         lifespan=lifespan,
     )
+    # Before the first request builds the middleware stack around it.
+    app.router = FixedPathRouter(routes, lifespan=lifespan)
+    return app
