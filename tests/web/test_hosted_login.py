@@ -505,3 +505,13 @@ async def test_a_session_started_for_one_app_signs_in_to_another_with_its_own_co
     resp = await browser.exchange(code)
     assert resp.status_code == 403
     assert resp.json()["error"] == "invalid_grant"
+
+
+async def test_an_unknown_factor_in_the_link_is_a_message_not_a_crash(env, browser):
+    enrolled = await env.enrolled(await env.client())
+    await browser.authorize()
+    await browser.login(enrolled.email, enrolled.password)
+    url, _ = await browser.page("/u/mfa")
+    resp = await browser.get(url + "&factor=bogus")
+    assert resp.status_code == 200
+    assert "Choose one of the methods shown." in resp.text

@@ -225,9 +225,9 @@ async def _mfa_get(
     status: int = 200,
 ) -> Response:
     wanted = request.query_params.get("factor") if request.method == "GET" else None
-    if wanted and tx.step == "mfa" and wanted != tx.factor:
-        tx = await steps.choose(deps, tx, wanted)
     try:
+        if wanted and tx.step == "mfa" and wanted != tx.factor:
+            tx = await steps.choose(deps, tx, wanted)
         view = await steps.mfa_view(deps, tx)
     except steps.PageError as refused:
         view, error = steps.MfaView((), None, None), words("err." + refused.key)
