@@ -16,7 +16,7 @@ module's.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from twofold.core.clock import Clock
 from twofold.core.deps import Deps
@@ -40,12 +40,7 @@ class _Record:
     last_seen: float
 
     def encode(self) -> str:
-        fields = {
-            "user_id": self.user_id,
-            "created_at": self.created_at,
-            "last_seen": self.last_seen,
-        }
-        return json.dumps(fields, separators=(",", ":"))
+        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str | None) -> _Record | None:

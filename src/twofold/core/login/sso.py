@@ -18,8 +18,7 @@ another node ended meanwhile.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, replace
 
 from twofold.core.clock import Clock
 from twofold.core.ids import digest, opaque_token
@@ -54,16 +53,7 @@ class _Record:
     ends_by: float
 
     def encode(self) -> str:
-        fields: dict[str, Any] = {
-            "sid": self.sid,
-            "user_id": self.user_id,
-            "auth_time": self.auth_time,
-            "amr": list(self.amr),
-            "created_at": self.created_at,
-            "last_seen": self.last_seen,
-            "ends_by": self.ends_by,
-        }
-        return json.dumps(fields, separators=(",", ":"))
+        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def decode(cls, raw: str | None) -> _Record | None:
