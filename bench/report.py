@@ -1,6 +1,7 @@
 """Turn a results JSON from bench/run.py into a markdown report and a PNG chart.
 
 .venv/bin/python bench/report.py bench/results/<file>.json    # re-render an old run
+.venv/bin/python bench/report.py --compare <sqlite>.json <postgresql>.json  # CPU side by side
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ TARGET_CHALLENGE = 0.25
 TARGET_HASHING = 0.90
 TARGET_PROBE_MS = 50.0
 TARGET_SCALE = 1.2
+# Server CPU per request outside the signatures (ms), on SQLite with 2 workers.
+TARGET_OUTSIDE_MS = {"mfa-otp": 0.5, "client-credentials": 0.25, "challenge": 0.25}
+# Shares of the bound that a ceiling request plus the request's signatures allow.
+TARGET_SIGNATURE_BOUND = {"mfa-otp": 0.75, "client-credentials": 0.80}
+TARGET_P99_MS = 50.0
+MFA_SCENARIOS = ("challenge", "mfa-otp", "recovery-code")
+TARGET_BACKEND_RATIO = 1.5
+# Signatures a successful request makes: an MFA grant with `openid` signs an access and an ID
+# token, client_credentials an access token.
+SIGNATURES = {"mfa-otp": 2, "recovery-code": 2, "client-credentials": 1}
 # A cell during which other processes used more than this share of the machine is flagged.
 BUSY_SHARE = 0.10
 
@@ -78,12 +89,36 @@ def _errors(cell: dict[str, Any]) -> int:
     return int(sum(cell["socket_errors"].values()))
 
 
-def cells_table(cells: list[dict[str, Any]], hashing: dict[str, Any] | None) -> list[str]:
+def signature_ms(results: dict[str, Any]) -> float | None:
+    """One signature's CPU in this run: the signing ceiling's time per signature per process,
+    measured with every core signing (as the server's workers do under load)."""
+    signing = results.get("signing")
+    return signing["us_per_signature_per_process"] / 1000 if signing else None
+
+
+def outside_signatures_ms(cell: dict[str, Any], sign_ms: float | None) -> float | None:
+    """Server CPU per request minus what its signatures cost (all requests succeed in the
+    single-use scenarios; a refused request would have signed nothing)."""
+    cpu = cell.get("server_cpu_ms_per_request")
+    if cpu is None:
+        return None
+    count = SIGNATURES.get(cell["scenario"], 0)
+    if count == 0:
+        return float(cpu)
+    if sign_ms is None or not cell["requests"]:
+        return None
+    return float(cpu) - count * sign_ms * cell["ok"] / cell["requests"]
+
+
+def cells_table(
+    cells: list[dict[str, Any]], hashing: dict[str, Any] | None, sign_ms: float | None = None
+) -> list[str]:
     ceilings = _ceilings(cells)
     lines = [
         "| scenario | workers | conns | rps | ok rps | ok % | p50 ms | p99 ms | not ok "
-        "| socket errors | ok rps / ceiling | server CPU ms/req | other CPU s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| socket errors | ok rps / ceiling | server CPU ms/req | outside signatures ms/req "
+        "| other CPU s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for c in _sorted(cells):
         ok_share = c["ok"] / c["requests"] if c["requests"] else None
@@ -104,7 +139,7 @@ def cells_table(cells: list[dict[str, Any]], hashing: dict[str, Any] | None) -> 
             f"| {_fmt(c['ok_rps'])} | {_pct(ok_share)} | {_fmt(c['latency_ms']['p50'], 2)} "
             f"| {_fmt(c['latency_ms']['p99'], 2)} | {_fmt(c['rejected'])}{note} "
             f"| {_fmt(_errors(c))} | {vs} | {_fmt(c.get('server_cpu_ms_per_request'), 2)} "
-            f"| {_fmt(c['cpu_s']['others'])} |"
+            f"| {_fmt(outside_signatures_ms(c, sign_ms), 2)} | {_fmt(c['cpu_s']['others'])} |"
         )
     return lines
 
@@ -137,6 +172,7 @@ def targets_table(results: dict[str, Any]) -> list[str]:
                     _ok(ratio >= TARGET_CHALLENGE),
                 )
             )
+    rows += cpu_targets(results)
     for c in _sorted(cells):
         if c["scenario"] != "password":
             continue
@@ -170,6 +206,96 @@ def targets_table(results: dict[str, Any]) -> list[str]:
     lines = ["| target | measured | detail | met |", "|---|--:|---|:-:|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     return lines
+
+
+def _on_sqlite(results: dict[str, Any]) -> bool:
+    return str(results["meta"]["options"]["database"]).startswith("sqlite")
+
+
+def cpu_targets(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The CPU targets: CPU per request outside the signatures (SQLite), the share of what the
+    ceiling and the signatures allow, and p99 at 64 connections; all at 2 workers."""
+    cells = [c for c in _sorted(results.get("cells", [])) if c["workers"] == 2]
+    ceilings = _ceilings(cells)
+    sign_ms = signature_ms(results)
+    signing = results.get("signing")
+    rows: list[tuple[str, str, str, str]] = []
+    for c in cells:
+        name, conns = c["scenario"], c["connections"]
+        where = f"2 workers, {conns} conns"
+        limit = TARGET_OUTSIDE_MS.get(name)
+        outside = outside_signatures_ms(c, sign_ms)
+        if limit is not None and outside is not None and _on_sqlite(results):
+            count = SIGNATURES.get(name, 0)
+            detail = f"{_fmt(c['server_cpu_ms_per_request'], 2)} ms of server CPU per request"
+            if count:
+                detail += f" - {count} x {_fmt(sign_ms, 3)} ms per signature"
+            rows.append(
+                (
+                    f"{name} ≤ {limit} ms of CPU outside the signatures ({where})",
+                    f"{outside:.2f} ms",
+                    detail,
+                    _ok(outside <= limit),
+                )
+            )
+        share = TARGET_SIGNATURE_BOUND.get(name)
+        ceiling = ceilings.get((2, conns))
+        if share is not None and signing and ceiling:
+            count = SIGNATURES[name]
+            bound = 1 / (1 / ceiling + count / signing["signatures_per_second"])
+            rows.append(
+                (
+                    f"{name} ≥ {share:.0%} of the signature bound ({where})",
+                    _pct(c["ok_rps"] / bound),
+                    f"{_fmt(c['ok_rps'])} of {_fmt(bound)} rps (a ceiling request plus "
+                    f"{count} {signing['alg']} signature{'s' if count > 1 else ''})",
+                    _ok(c["ok_rps"] >= share * bound),
+                )
+            )
+        if name in MFA_SCENARIOS and conns == 64:
+            p99 = c["latency_ms"]["p99"]
+            rows.append(
+                (
+                    f"{name} p99 ≤ {TARGET_P99_MS:.0f} ms ({where})",
+                    f"{_fmt(p99, 1)} ms",
+                    f"p50 {_fmt(c['latency_ms']['p50'], 1)} ms at {_fmt(c['ok_rps'])} rps",
+                    _ok(p99 <= TARGET_P99_MS),
+                )
+            )
+    return rows
+
+
+def compare_backends(baseline: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Server CPU per request of the same cells in two runs (SQLite, then PostgreSQL), and the
+    ratio the PostgreSQL target bounds."""
+    own = {
+        (c["scenario"], c["workers"], c["connections"]): c
+        for c in other.get("cells", [])
+        if c["scenario"] != "ceiling"
+    }
+    lines = [
+        f"| scenario | workers | conns | {_backend(baseline)} CPU ms/req "
+        f"| {_backend(other)} CPU ms/req | ratio | ≤ {TARGET_BACKEND_RATIO}x |",
+        "|---|--:|--:|--:|--:|--:|:-:|",
+    ]
+    for c in _sorted(baseline.get("cells", [])):
+        there = own.get((c["scenario"], c["workers"], c["connections"]))
+        mine, theirs = (
+            c.get("server_cpu_ms_per_request"),
+            (there or {}).get("server_cpu_ms_per_request"),
+        )
+        if not mine or not theirs:
+            continue
+        ratio = theirs / mine
+        lines.append(
+            f"| {c['scenario']} | {c['workers']} | {c['connections']} | {_fmt(mine, 2)} "
+            f"| {_fmt(theirs, 2)} | {ratio:.2f}x | {_ok(ratio <= TARGET_BACKEND_RATIO)} |"
+        )
+    return lines
+
+
+def _backend(results: dict[str, Any]) -> str:
+    return "SQLite" if _on_sqlite(results) else "PostgreSQL"
 
 
 def _signing_bound(results: dict[str, Any], ceiling: float | None) -> str:
@@ -340,7 +466,12 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
             )
         out += ["", *scale_table(results), ""]
         for size in results["sizes"]:
-            out += [f"### {size['users']:,} users", "", *cells_table(size["cells"], hashing), ""]
+            out += [
+                f"### {size['users']:,} users",
+                "",
+                *cells_table(size["cells"], hashing, signature_ms(results)),
+                "",
+            ]
         return "\n".join(out) + "\n"
 
     seed = results.get("seed", {})
@@ -351,7 +482,7 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         f"the ceiling answers {results.get('otp_response_bytes')} bytes, the size of an "
         "mfa-otp token response.",
         "",
-        *cells_table(results["cells"], hashing),
+        *cells_table(results["cells"], hashing, signature_ms(results)),
         "",
     ]
     if hashing:
@@ -465,12 +596,16 @@ def preload() -> None:
 def console_summary(results: dict[str, Any]) -> str:
     if results["mode"] == "scale":
         return "\n".join(scale_table(results))
-    lines = cells_table(results["cells"], results.get("hashing"))
+    lines = cells_table(results["cells"], results.get("hashing"), signature_ms(results))
     targets = targets_table(results)
     return "\n".join([*lines, "", *targets])
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "--compare":
+        baseline, other = (json.loads(Path(a).read_text()) for a in argv[1:])
+        print("\n".join(compare_backends(baseline, other)))
+        return 0
     if len(argv) != 1:
         print(__doc__, file=sys.stderr)
         return 2
