@@ -72,7 +72,7 @@ class RoundTrips:
 
         def counted_sync(original: Any) -> Any:
             @functools.wraps(original)
-            def sync(pipeline: Any) -> Generator[Any]:
+            def sync(pipeline: Any) -> Generator[Any, Any, Any]:
                 self.counts["PIPELINE"] += 1
                 return (yield from original(pipeline))
 
@@ -80,8 +80,8 @@ class RoundTrips:
 
         psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
         psycopg.BaseConnection._exec_command = counted_command  # type: ignore[method-assign]
-        BasePipeline._sync_gen = counted_sync(BasePipeline._sync_gen)
-        BasePipeline._exit_gen = counted_sync(BasePipeline._exit_gen)
+        BasePipeline._sync_gen = counted_sync(BasePipeline._sync_gen)  # type: ignore[method-assign]
+        BasePipeline._exit_gen = counted_sync(BasePipeline._exit_gen)  # type: ignore[method-assign]
 
     def _count_checkouts(self, engine: Any) -> None:
         from sqlalchemy import event
