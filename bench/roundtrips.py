@@ -7,7 +7,9 @@ For `profile_hot.py` only: it patches the drivers of the process it runs in.
 - PostgreSQL: every message exchange psycopg starts, counted where psycopg starts it, so the
   direct path (statements straight on psycopg) and SQLAlchemy's path both count: a statement
   (`cursor.execute`), and the commands psycopg sends on its own (BEGIN, COMMIT, ROLLBACK,
-  SAVEPOINT…). The pool's pre-ping is a statement, so it counts too (and as `ping`).
+  SAVEPOINT…). The pool's pre-ping is a statement, so it counts too (and as `ping`). In
+  pipeline mode statements wait for nothing: each is counted as `pipelined …` (not a round
+  trip), and each synchronisation point, where psycopg waits for the server, as `PIPELINE`.
 - Redis: every packet redis-py sends (`send_packed_command`): one per command, one per
   pipeline or script call.
 """
@@ -27,10 +29,14 @@ class RoundTrips:
         self.counts: collections.Counter[str] = collections.Counter()
         self.checkouts = 0
 
-    def _count_sql(self, statement: object) -> None:
+    @staticmethod
+    def _kind(statement: object) -> str:
         text = statement.decode() if isinstance(statement, bytes) else str(statement)
         words = text.lstrip().split(None, 1)
-        self.counts[words[0].upper().rstrip(";") if words else "PING"] += 1
+        return words[0].upper().rstrip(";") if words else "PING"
+
+    def _count_sql(self, statement: object) -> None:
+        self.counts[self._kind(statement)] += 1
 
     def attach(self, database: Any, redis: bool) -> None:
         if not database.trace_statements(self._count_sql):
@@ -41,24 +47,41 @@ class RoundTrips:
 
     def _patch_psycopg(self) -> None:
         import psycopg
+        from psycopg._pipeline_base import BasePipeline
 
-        count = self._count_sql
+        def count(conn: Any, query: Any) -> None:
+            text = query if isinstance(query, str | bytes) else "COMPOSED"
+            if conn._pipeline is not None:
+                self.counts["pipelined " + self._kind(text)] += 1
+            else:
+                self._count_sql(text)
+
         execute = psycopg.AsyncCursor.execute
 
         @functools.wraps(execute)
         async def counted_execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            count(query if isinstance(query, str | bytes) else "COMPOSED")
+            count(cursor.connection, query)
             return await execute(cursor, query, *args, **kwargs)
 
         command = psycopg.BaseConnection._exec_command
 
         @functools.wraps(command)
         def counted_command(conn: Any, cmd: Any, *args: Any, **kwargs: Any) -> Generator[Any]:
-            count(cmd if isinstance(cmd, str | bytes) else "COMPOSED")
+            count(conn, cmd)
             return (yield from command(conn, cmd, *args, **kwargs))
+
+        def counted_sync(original: Any) -> Any:
+            @functools.wraps(original)
+            def sync(pipeline: Any) -> Generator[Any, Any, Any]:
+                self.counts["PIPELINE"] += 1
+                return (yield from original(pipeline))
+
+            return sync
 
         psycopg.AsyncCursor.execute = counted_execute  # type: ignore[method-assign]
         psycopg.BaseConnection._exec_command = counted_command  # type: ignore[method-assign]
+        BasePipeline._sync_gen = counted_sync(BasePipeline._sync_gen)  # type: ignore[method-assign]
+        BasePipeline._exit_gen = counted_sync(BasePipeline._exit_gen)  # type: ignore[method-assign]
 
     def _count_checkouts(self, engine: Any) -> None:
         from sqlalchemy import event
@@ -87,6 +110,7 @@ class RoundTrips:
     def summary(self, n: int) -> str:
         sql = {k: v for k, v in self.counts.items() if k != "redis"}
         per = {k: round(v / n, 2) for k, v in sorted(sql.items())}
-        line = f"SQL round trips per request: {sum(sql.values()) / n:.2f} {per}"
+        trips = sum(v for k, v in sql.items() if not k.startswith("pipelined "))
+        line = f"SQL round trips per request: {trips / n:.2f} {per}"
         line += f"; Redis round trips per request: {self.counts['redis'] / n:.2f}"
         return line + f"; pool checkouts per request: {self.checkouts / n:.2f}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from twofold.core import audit as core_audit
 from twofold.core.deps import Deps
 from twofold.core.models import AuditEvent, User
+from twofold.storage.database import Database
 from twofold.storage.repositories import SqlStorage
 
 pytestmark = pytest.mark.anyio
@@ -94,3 +95,99 @@ async def test_a_failed_audit_row_leaves_its_unit_able_to_commit(
     assert await storage.recovery_codes.get_hash("auth0|a") == "before"
     assert await storage.recovery_codes.get_hash("auth0|b") == "after"
     assert await storage.audit.query() == []
+
+
+_ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _spy_on_pipelined_savepoints(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The psycopg connections audit rows ran on, in a pipelined savepoint; SQLAlchemy's own
+    savepoints (begin_nested, three round trips) fail the test."""
+    from twofold.storage import direct
+
+    used: list[Any] = []
+    run = direct.run_psycopg_in_savepoint
+
+    async def spy(raw: Any, plan: direct.Plan, parameters: Mapping[str, Any]) -> direct.Rows:
+        used.append(raw)
+        return await run(raw, plan, parameters)
+
+    monkeypatch.setattr(direct, "run_psycopg_in_savepoint", spy)
+    return used
+
+
+@_ON_POSTGRESQL
+async def test_on_postgresql_audit_rows_commit_and_roll_back_with_their_unit(
+    storage: SqlStorage,
+    database: Database,
+    make_user: Callable[..., Awaitable[User]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await make_user("auth0|a")
+    used = _spy_on_pipelined_savepoints(monkeypatch)
+    nested: list[object] = []
+    sa.event.listen(database.engine.sync_engine, "savepoint", lambda *args: nested.append(args))
+
+    async with storage.unit_of_work():
+        await storage.recovery_codes.set("auth0|a", "kept", 1000.0)
+        await storage.audit.record(_event("gd_recovery_succeed"))
+
+    async def undone() -> None:
+        async with storage.unit_of_work():
+            await storage.recovery_codes.set("auth0|a", "undone", 1000.0)
+            await storage.audit.record(_event("gd_auth_failed"))
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await undone()
+
+    assert await storage.recovery_codes.get_hash("auth0|a") == "kept"
+    assert [e.type for e in await storage.audit.query()] == ["gd_recovery_succeed"]
+    assert len(used) == 2
+    assert nested == []
+
+
+@_ON_POSTGRESQL
+async def test_on_postgresql_a_failed_audit_row_leaves_the_connection_usable_and_clean(
+    storage: SqlStorage,
+    make_user: Callable[..., Awaitable[User]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from psycopg.pq import PipelineStatus, TransactionStatus
+
+    from twofold.storage import audit as sql_audit
+
+    await make_user("auth0|a")
+    used = _spy_on_pipelined_savepoints(monkeypatch)
+    good = sql_audit._INSERT
+    broken = sa.insert(sa.table("no_such_table", sa.column("type"))).values(
+        type=sa.bindparam("b_type")
+    )
+
+    async with storage.unit_of_work():
+        # First in the unit: psycopg's BEGIN goes ahead of the pipeline.
+        monkeypatch.setattr(sql_audit, "_INSERT", broken)
+        with pytest.raises(sa.exc.ProgrammingError):
+            await storage.audit.record(_event("gd_auth_failed"))
+        await storage.recovery_codes.set("auth0|a", "after", 1000.0)
+        # The same savepoint name again, once released by the rollback.
+        with pytest.raises(sa.exc.ProgrammingError):
+            await storage.audit.record(_event("gd_auth_failed"))
+        monkeypatch.setattr(sql_audit, "_INSERT", good)
+        await storage.audit.record(_event("gd_auth_succeed"))
+
+    assert await storage.recovery_codes.get_hash("auth0|a") == "after"
+    assert [e.type for e in await storage.audit.query()] == ["gd_auth_succeed"]
+    assert len(used) == 3
+    raw = used[0]
+    assert all(conn is raw for conn in used)
+    # Back in the pool: no transaction left open, out of pipeline mode.
+    assert raw.info.transaction_status == TransactionStatus.IDLE
+    assert raw.pgconn.pipeline_status == PipelineStatus.OFF
+    assert raw._pipeline is None
+
+    async with storage.unit_of_work():
+        await storage.recovery_codes.set("auth0|a", "next", 1000.0)
+        await storage.audit.record(_event("gd_recovery_succeed"))
+    assert await storage.recovery_codes.get_hash("auth0|a") == "next"
+    assert len(await storage.audit.query()) == 2

@@ -474,3 +474,29 @@ async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_n
             assert (await conn.execute(text("SELECT count(*) FROM state"))).scalar_one() == 0
     finally:
         await database.dispose()
+
+
+@pytest.mark.anyio
+async def test_a_postgresql_unit_whose_transaction_aborted_fails_instead_of_committing() -> None:
+    # PostgreSQL answers COMMIT in an aborted transaction with a silent ROLLBACK. A failed
+    # statement whose error was swallowed without rolling back to a savepoint must fail the
+    # unit, not let it "commit" with every other write gone.
+    insert = text("INSERT INTO spent VALUES (:k)")
+    async with _postgresql_database("aborted") as database:
+        async with database.write_transaction() as conn:
+            await conn.execute(text("CREATE TABLE spent (k text)"))
+
+        async def grant() -> None:
+            async with database.unit_of_work(), database.write_transaction() as conn:
+                await conn.execute(insert.bindparams(k="spent"))
+                with contextlib.suppress(sa_exc.DBAPIError):
+                    await conn.execute(text("SELECT * FROM no_such_table"))
+
+        with pytest.raises(BackendUnavailable) as failed:
+            await grant()
+        assert isinstance(failed.value.__cause__, sa_exc.OperationalError)
+        assert "aborted" in str(failed.value.__cause__)
+        async with database.read_connection() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM spent"))).scalar_one() == 0
+            # The pool's connections are usable afterwards.
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1

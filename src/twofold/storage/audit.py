@@ -38,8 +38,7 @@ class SqlAuditLog(SqlRepository):
         }
         # Inside a grant's unit of work the row commits with it; `audit.record` swallows a
         # failure here, which must not take the unit's other writes down with it.
-        async with self._db.tolerant_write() as conn:
-            await conn.execute(_INSERT, row)
+        await self._db.tolerant_write(_INSERT, row)
 
     async def query(
         self,

@@ -6,8 +6,7 @@ parameter mapping takes the direct path (see `direct`) where the backend has com
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -54,18 +53,28 @@ class AsyncConn:
         self._plans = plans
         self._raw: Any = None
 
+    async def _driver(self) -> Any:
+        if self._raw is None:
+            self._raw = (await self._conn.get_raw_connection()).driver_connection
+        return self._raw
+
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Result:
         if parameters is not None and self._plans is not None:
             plan = self._plans.get(statement)
             if plan is not None:
-                if self._raw is None:
-                    self._raw = (await self._conn.get_raw_connection()).driver_connection
-                return await direct.run_psycopg(self._raw, plan, parameters)
+                return await direct.run_psycopg(await self._driver(), plan, parameters)
         return await self._conn.execute(statement, parameters)
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
+    async def execute_in_savepoint(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> Result:
+        """Run one statement, inside the connection's transaction, in a savepoint of its own:
+        if it fails, the transaction is as it was before it and can go on."""
+        if self._plans is not None:
+            plan = self._plans.get(statement)
+            if plan is not None:
+                return await direct.run_psycopg_in_savepoint(await self._driver(), plan, parameters)
         async with self._conn.begin_nested():
-            yield
+            return await self._conn.execute(statement, parameters)

@@ -14,7 +14,7 @@ What each backend does is in `sqlite` and `postgresql`; the write discipline in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.base import Executable
 
 from twofold.storage import postgresql, sqlite
 from twofold.storage.connections import Conn
@@ -39,7 +40,7 @@ class Database:
     consistent snapshot on its own."""
     write_transaction: Callable[[], AbstractAsyncContextManager[Conn]]
     """A write transaction; inside a `unit_of_work`, that unit's (see `transactions`)."""
-    tolerant_write: Callable[[], AbstractAsyncContextManager[Conn]]
+    tolerant_write: Callable[[Executable, Mapping[str, Any]], Awaitable[None]]
     """A write whose failure its caller swallows without spoiling an open unit of work."""
     unit_of_work: Callable[[], AbstractAsyncContextManager[None]]
     """Every write of this task on this database in the block, in one transaction."""

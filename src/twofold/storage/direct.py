@@ -228,3 +228,50 @@ async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Ro
     except psycopg.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, psycopg.Error) from exc
     return Rows(plan, rows, names, cursor.rowcount)
+
+
+# One name is enough: the statement is released (or rolled back to) before the call returns, so
+# these savepoints never nest.
+_SAVEPOINT = b"SAVEPOINT twofold_isolated"
+_RELEASE = b"RELEASE SAVEPOINT twofold_isolated"
+_ROLLBACK_TO = b"ROLLBACK TO SAVEPOINT twofold_isolated"
+
+
+async def run_psycopg_in_savepoint(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Rows:
+    """On a psycopg AsyncConnection inside a transaction, a statement whose failure leaves the
+    transaction able to go on: SAVEPOINT, the statement and RELEASE SAVEPOINT go out together in
+    one pipeline, one round trip instead of three.
+
+    If the statement fails, the server skips the rest of the pipeline and the transaction is
+    aborted; ROLLBACK TO SAVEPOINT (and RELEASE, in one more round trip) undoes just the
+    statement, and its error is raised. psycopg's own BEGIN, sent before the first statement of
+    a transaction, still comes first (in a round trip of its own). The transaction stays the
+    caller's, and SQLAlchemy's: it commits or rolls back as before.
+    """
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    values = plan.values(parameters)
+    try:
+        async with raw.pipeline():
+            await raw.execute(_SAVEPOINT)
+            cursor = await raw.execute(plan.sql, values)
+            await raw.execute(_RELEASE)
+        # The pipeline's results arrived when it ended; the cursor holds its statement's.
+        names = plan.names
+        if names is None:
+            names = plan.names = _names(cursor.description)
+        rows = await cursor.fetchall() if names else []
+    except psycopg.Error as exc:
+        error = exc
+        if raw.info.transaction_status == TransactionStatus.INERROR:
+            try:
+                async with raw.pipeline():
+                    await raw.execute(_ROLLBACK_TO)
+                    await raw.execute(_RELEASE)
+            except psycopg.Error as failed:
+                # The transaction stays aborted (the connection was lost, say): this error is
+                # the one that says so.
+                error = failed
+        raise DBAPIError.instance(plan.sql, values, error, psycopg.Error) from error
+    return Rows(plan, rows, names, cursor.rowcount)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.base import Executable
 
 from twofold.core.errors import BackendUnavailable
 from twofold.storage import direct
@@ -80,6 +81,15 @@ class IdlePing:
             raise exc.InvalidatePoolError("ping failed")
 
 
+def _aborted(conn: AsyncConnection) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    sync = conn.sync_connection
+    assert sync is not None  # the connection is open: its transaction is
+    status = sync.connection.driver_connection.info.transaction_status  # type: ignore[union-attr]
+    return bool(status == TransactionStatus.INERROR)
+
+
 class PostgreSQL:
     """Reads in autocommit (one statement each, which sees a consistent snapshot on its own: that
     saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU), writes in
@@ -116,8 +126,19 @@ class PostgreSQL:
         with self._watched():
             async with self._engine.begin() as conn:
                 yield AsyncConn(conn, self.plans)
+                if _aborted(conn):
+                    # PostgreSQL answers COMMIT in an aborted transaction with a ROLLBACK, and
+                    # no error. A failed write whose error the caller swallowed (the audit
+                    # trail's, whose savepoint could not be rolled back to) would silently
+                    # undo the whole transaction: fail instead.
+                    raise exc.OperationalError(
+                        "COMMIT", None, Exception("the transaction was aborted")
+                    )
 
-    def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
+    async def isolated_write(
+        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+    ) -> None:
         # A failed statement aborts the whole transaction: a write whose failure is swallowed
         # inside a unit of work runs in a savepoint, so the unit can still commit.
-        return conn.savepoint() if isinstance(conn, AsyncConn) else None
+        assert isinstance(conn, AsyncConn)  # what `begin` yields
+        await conn.execute_in_savepoint(statement, parameters)

@@ -247,8 +247,11 @@ class SqliteFile:
                         "COMMIT", None, sqlite3.OperationalError("the transaction was rolled back")
                     )
 
-    def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
-        return None  # SQLite undoes only the failed statement: a failed write can simply join.
+    async def isolated_write(
+        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+    ) -> None:
+        # SQLite undoes only the failed statement: a failed write can simply join.
+        await conn.execute(statement, parameters)
 
     def checkpoint(self) -> None:
         """PASSIVE checkpoint, blocking: run it in a worker thread, one call at a time."""
@@ -302,5 +305,7 @@ class SqliteMemory:
             async with self._writer.begin() as conn:
                 yield AsyncConn(conn)
 
-    def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
-        return None
+    async def isolated_write(
+        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+    ) -> None:
+        await conn.execute(statement, parameters)

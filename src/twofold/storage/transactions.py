@@ -11,10 +11,12 @@ from. PostgreSQL runs concurrent writers; row locks decide.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Any, Protocol
+
+from sqlalchemy.sql.base import Executable
 
 from twofold.storage.connections import Conn
 
@@ -33,8 +35,11 @@ class Backend(Protocol):
     def begin(self) -> AbstractAsyncContextManager[Conn]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
 
-    def savepoint(self, conn: Conn) -> AbstractAsyncContextManager[None] | None:
-        """A savepoint on `conn` if a failed statement would spoil its transaction, else None."""
+    async def isolated_write(
+        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+    ) -> None:
+        """Run a write in `conn`'s transaction so that, if it fails, the transaction can still
+        commit (in a savepoint, where a failed statement would spoil the whole transaction)."""
 
 
 # The unit of work open in this task, if any: (its owner, the task, the connection). A context
@@ -114,19 +119,16 @@ class Transactions:
         async with lock, self._backend.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def tolerant_write(self) -> AsyncIterator[Conn]:
-        """A write whose failure its caller swallows (the audit trail's): alone, a transaction
-        of its own; inside a unit of work, a savepoint where the backend needs one (PostgreSQL,
-        where a failed statement aborts the whole transaction); else it joins the unit."""
+    async def tolerant_write(self, statement: Executable, parameters: Mapping[str, Any]) -> None:
+        """One write statement whose failure its caller swallows (the audit trail's): alone, in
+        a transaction of its own; inside a unit of work, in the unit's transaction, isolated by
+        the backend so that the unit can still commit if it fails (see `isolated_write`)."""
         joined = self._joined()
-        savepoint = None if joined is None else self._backend.savepoint(joined)
-        if joined is None or savepoint is None:
+        if joined is None:
             async with self.write_transaction() as conn:
-                yield conn
+                await conn.execute(statement, parameters)
             return
-        async with savepoint:
-            yield joined
+        await self._backend.isolated_write(joined, statement, parameters)
 
 
 class _Joined:
