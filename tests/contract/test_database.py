@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -500,3 +501,41 @@ async def test_a_postgresql_unit_whose_transaction_aborted_fails_instead_of_comm
             assert (await conn.execute(text("SELECT count(*) FROM spent"))).scalar_one() == 0
             # The pool's connections are usable afterwards.
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+@pytest.mark.anyio
+async def test_reads_together_share_one_connection_and_admit_no_write(database_url: str) -> None:
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    database = Database.open(database_url)
+    insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
+    count = text("SELECT count(*) FROM state")
+    checkouts: list[object] = []
+    sa_event.listen(database.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(None))
+    try:
+        async with database.write_transaction() as conn:
+            await conn.execute(insert.bindparams(k="a"))
+        checkouts.clear()
+        async with database.reads_together():
+            for _ in range(3):
+                async with database.read_connection() as conn:
+                    assert (await conn.execute(count)).scalar_one() == 1
+            # Nested: the same connection.
+            async with database.reads_together(), database.read_connection() as conn:
+                assert (await conn.execute(count)).scalar_one() == 1
+        # PostgreSQL: one checkout for the four reads. A SQLite file reads on its blocking
+        # twin's one reading connection per thread, outside this pool.
+        assert len(checkouts) == (1 if database.dialect_name == "postgresql" else 0)
+        async with database.reads_together():
+            if database.dialect_name == "postgresql":
+                # Waiting for a write connection while holding the read one would let a burst of
+                # such tasks hold the whole pool: refused at once instead.
+                with pytest.raises(RuntimeError, match="inside reads_together"):
+                    async with database.unit_of_work():
+                        pass
+        # The connection went back to the pool: writes and reads work again.
+        async with database.write_transaction() as conn:
+            await conn.execute(insert.bindparams(k="b"))
+        async with database.read_connection() as conn:
+            assert (await conn.execute(count)).scalar_one() == 2
+    finally:
+        await database.dispose()

@@ -334,6 +334,13 @@ class Storage(Protocol):
         """
         ...
 
+    def reads_together(self) -> AbstractAsyncContextManager[None]:
+        """Reads through these repositories inside the block (and through a StateStore on the
+        same database) share one connection where taking one per read costs work. Reads only:
+        a write, or a unit of work, must not start inside it. Keep it short: no network.
+        """
+        ...
+
 
 class DeliveryError(Exception):
     """A channel could not hand a message to its provider (refused, unreachable, timed out).

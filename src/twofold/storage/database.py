@@ -44,6 +44,9 @@ class Database:
     """A write whose failure its caller swallows without spoiling an open unit of work."""
     unit_of_work: Callable[[], AbstractAsyncContextManager[None]]
     """Every write of this task on this database in the block, in one transaction."""
+    reads_together: Callable[[], AbstractAsyncContextManager[None]]
+    """This task's reads in the block on one connection, where taking one from the pool costs
+    work (PostgreSQL). No write may start inside it."""
 
     def __init__(self, engine: AsyncEngine, backend: SqliteFile | SqliteMemory | PostgreSQL):
         self.engine = engine
@@ -55,6 +58,7 @@ class Database:
         self.write_transaction = transactions.write_transaction
         self.tolerant_write = transactions.tolerant_write
         self.unit_of_work = transactions.unit_of_work
+        self.reads_together = backend.reads_together
 
     @classmethod
     def open(

@@ -59,6 +59,9 @@ class SqlStorage:
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
         return self.database.unit_of_work()
 
+    def reads_together(self) -> AbstractAsyncContextManager[None]:
+        return self.database.reads_together()
+
     def __init__(self, database: Database) -> None:
         self.database = database
         # Annotated with the port types: Storage's attributes are mutable Protocol members, so

@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,10 @@ async def begin_immediate(conn: Connection) -> None:
         delay = min(delay * 2, _RETRY_MAX_S)
 
 
+# Stateless, so one instance serves every block.
+_NOTHING: AbstractAsyncContextManager[None] = nullcontext()
+
+
 class _Read:
     """A read on the thread's reading connection. A class rather than a generator-based
     context manager: a request makes several reads, and the generator's machinery cost more
@@ -231,6 +235,10 @@ class SqliteFile:
     def read(self) -> AbstractAsyncContextManager[Conn]:
         return _Read(self._connection("reader"), self.plans)
 
+    def reads_together(self) -> AbstractAsyncContextManager[None]:
+        # Reads already share the thread's one reading connection.
+        return _NOTHING
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
         """A write transaction; the caller holds the process's write lock."""
@@ -298,6 +306,9 @@ class SqliteMemory:
         with translated():
             async with self._engine.connect() as conn:
                 yield AsyncConn(conn)
+
+    def reads_together(self) -> AbstractAsyncContextManager[None]:
+        return _NOTHING
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:

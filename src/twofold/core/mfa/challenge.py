@@ -24,7 +24,7 @@ from twofold.core.errors import (
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.mfa import mfa_tokens
 from twofold.core.mfa.enrolled import for_user, usable
-from twofold.core.models import Authenticator, Client
+from twofold.core.models import Authenticator, Client, MfaToken
 
 CHALLENGE_TYPES = ("otp", "oob")
 
@@ -62,6 +62,16 @@ async def challenge_as(deps: Deps, client: Client, params: Mapping[str, str]) ->
     mfa_token = params.get("mfa_token")
     if not mfa_token:
         raise missing("mfa_token")
+    # The reads share a connection; sending the challenge (a network call) comes after them.
+    async with deps.storage.reads_together():
+        record, chosen = await _choose(deps, client, params, mfa_token)
+    return await FACTORS[chosen.kind].challenge(deps, record, chosen)
+
+
+async def _choose(
+    deps: Deps, client: Client, params: Mapping[str, str], mfa_token: str
+) -> tuple[MfaToken, Authenticator]:
+    """The mfa_token's record and the authenticator to challenge, or the refusal."""
     record = await mfa_tokens.load(deps, mfa_token)
     mfa_tokens.check_client(record, client.client_id)
     user = await deps.storage.users.get(record.user_id)
@@ -92,4 +102,4 @@ async def challenge_as(deps: Deps, client: Client, params: Mapping[str, str]) ->
         if not fitting:
             raise UnsupportedChallengeType()
         chosen = max(fitting, key=_recency)
-    return await FACTORS[chosen.kind].challenge(deps, record, chosen)
+    return record, chosen
