@@ -441,6 +441,55 @@ async def test_refused_takes_inside_units_never_wait_for_a_second_connection(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("row", ["absent", "expired"])
+async def test_a_held_bucket_stays_locked_until_its_unit_ends(database_url: str, row: str) -> None:
+    # On a transactional store an MFA grant does not take its attempt up front: it holds the
+    # bucket (locks its row and reads it), acts, and writes the attempt only for a failure.
+    # A burst of wrong codes must still get at most `capacity` of them answered, which holds
+    # only if the hold locks, a row that is not there yet (PostgreSQL locks no missing row on
+    # SELECT … FOR UPDATE) or an expired one included. Each guess dawdles inside its unit, so
+    # without the lock every one of them would read the bucket before any wrote to it.
+    from twofold.core.attempts import mfa_attempts
+    from twofold.core.clock import FrozenClock
+    from twofold.core.errors import TooManyAttempts
+    from twofold.state.sql import SqlStateStore
+    from twofold.storage.repositories import SqlStorage
+
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    database = Database.open(database_url)
+    storage = SqlStorage(database)
+    clock = FrozenClock(1_000_000.0)
+    store = SqlStateStore(database, clock)
+    bucket = mfa_attempts(store, clock, 3, 360.0)
+    outcomes: list[str] = []
+
+    async def guess() -> None:
+        try:
+            async with storage.unit_of_work():
+                hold = await bucket.hold("auth0|u")
+                await anyio.sleep(0.05)  # comparing the code, writing the audit row
+                await hold.settle()  # a wrong code: not given back
+            outcomes.append("answered")
+        except TooManyAttempts:
+            outcomes.append("429")
+
+    try:
+        if row == "expired":
+            for _ in range(3):
+                await guess()
+            clock.advance(3 * 360.0 + 1)  # expired, still in the table
+            assert await store.gcra_hold("attempts:mfa:auth0|u") is None
+            outcomes.clear()
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(guess)
+        assert sorted(outcomes) == ["429"] * 5 + ["answered"] * 3
+        assert (await bucket.remaining("auth0|u"))[0] == 0
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.anyio
 async def test_a_unit_rolled_back_by_sqlite_itself_fails_instead_of_committing_nothing(
     tmp_path: Path,
 ) -> None:

@@ -248,6 +248,54 @@ async def test_gcra_refund(state_store: StateStore, clock: FrozenClock) -> None:
     assert await state_store.gcra_take("b", 10, 10) is not None
 
 
+async def test_gcra_hold_reads_the_tat_as_gcra_take_does(
+    state_store: StateStore, clock: FrozenClock
+) -> None:
+    assert await state_store.gcra_hold("b") is None  # absent
+    # Holding an absent bucket may leave an expired entry, never a live one: still absent.
+    assert await state_store.get("b") is None
+    await state_store.gcra_refund("b", 10)
+    assert await state_store.get("b") is None
+    for _ in range(3):
+        assert await state_store.gcra_take("b", 10, 20) is None
+    assert await state_store.gcra_take("b", 10, 20) is not None  # held or not, it is full
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 30)
+    clock.advance(25)
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 5)  # in the past too
+    clock.advance(5 + 0.999)
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() - 0.999)
+    clock.advance(0.001)
+    assert await state_store.gcra_hold("b") is None  # expired a second after its TAT
+    assert await state_store.get("b") is None
+    for _ in range(3):
+        assert await state_store.gcra_take("b", 10, 20) is None  # full again
+
+
+async def test_gcra_hold_then_put_is_a_take(state_store: StateStore, clock: FrozenClock) -> None:
+    # What a grant's counted failure writes on a held bucket: the TAT gcra_take would leave.
+    assert await state_store.gcra_take("taken", 10, 20) is None
+    assert await state_store.gcra_hold("held") is None
+    await state_store.put("held", repr(clock.now() + 10), 11)
+    held, taken = await state_store.get("held"), await state_store.get("taken")
+    assert held is not None
+    assert taken is not None
+    assert float(held) == float(taken)
+    clock.advance(10.999)
+    assert await state_store.gcra_hold("held") is not None
+    clock.advance(0.001)
+    assert await state_store.gcra_hold("held") is None
+
+
+async def test_gcra_hold_writes_nothing_a_sweep_would_count_live(
+    sweeping_state_store: PurgingStore, clock: FrozenClock
+) -> None:
+    store = sweeping_state_store
+    assert await store.gcra_hold("b") is None
+    assert await store.get("b") is None
+    await store.purge_expired()  # whatever it left is expired already
+    assert await store.add("b", "x", 10)  # and does not stand in the way of a new entry
+
+
 async def test_concurrent_gcra_take_never_exceeds_capacity(state_store: StateStore) -> None:
     taken = 0
 

@@ -2,18 +2,24 @@
 
 A generic cell rate algorithm: one number per key, the "theoretical arrival time" (TAT). Each
 attempt pushes it one refill interval later; the bucket is empty when the TAT is more than
-(capacity - 1) intervals ahead of now. An attempt is taken before anything is done with what
-its code was worth (the MFA grants compare the code first, in constant time, then take the
+(capacity - 1) intervals ahead of now. An attempt is reserved before anything is done with what
+its code was worth (the MFA grants compare the code first, in constant time, then reserve the
 attempt and act in one transaction) and given back when the code was good, so successes cost
 nothing while a concurrent burst of guesses still gets at most `capacity` of them answered.
-The StateStore moves the TAT in one atomic operation (`gcra_take`, `gcra_refund`), which keeps
-it exact across requests and nodes without locks.
+
+How it is reserved depends on where the bucket lives (`Attempts.hold`). On a store outside the
+grant's transaction (Redis) it is taken at once (`gcra_take`, one atomic operation, exact across
+requests and nodes without locks) and refunded on success (`gcra_refund`). On a store whose writes
+join the grant's unit of work (SQL) the bucket's entry is locked and read instead
+(`gcra_hold`), and the attempt is written only when the unit commits without it being given back:
+a success writes nothing, and the lock keeps a concurrent guess waiting until then.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from twofold.core.clock import Clock
 from twofold.core.errors import AddressThrottled, TooManyAttempts
@@ -79,6 +85,108 @@ class Attempts:
     async def refund(self, subject: str) -> None:
         """Give back an attempt taken for a code that was good (or a replay of one)."""
         await self._state.gcra_refund(self._key(subject), self._bucket.refill_seconds)
+
+    async def hold(self, subject: str) -> Hold:
+        """Reserve one attempt before a code is acted on, or raise 429 with nothing written.
+
+        On a transactional store, call it inside the unit of work the outcome commits in, and
+        `settle` the hold at the end of that unit; on any other store, before the unit opens
+        (which must not wait on the store's round trip), and `abandon` it if the unit fails.
+        """
+        if not self._state.transactional:
+            await self.take(subject)
+            return _Taken(self, subject)
+        bucket = self._bucket
+        stored = await self._state.gcra_hold(self._key(subject))
+        now = self._clock.now()
+        tat = max(stored, now) if stored is not None else now
+        if tat - now > bucket.tolerance:
+            raise self._exhausted()
+        return _Locked(self._state, self._clock, self._key(subject), tat + bucket.refill_seconds)
+
+
+class Hold(Protocol):
+    """One reserved attempt: it counts as a failed one unless given back, so a path that forgets
+    to decide counts a guess rather than forgiving one."""
+
+    async def give_back(self) -> None:
+        """The code was good, or a replay of a good one: not a guess, it costs nothing."""
+        ...
+
+    async def settle(self) -> None:
+        """The unit of work is about to commit: write what the attempt cost, if anything."""
+        ...
+
+    async def abandon(self) -> None:
+        """The unit of work failed (a race lost, an outage): not a guess, undo what it cost."""
+        ...
+
+
+class _Taken:
+    """Taken from a bucket outside the unit of work: only a refund undoes it."""
+
+    __slots__ = ("_attempts", "_given_back", "_subject")
+
+    def __init__(self, attempts: Attempts, subject: str) -> None:
+        self._attempts = attempts
+        self._subject = subject
+        self._given_back = False
+
+    async def give_back(self) -> None:
+        if not self._given_back:
+            self._given_back = True
+            await self._attempts.refund(self._subject)
+
+    async def settle(self) -> None:
+        return None
+
+    async def abandon(self) -> None:
+        await self.give_back()
+
+
+class _Locked:
+    """The bucket's entry locked in the unit of work, its attempt not written yet: written at
+    `settle` unless given back; a failed unit rolls back nothing, as nothing was written."""
+
+    __slots__ = ("_clock", "_given_back", "_key", "_state", "_taken")
+
+    def __init__(self, state: StateStore, clock: Clock, key: str, taken: float) -> None:
+        self._state = state
+        self._clock = clock
+        self._key = key
+        # The TAT the attempt leaves, computed when it was reserved, as `gcra_take` would have.
+        self._taken = taken
+        self._given_back = False
+
+    async def give_back(self) -> None:
+        self._given_back = True
+
+    async def settle(self) -> None:
+        if not self._given_back:
+            # What `gcra_take` stores: the new TAT, living until one second past itself.
+            ttl = self._taken + 1 - self._clock.now()
+            await self._state.put(self._key, repr(self._taken), ttl)
+
+    async def abandon(self) -> None:
+        return None
+
+
+class _Nothing:
+    """For a proof that is no guess (a push approval): no bucket, nothing to give back."""
+
+    __slots__ = ()
+
+    async def give_back(self) -> None:
+        return None
+
+    async def settle(self) -> None:
+        return None
+
+    async def abandon(self) -> None:
+        return None
+
+
+NOTHING_HELD: Hold = _Nothing()
 
 
 def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) -> Attempts:

@@ -255,6 +255,17 @@ class StateStore(Protocol):
         entry stays absent."""
         ...
 
+    async def gcra_hold(self, key: str) -> float | None:
+        """The entry's time as `gcra_take` reads it: None when absent or expired.
+
+        On a transactional store, inside a unit of work, the entry is also locked until the unit
+        ends, present or not: no other unit takes from, refunds to or holds it meanwhile, so a
+        decision made on this read stays true until the unit writes the entry itself (`put`) or
+        ends. An absent entry may be left expired in its place, which behaves as absent. A store
+        that is not transactional has no unit to lock for: it only reads.
+        """
+        ...
+
 
 class AuditLog(Protocol):
     async def record(self, event: AuditEvent) -> None: ...

@@ -94,6 +94,12 @@ class MemoryStateStore:
             new = max(now, float(current) - interval)
             self._entries[key] = (repr(new), new + 1)
 
+    async def gcra_hold(self, key: str) -> float | None:
+        # Not transactional: there is no unit to lock for, and the grants take and refund here.
+        async with self._lock:
+            current = self._live(key, self._clock.now())
+            return None if current is None else float(current)
+
     async def delete(self, key: str) -> None:
         async with self._lock:
             self._entries.pop(key, None)

@@ -8,7 +8,7 @@ second), so an expired entry never lingers in memory and no sweeper is needed.
 
 Every operation is one Redis command or one Lua script, and Redis runs each of those atomically:
 
-- get: GET; put: SET … PX; delete: DEL
+- get and gcra_hold: GET; put: SET … PX; delete: DEL
 - consume: GETDEL, so exactly one of many concurrent callers gets the value
 - add (and cas from None): a script doing the SET only when there is no live entry; a plain
   SET NX would refuse a key whose clock expiry has passed but whose grace second has not
@@ -244,6 +244,12 @@ class RedisStateStore:
     async def gcra_refund(self, key: str, interval: float) -> None:
         args: list[str | int] = [repr(self._clock.now()), repr(interval), GRACE_MS]
         await self._gcra_refund(keys=[self._key(key)], args=args)
+
+    @_guarded
+    async def gcra_hold(self, key: str) -> float | None:
+        # Not transactional: there is no unit to lock for, and the grants take and refund here.
+        value = self._decode(await self._redis.get(self._key(key)))
+        return None if value is None else float(value)
 
     @_guarded
     async def delete(self, key: str) -> None:

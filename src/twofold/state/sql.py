@@ -127,6 +127,19 @@ class SqlStateStore:
             .where(_c.key == key, live)
             .values(value=sa.cast(refunded, sa.Text), expires_at=refunded + 1)
         )
+        # The bucket's row locked for the rest of the unit, with its TAT (NULL when expired).
+        # PostgreSQL: SELECT … FOR UPDATE locks no row that is not there yet, so an absent one is
+        # inserted, expired from birth (it reads as absent, like the row it stands for); a
+        # present one is "updated" to itself, which locks it, and the lock is taken even while
+        # a concurrent unit inserts the same key (the insert waits for it). SQLite: the unit's
+        # BEGIN IMMEDIATE already holds the database's only write lock, so a plain read of the
+        # unit's connection is as exclusive, and writes nothing.
+        if database.is_sqlite:
+            self._gcra_hold: sa.Executable = self._get
+        else:
+            self._gcra_hold = new_row.on_conflict_do_update(
+                index_elements=[_c.key], set_={"value": _c.value}
+            ).returning(sa.case((live, _c.value), else_=sa.null()))
         self._delete = sa.delete(state).where(_c.key == key)
         # In batches: one DELETE of every expired row would hold the write lock (and, on SQLite,
         # the event loop) for as long as the backlog is large.
@@ -193,6 +206,13 @@ class SqlStateStore:
 
     async def gcra_refund(self, key: str, interval: float) -> None:
         await self._run(self._gcra_refund, k=_k(key), now=self._clock.now(), interval=interval)
+
+    async def gcra_hold(self, key: str) -> float | None:
+        now = self._clock.now()
+        params = {"k": _k(key), "v": repr(now), "exp": now, "now": now}
+        async with self._db.write_transaction() as conn:
+            raw = (await conn.execute(self._gcra_hold, params)).scalar_one_or_none()
+        return None if raw is None else float(raw)
 
     async def delete(self, key: str) -> None:
         await self._run(self._delete, k=_k(key))

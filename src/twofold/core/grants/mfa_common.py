@@ -1,7 +1,8 @@
 """The skeleton every MFA grant runs on.
 
-    begin → verify the proof (no writes) → grant_unit: take an attempt, act on the outcome
-    (claim the code, confirm an enrolment, spend the mfa_token, refund, audit rows) → mint
+    begin → verify the proof (no writes) → grant_unit: reserve an attempt, act on the outcome
+    (claim the code, confirm an enrolment, spend the mfa_token, give the attempt back or count
+    it, audit rows) → mint
 
 The unit is one database transaction, so a crash or a lost race between two of its steps
 leaves none of them done. Tokens are signed after it, never inside it.
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from twofold.core import audience, audit, issuance
-from twofold.core.attempts import Attempts, mfa_attempts
+from twofold.core.attempts import NOTHING_HELD, Attempts, Hold, mfa_attempts
 from twofold.core.deps import Deps
 from twofold.core.errors import (
     MALFORMED_MFA_TOKEN,
@@ -51,48 +52,55 @@ async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
 @asynccontextmanager
 async def grant_unit(
     deps: Deps, client_id: str, user: User, bucket: Attempts | None, *, factor: str
-) -> AsyncIterator[None]:
-    """A unit of work that first takes an attempt from the user's bucket (429 when it is empty,
-    with nothing written): a grant's whole outcome then commits in one transaction. A grant
-    whose proof is no guess (a push approval) passes no bucket.
+) -> AsyncIterator[Hold]:
+    """A unit of work that first reserves an attempt from the user's bucket (429 when it is
+    empty, with nothing written): a grant's whole outcome then commits in one transaction. The
+    block gets the attempt's hold: it counts as a failed attempt unless the block gives it back.
+    A grant whose proof is no guess (a push approval) passes no bucket.
 
     If the block raises InvalidGrant (it lost a race for the mfa_token or the code to a
-    concurrent grant: not a guess), the unit rolls back, and with it the attempt, unless the
-    bucket lives outside the unit (Redis): then it is refunded here.
+    concurrent grant: not a guess), the unit rolls back, and the attempt costs nothing.
     """
     try:
         if bucket is None:
             async with deps.storage.unit_of_work():
-                yield
+                yield NOTHING_HELD
         elif deps.state.transactional:
             async with deps.storage.unit_of_work():
-                await bucket.take(user.user_id)
-                yield
+                hold = await bucket.hold(user.user_id)
+                yield hold
+                await hold.settle()
         else:
             # Taken before the unit opens: on SQLite the unit holds the write lock, which must
             # not wait on a network round trip (nor be taken at all for a refusal).
-            await bucket.take(user.user_id)
-            async with deps.storage.unit_of_work():
-                yield
+            try:
+                hold = await bucket.hold(user.user_id)
+            except BackendUnavailable:
+                # Whether the take happened is unknown: it goes back if Redis answers now.
+                with contextlib.suppress(BackendUnavailable):
+                    await bucket.refund(user.user_id)
+                raise
+            try:
+                async with deps.storage.unit_of_work():
+                    yield hold
+                    await hold.settle()
+            except InvalidGrant:
+                await hold.abandon()
+                raise
+            except BackendUnavailable:
+                # The unit rolled back; the attempt taken outside it (Redis) goes back too, if
+                # Redis answers: an outage is not a guess.
+                with contextlib.suppress(BackendUnavailable):
+                    await hold.abandon()
+                raise
     except TooManyAttempts:
         deps.metrics.mfa_rate_limited(factor, "attempts")
         await audit.record(deps, audit.OTP_RATE_LIMIT, user_id=user.user_id, client_id=client_id)
         raise
-    except InvalidGrant:
-        if bucket is not None and not deps.state.transactional:
-            await bucket.refund(user.user_id)
-        raise
-    except BackendUnavailable:
-        # The unit rolled back; an attempt taken outside it (Redis) goes back too, if Redis
-        # answers: an outage is not a guess.
-        if bucket is not None and not deps.state.transactional:
-            with contextlib.suppress(BackendUnavailable):
-                await bucket.refund(user.user_id)
-        raise
 
 
 async def failed(deps: Deps, client_id: str, user: User, event: str, factor: str) -> None:
-    # The attempt taken up front stays spent: that is the failure being counted.
+    # The attempt reserved up front is not given back: that is the failure being counted.
     deps.metrics.mfa_failure(factor)
     await audit.record(deps, event, user_id=user.user_id, client_id=client_id, factor=factor)
 

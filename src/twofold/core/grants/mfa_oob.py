@@ -13,7 +13,8 @@ The outcome per `oob_code`, decided by the factor that issued it (`factors.regis
 
 A code that confirms an enrolment activates the authenticator with its linked sibling (sms+voice,
 push+totp) and the pending recovery code. Spending the code, the confirmation, spending the
-mfa_token, the refund and the audit rows commit in one unit of work (`mfa_common.grant_unit`).
+mfa_token, the attempt given back (or counted) and the audit rows commit in one unit of work
+(`mfa_common.grant_unit`).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None
     async with mfa_common.grant_unit(
         deps, req.client.client_id, user, bucket, factor=challenge.channel
-    ):
+    ) as hold:
         if not proof:
             await mfa_common.failed(
                 deps, req.client.client_id, user, audit.AUTH_FAILED, challenge.channel
@@ -89,8 +90,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             if target is not None:
                 await deps.storage.authenticators.touch(target.id, now)
             await mfa_common.spend(deps, mfa_token, record)
-            if bucket is not None:
-                await bucket.refund(user.user_id)
+            await hold.give_back()
             await mfa_common.record_success(deps, req, user, challenge.authenticator_id)
     if not proof:
         raise InvalidGrant(INVALID_BINDING_CODE)

@@ -45,10 +45,12 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     now = deps.clock.now()
     attempts = mfa_common.attempts(deps)
     # One transaction for the whole outcome: the attempt, claiming the step, a confirmation,
-    # spending the mfa_token, the refund and the audit rows. Rows are locked in the order
-    # bucket, authenticator, mfa_token (the recovery-code grant: bucket, mfa_token, code).
-    # Signing comes after, outside it.
-    async with mfa_common.grant_unit(deps, req.client.client_id, user, attempts, factor="otp"):
+    # spending the mfa_token, the attempt given back (or counted) and the audit rows. Rows are
+    # locked in the order bucket, authenticator, mfa_token (the recovery-code grant: bucket,
+    # mfa_token, code). Signing comes after, outside it.
+    async with mfa_common.grant_unit(
+        deps, req.client.client_id, user, attempts, factor="otp"
+    ) as hold:
         winner, replayed = await claim_code(
             deps, req.client.client_id, user, authenticators, candidates, code, now
         )
@@ -56,7 +58,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             await mfa_common.spend(deps, mfa_token, record)
         # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
         if winner is not None or replayed:
-            await attempts.refund(user.user_id)
+            await hold.give_back()
         if winner is not None:
             # The factor is verified and the mfa_token spent: that is what this row says, even
             # if minting then fails (an API deleted since the password step).

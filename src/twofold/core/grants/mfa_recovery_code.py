@@ -42,12 +42,12 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     )
     fresh = ""
     attempts = mfa_common.attempts(deps)
-    # The attempt, spending the mfa_token, rotating the code, the refund and the audit row
-    # commit together or not at all, so neither the mfa_token nor the code can be spent without
-    # the other.
+    # The attempt (given back or counted), spending the mfa_token, rotating the code and the
+    # audit row commit together or not at all, so neither the mfa_token nor the code can be
+    # spent without the other.
     async with mfa_common.grant_unit(
         deps, req.client.client_id, user, attempts, factor="recovery-code"
-    ):
+    ) as hold:
         if good and stored is not None:
             # Made only now, after the attempt is taken: made before, its cost would make a
             # refused (429) right code answer more slowly than a refused wrong one.
@@ -58,7 +58,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
             ):
                 # Another request spent this code a moment ago: same answer as a wrong code.
                 raise InvalidGrant(INVALID_RECOVERY_CODE)
-            await attempts.refund(user.user_id)
+            await hold.give_back()
             await audit.record(
                 deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
             )

@@ -6,7 +6,8 @@
 It runs the MFA grants' skeleton: verify the response (py_webauthn, no writes) → one unit of
 work that takes an attempt from the user's failure bucket, spends the auth_session (one atomic
 consume: of concurrent requests with one response exactly one wins), moves the sign counter
-(compare-and-set) or creates the user and the passkey, refunds and audits → mint.
+(compare-and-set) or creates the user and the passkey, gives the attempt back and audits →
+mint.
 
 Decisions:
 - Confidential clients only (the client authenticates at the token endpoint); a public client
@@ -135,7 +136,9 @@ async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
     now = deps.clock.now()
     attempts = mfa_common.attempts(deps)
     won = False
-    async with mfa_common.grant_unit(deps, req.client.client_id, user, attempts, factor="passkey"):
+    async with mfa_common.grant_unit(
+        deps, req.client.client_id, user, attempts, factor="passkey"
+    ) as hold:
         spent = await passkey_sessions.consume(deps, auth_session)
         if use is not None and spent:
             won = await deps.storage.passkeys.record_use(
@@ -143,12 +146,12 @@ async def _login(deps: Deps, ceremony: Ceremony) -> tuple[User, bool]:
             )
         if won:
             await deps.storage.authenticators.touch(credential.authenticator_id, now)
-            await attempts.refund(user.user_id)
+            await hold.give_back()
             await _record(deps, audit.SUCCESS_LOGIN, client_id, user, credential.authenticator_id)
         elif use is not None:
             # A good response that lost its session or counter to a concurrent request: no
             # guess, so the attempt goes back.
-            await attempts.refund(user.user_id)
+            await hold.give_back()
         elif refused is not None:
             event = audit.PASSKEY_CLONE if refused.cloned else audit.FAILED_LOGIN
             await _record(

@@ -4,7 +4,7 @@ The confirmation follows the MFA grants' rules and runs on their skeleton
 (`grants.mfa_common.grant_unit`): an attempt is taken from the user's failure bucket first (the
 same bucket the MFA grants draw on; 429 when it is empty), then one unit of work claims the code,
 spends the auth_session, activates the authenticator with its linked rows and the user's pending
-recovery code, refunds the attempt and writes the audit rows, or none of it. A wrong code keeps
+recovery code, gives the attempt back and writes the audit rows, or none of it. A wrong code keeps
 the auth_session (the bucket bounds the guesses); a replayed TOTP code, or a session another
 request spent a moment ago, confirms nothing and costs no attempt.
 
@@ -94,14 +94,14 @@ async def _totp(
     bucket = mfa_common.attempts(deps)
     now = deps.clock.now()
     try:
-        async with mfa_common.grant_unit(deps, client_id, user, bucket, factor="otp"):
+        async with mfa_common.grant_unit(deps, client_id, user, bucket, factor="otp") as hold:
             winner, replayed = await mfa_otp.claim_code(
                 deps, client_id, user, stored, [target], code, now
             )
             if winner is not None and not await sessions.spend(deps, auth_session):
                 raise InvalidGrant(INVALID_SESSION)
             if winner is not None or replayed:
-                await bucket.refund(user.user_id)
+                await hold.give_back()
             else:
                 await mfa_common.failed(deps, client_id, user, audit.AUTH_FAILED, "otp")
     except InvalidGrant:
@@ -139,7 +139,9 @@ async def _oob(
     bucket = mfa_common.attempts(deps) if factor.GUESSABLE else None
     now = deps.clock.now()
     try:
-        async with mfa_common.grant_unit(deps, client_id, user, bucket, factor=record.channel):
+        async with mfa_common.grant_unit(
+            deps, client_id, user, bucket, factor=record.channel
+        ) as hold:
             if not proof:
                 await mfa_common.failed(deps, client_id, user, audit.AUTH_FAILED, record.channel)
             else:
@@ -149,8 +151,7 @@ async def _oob(
                     raise InvalidGrant(INVALID_SESSION)
                 await mfa_common.confirm_enrolment(deps, client_id, user, stored, target, now)
                 await deps.storage.authenticators.touch(target.id, now)
-                if bucket is not None:
-                    await bucket.refund(user.user_id)
+                await hold.give_back()
     except InvalidGrant:
         raise invalid("auth_session", INVALID_SESSION) from None
     if not proof:
