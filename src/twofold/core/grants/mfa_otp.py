@@ -30,15 +30,18 @@ def _candidates(
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    mfa_token, record, user = await mfa_common.begin(deps, req)
-    code = req.required("otp")
-    authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
-    # A pending enrolment may be confirmed while the user has no active factor, or by the holder
-    # of an MFA-API access token (which itself required MFA once a factor existed). That token
-    # confirms enrolments only: it must not mint itself a successor with an existing factor.
-    confirming = record.via_access_token or not await is_enrolled(
-        deps, user.user_id, authenticators, user=user
-    )
+    # What the grant reads, it reads on one connection, before its unit of work takes another.
+    async with deps.storage.reads_together():
+        mfa_token, record, user = await mfa_common.begin(deps, req)
+        code = req.required("otp")
+        authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
+        # A pending enrolment may be confirmed while the user has no active factor, or by the
+        # holder of an MFA-API access token (which itself required MFA once a factor existed).
+        # That token confirms enrolments only: it must not mint itself a successor with an
+        # existing factor.
+        confirming = record.via_access_token or not await is_enrolled(
+            deps, user.user_id, authenticators, user=user
+        )
     candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
     # Nothing such a token may confirm: the attempt is still taken, then the token refused.
     nothing_to_confirm = record.via_access_token and not candidates

@@ -21,16 +21,18 @@ GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    mfa_token, record, user = await mfa_common.begin(deps, req)
-    if record.via_access_token:
-        # An MFA-API access token may confirm an enrolment, nothing else.
-        raise InvalidGrant(MALFORMED_MFA_TOKEN)
-    code = req.required("recovery_code")
+    # What the grant reads, it reads on one connection, before its unit of work takes another.
+    async with deps.storage.reads_together():
+        mfa_token, record, user = await mfa_common.begin(deps, req)
+        if record.via_access_token:
+            # An MFA-API access token may confirm an enrolment, nothing else.
+            raise InvalidGrant(MALFORMED_MFA_TOKEN)
+        code = req.required("recovery_code")
 
-    tenant = await deps.tenant()
-    authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
+        tenant = await deps.tenant()
+        authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
+        stored = await deps.storage.recovery_codes.get_hash(user.user_id)
     has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
-    stored = await deps.storage.recovery_codes.get_hash(user.user_id)
     now = deps.clock.now()
     # Compared before the unit opens; acted on only once an attempt has been taken inside it.
     good = (
