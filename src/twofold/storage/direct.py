@@ -211,7 +211,10 @@ def run_sqlite(raw: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any
         rows = cursor.fetchall()
     except sqlite3.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, sqlite3.Error) from exc
-    return Rows(plan, rows, _names(cursor.description), cursor.rowcount)
+    names = plan.names
+    if names is None:
+        names = plan.names = _names(cursor.description)
+    return Rows(plan, rows, names, cursor.rowcount)
 
 
 async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Rows:

@@ -120,11 +120,12 @@ def _raw(conn: Connection) -> sqlite3.Connection:
 class BlockingConn:
     """A blocking sqlite3 connection; statements that have a plan run straight on sqlite3."""
 
-    __slots__ = ("_conn", "_plans")
+    __slots__ = ("_conn", "_plans", "_raw")
 
     def __init__(self, conn: Connection, plans: direct.Plans) -> None:
         self._conn = conn
         self._plans = plans
+        self._raw: sqlite3.Connection | None = None
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
@@ -132,7 +133,10 @@ class BlockingConn:
         if parameters is not None:
             plan = self._plans.get(statement)
             if plan is not None:
-                return direct.run_sqlite(_raw(self._conn), plan, parameters)
+                raw = self._raw
+                if raw is None:
+                    raw = self._raw = _raw(self._conn)
+                return direct.run_sqlite(raw, plan, parameters)
         return self._conn.execute(statement, parameters)
 
 
