@@ -295,7 +295,14 @@ def compare_backends(baseline: dict[str, Any], other: dict[str, Any]) -> list[st
 
 
 def _backend(results: dict[str, Any]) -> str:
-    return "SQLite" if _on_sqlite(results) else "PostgreSQL"
+    name = "SQLite" if _on_sqlite(results) else "PostgreSQL"
+    return name + (" + Redis" if _state(results) != "sql" else "")
+
+
+def _state(results: dict[str, Any]) -> str:
+    """Where the run kept Twofold's short-lived state: "sql" (runs before this was recorded
+    all did) or the Redis URL."""
+    return str(results["meta"]["options"].get("state", "sql"))
 
 
 def _signing_bound(results: dict[str, Any], ceiling: float | None) -> str:
@@ -416,6 +423,11 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _state_text(results: dict[str, Any]) -> str:
+    state = _state(results)
+    return "the database's `state` table" if state == "sql" else f"Redis {state}"
+
+
 def markdown(results: dict[str, Any], png_name: str) -> str:
     meta = results["meta"]
     opts = meta["options"]
@@ -434,6 +446,7 @@ def markdown(results: dict[str, Any], png_name: str) -> str:
         f"- {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
         f"- cells of {opts['duration_s']:g} s (password {opts['password_duration_s']:g} s), "
         f"wrk -t{opts['wrk_threads']}, loopback only; database: {opts['database']}; "
+        f"state: {_state_text(results)}; "
         f"token scope `{opts['scope']}`, signed {opts.get('signing_alg', 'RS256')}",
         f"- whole run: {meta.get('total_seconds', '?')} s",
         *(

@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick                # smoke run (about 2 minutes)
     .venv/bin/python bench/run.py --scale 10000,1000000  # the same scenarios at two sizes
     .venv/bin/python bench/run.py --database-url postgresql://…   # a throw-away database
+    .venv/bin/python bench/run.py --database-url postgresql://… --redis-url redis://…/12
 
 Everything runs on 127.0.0.1 and is bounded: every wrk cell by -d, every wait by a deadline,
 every body list by a count. See bench/README.md for what is measured and how to read it.
@@ -335,6 +336,8 @@ class Options:
     wait_quiet: float
     signing_alg: str = "RS256"
     repeat: int = 1
+    # State in Redis (a throw-away database number, flushed at the start) instead of SQL.
+    redis_url: str | None = None
 
 
 @dataclass
@@ -374,8 +377,13 @@ class Bench:
         )
         os.environ.pop("TWOFOLD_ENCRYPTION_KEYS", None)
         os.environ.pop("TWOFOLD_CONFIG_FILE", None)
-        # mfa_tokens are written to the SQL state table: the server must use SQL state too.
-        os.environ.pop("TWOFOLD_REDIS_URL", None)
+        # The bench writes mfa_tokens to the state store the server reads: SQL unless
+        # --redis-url, and then with the default key prefix (the Redis database is ours alone).
+        os.environ.pop("TWOFOLD_REDIS_PREFIX", None)
+        if self.opts.redis_url:
+            os.environ["TWOFOLD_REDIS_URL"] = self.opts.redis_url
+        else:
+            os.environ.pop("TWOFOLD_REDIS_URL", None)
 
     def settings(self) -> Any:
         from twofold.config import Settings
@@ -867,6 +875,7 @@ def meta(opts: Options, wrk: str) -> dict[str, Any]:
             "scenarios": opts.scenarios,
             "wrk_threads": opts.wrk_threads,
             "database": report.redact_url(opts.database_url or "sqlite (temporary file)"),
+            "state": report.redact_url(opts.redis_url) if opts.redis_url else "sql",
             "scope": SCOPE,
             "signing_alg": opts.signing_alg,
             "wait_quiet_s": opts.wait_quiet,
@@ -895,6 +904,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
         "--database-url",
         help="default: a temporary SQLite file; otherwise a throw-away database "
         "(seeded users stay in it)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="keep Twofold's short-lived state in Redis, as multi-node deployments do: "
+        "redis://host:port/N with N a throw-away database number other than 0, flushed at the "
+        "start of the run (default: the database's SQL state table)",
     )
     parser.add_argument(
         "--scale",
@@ -950,6 +965,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
     password_duration = args.password_duration or max(duration, 6.0 if args.quick else 20.0)
     if not 1 <= password_duration <= 120:
         parser.error("--password-duration must be between 1 and 120 seconds")
+    if args.redis_url:
+        problem = redis_db_problem(args.redis_url)
+        if problem:
+            parser.error(f"--redis-url: {problem}")
     repeat = args.repeat or (3 if scale else 1)
     if not 1 <= repeat <= 9:
         parser.error("--repeat must be between 1 and 9")
@@ -970,8 +989,40 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[int]]:
         wait_quiet=max(0.0, min(args.wait_quiet, 600.0)),
         signing_alg=args.signing_alg,
         repeat=repeat,
+        redis_url=args.redis_url,
     )
     return opts, scale
+
+
+def redis_db_problem(url: str) -> str:
+    """Why `url` is not a Redis database the run may flush ("" when it is). Database 0 is where
+    everything lands that names none (the test suites' fixtures among them), so the run refuses
+    it: pick a number nobody else uses."""
+    from redis.connection import parse_url
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return "must start with redis://, rediss:// or unix://"
+    try:
+        db = parse_url(url).get("db") or 0
+    except ValueError as exc:
+        return str(exc)
+    if int(db) == 0:
+        return "name a throw-away database number other than 0 (redis://host:port/N); it is flushed"
+    return ""
+
+
+def flush_redis(url: str) -> None:
+    """An empty Redis database, so no state of an earlier run is found (as --database-url
+    wants an empty database)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
+    try:
+        found = client.dbsize()
+        client.flushdb()
+    finally:
+        client.close()
+    log(f"flushed {report.redact_url(url)} ({found} keys)")
 
 
 def _run_size(opts: Options, users: int, tmp: Path, tag: str) -> Bench:
@@ -993,6 +1044,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Before any server exists, so it is measured on a machine doing nothing else of ours.
         os.environ["TWOFOLD_LOG_LEVEL"] = "warning"
+        if opts.redis_url:
+            flush_redis(opts.redis_url)
         if "password" in opts.scenarios:
             log("measuring argon2 verify time (the hashing ceiling)")
             results["hashing"] = measure_hashing(opts.quick)

@@ -17,10 +17,11 @@ What a seeded user looks like, as if they had enrolled through the API:
 - an active `recovery-code` authenticator and its `recovery_codes` row (hash of the code).
 
 `issue_mfa_tokens` writes mfa_token state for given users as the password grant would (through
-the core's own `mfa_tokens.issue`), and `reset_factors` puts used factors back in their seeded
-state (TOTP replay guard cleared, recovery code back to the derived one), so a benchmark can
-reuse users instead of running an argon2 check per login. `bench/run.py` and
-`bench/profile_hot.py` import these functions.
+the core's own `mfa_tokens.issue`), into the state store the server uses: the SQL `state` table,
+or Redis when TWOFOLD_REDIS_URL is set. `reset_factors` puts used factors back in their seeded
+state (TOTP replay guard cleared, recovery code back to the derived one; with Redis, the users'
+MFA attempt buckets deleted too), so a benchmark can reuse users instead of running an argon2
+check per login. `bench/run.py` and `bench/profile_hot.py` import these functions.
 """
 
 from __future__ import annotations
@@ -328,12 +329,44 @@ def seed_users(
 class _CollectingState:
     """Stands in for the StateStore while `mfa_tokens.issue` runs, to batch its writes."""
 
-    def __init__(self, now: float) -> None:
-        self.now = now
-        self.rows: list[dict[str, Any]] = []
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str, float]] = []
 
     async def put(self, key: str, value: str, ttl: float) -> None:
-        self.rows.append({"key": key, "value": value, "expires_at": self.now + ttl})
+        self.entries.append((key, value, ttl))
+
+
+# The core's attempt bucket for MFA codes (`attempts.mfa_attempts`), one per user.
+MFA_ATTEMPTS_KEY = "attempts:mfa:{user_id}"
+
+
+async def _redis_batches(
+    settings: Settings,
+    now: float,
+    *,
+    puts: Sequence[tuple[str, str, float]] = (),
+    deletes: Sequence[str] = (),
+) -> None:
+    """Write through the server's own `RedisStateStore` on a pipeline without a transaction:
+    a pipeline only queues commands, so the store's code makes each key (with its prefix),
+    entry and TTL exactly as the server would at `now`, and each batch is one round trip."""
+    import redis.asyncio as aioredis
+
+    from twofold.core.clock import FrozenClock
+    from twofold.state.redis import RedisStateStore
+
+    client = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        for first in range(0, max(len(puts), len(deletes)), DEFAULT_BATCH):
+            pipe = client.pipeline(transaction=False)
+            store = RedisStateStore(pipe, FrozenClock(now), prefix=settings.redis_prefix)
+            for key, value, ttl in puts[first : first + DEFAULT_BATCH]:
+                await store.put(key, value, ttl)
+            for key in deletes[first : first + DEFAULT_BATCH]:
+                await store.delete(key)
+            await pipe.execute()
+    finally:
+        await client.aclose()
 
 
 def issue_mfa_tokens(
@@ -347,9 +380,10 @@ def issue_mfa_tokens(
     engine: Engine | None = None,
 ) -> list[str]:
     """One fresh mfa_token per index, exactly as the password grant issues them (same key,
-    record and TTL), written to the SQL `state` table in one batch. Returns the tokens in order.
+    record and TTL), written in batches to the server's state store: the SQL `state` table, or
+    Redis when `settings.redis_url` is set. Returns the tokens in order.
 
-    Only for the SQL state store; the server must use the same database.
+    The server must use the same database (and the same Redis database and prefix).
     """
     from types import SimpleNamespace
 
@@ -359,10 +393,8 @@ def issue_mfa_tokens(
     from twofold.storage import tables as t
 
     _refuse_production(settings)
-    if settings.redis_url:
-        raise SeedError("mfa_tokens are seeded into the SQL state table; unset TWOFOLD_REDIS_URL")
     now = time.time()
-    state = _CollectingState(now)
+    state = _CollectingState()
     deps: Any = SimpleNamespace(
         clock=FrozenClock(now),
         policy=Policy(mfa_token_lifetime=settings.mfa_token_lifetime),
@@ -384,12 +416,18 @@ def issue_mfa_tokens(
         ]
 
     tokens = asyncio.run(issue_all())
+    if settings.redis_url:
+        asyncio.run(_redis_batches(settings, now, puts=state.entries))
+        return tokens
+    rows = [
+        {"key": key, "value": value, "expires_at": now + ttl} for key, value, ttl in state.entries
+    ]
     own = engine is None
     engine = engine or _engine(settings)
     try:
         with engine.begin() as conn:
-            for first in range(0, len(state.rows), DEFAULT_BATCH):
-                _insert_many(conn, t.state, state.rows[first : first + DEFAULT_BATCH])
+            for first in range(0, len(rows), DEFAULT_BATCH):
+                _insert_many(conn, t.state, rows[first : first + DEFAULT_BATCH])
     finally:
         if own:
             engine.dispose()
@@ -399,7 +437,13 @@ def issue_mfa_tokens(
 def reset_factors(
     settings: Settings, spec: SeedSpec, indices: Sequence[int], *, engine: Engine | None = None
 ) -> None:
-    """Put the users' factors back as seeded: TOTP replay guard cleared, recovery code reset."""
+    """Put the users' factors back as seeded: TOTP replay guard cleared, recovery code reset.
+
+    With Redis, the users' MFA attempt buckets are deleted as well. A successful grant refunds
+    its attempt, so a bucket is normally back to full by the next cell; deleting it makes sure
+    no attempt a lost race left taken carries over. (On SQL those rows stay, as they always
+    have: they expire on their own.)
+    """
     import sqlalchemy as sa
 
     from twofold.core.factors import recovery
@@ -433,6 +477,9 @@ def reset_factors(
     finally:
         if own:
             engine.dispose()
+    if settings.redis_url:
+        buckets = [MFA_ATTEMPTS_KEY.format(user_id=spec.user_id(i)) for i in indices]
+        asyncio.run(_redis_batches(settings, time.time(), deletes=buckets))
 
 
 def _settings() -> Settings:
