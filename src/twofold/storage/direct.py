@@ -200,8 +200,13 @@ class Rows:
         return self._rows[0][0]
 
 
-def _names(description: Sequence[Sequence[Any]] | None) -> list[str]:
-    return [d[0] for d in description or ()]
+def _names(plan: Plan, cursor: Any) -> list[str]:
+    """The result's column names, read from the cursor on the statement's first run
+    (`Plan.names`)."""
+    names = plan.names
+    if names is None:
+        names = plan.names = [d[0] for d in cursor.description or ()]
+    return names
 
 
 def run_sqlite(raw: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any]) -> Rows:
@@ -211,10 +216,7 @@ def run_sqlite(raw: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any
         rows = cursor.fetchall()
     except sqlite3.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, sqlite3.Error) from exc
-    names = plan.names
-    if names is None:
-        names = plan.names = _names(cursor.description)
-    return Rows(plan, rows, names, cursor.rowcount)
+    return Rows(plan, rows, _names(plan, cursor), cursor.rowcount)
 
 
 async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Rows:
@@ -224,9 +226,7 @@ async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Ro
     values = plan.values(parameters)
     try:
         cursor = await raw.execute(plan.sql, values)
-        names = plan.names
-        if names is None:
-            names = plan.names = _names(cursor.description)
+        names = _names(plan, cursor)
         rows = await cursor.fetchall() if names else []
     except psycopg.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, psycopg.Error) from exc
@@ -261,9 +261,7 @@ async def run_psycopg_in_savepoint(raw: Any, plan: Plan, parameters: Mapping[str
             cursor = await raw.execute(plan.sql, values)
             await raw.execute(_RELEASE)
         # The pipeline's results arrived when it ended; the cursor holds its statement's.
-        names = plan.names
-        if names is None:
-            names = plan.names = _names(cursor.description)
+        names = _names(plan, cursor)
         rows = await cursor.fetchall() if names else []
     except psycopg.Error as exc:
         error = exc
