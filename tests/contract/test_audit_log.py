@@ -108,9 +108,11 @@ def _spy_on_pipelined_savepoints(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     used: list[Any] = []
     run = direct.run_psycopg_in_savepoint
 
-    async def spy(raw: Any, plan: direct.Plan, parameters: Mapping[str, Any]) -> direct.Rows:
+    async def spy(
+        raw: Any, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
+    ) -> direct.Rows:
         used.append(raw)
-        return await run(raw, plan, parameters)
+        return await run(raw, plan, parameters, **options)
 
     monkeypatch.setattr(direct, "run_psycopg_in_savepoint", spy)
     return used
@@ -165,7 +167,7 @@ async def test_on_postgresql_a_failed_audit_row_leaves_the_connection_usable_and
     )
 
     async with storage.unit_of_work():
-        # First in the unit: psycopg's BEGIN goes ahead of the pipeline.
+        # First in the unit: BEGIN leads the pipeline, and stays when the statement fails.
         monkeypatch.setattr(sql_audit, "_INSERT", broken)
         with pytest.raises(sa.exc.ProgrammingError):
             await storage.audit.record(_event("gd_auth_failed"))

@@ -89,6 +89,9 @@ class Database:
             engine = create_async_engine(
                 parsed,
                 **pool,
+                # Transactions are begun by hand (see `postgresql`): no BEGIN for a read, and a
+                # write's BEGIN rides with its first statement.
+                isolation_level="AUTOCOMMIT",
                 connect_args=postgresql.connect_args(parsed, connect_timeout),
             )
             return cls(engine, PostgreSQL(engine))

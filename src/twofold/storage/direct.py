@@ -16,8 +16,9 @@ What keeps this honest:
   through SQLAlchemy. No result processors are needed by the tables' types (floats, integers,
   text and booleans; SQLite's booleans arrive as 0/1, and the mappers call `bool()`).
 - Driver errors are re-raised as SQLAlchemy's exception classes, which repositories catch.
-- The statements run inside the connection's transaction as SQLAlchemy manages it: SQLAlchemy
-  commits or rolls back the driver connection they ran on.
+- The statements run inside the connection's transaction: on SQLite as SQLAlchemy manages it
+  (it commits or rolls back the driver connection they ran on); on PostgreSQL, whose connections
+  are in autocommit mode, the backend begins and ends transactions itself (see `postgresql`).
 """
 
 from __future__ import annotations
@@ -219,13 +220,24 @@ def run_sqlite(raw: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any
     return Rows(plan, rows, _names(plan, cursor), cursor.rowcount)
 
 
-async def run_psycopg(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Rows:
-    """On a psycopg AsyncConnection."""
+BEGIN = b"BEGIN"
+
+
+async def run_psycopg(
+    raw: Any, plan: Plan, parameters: Mapping[str, Any], *, begin: bool = False
+) -> Rows:
+    """On a psycopg AsyncConnection. With `begin`, on one in autocommit mode, BEGIN goes out in
+    one pipeline with the statement: the transaction starts without a round trip of its own."""
     import psycopg
 
     values = plan.values(parameters)
     try:
-        cursor = await raw.execute(plan.sql, values)
+        if begin:
+            async with raw.pipeline():
+                await raw.execute(BEGIN)
+                cursor = await raw.execute(plan.sql, values)
+        else:
+            cursor = await raw.execute(plan.sql, values)
         names = _names(plan, cursor)
         rows = await cursor.fetchall() if names else []
     except psycopg.Error as exc:
@@ -240,16 +252,18 @@ _RELEASE = b"RELEASE SAVEPOINT twofold_isolated"
 _ROLLBACK_TO = b"ROLLBACK TO SAVEPOINT twofold_isolated"
 
 
-async def run_psycopg_in_savepoint(raw: Any, plan: Plan, parameters: Mapping[str, Any]) -> Rows:
+async def run_psycopg_in_savepoint(
+    raw: Any, plan: Plan, parameters: Mapping[str, Any], *, begin: bool = False
+) -> Rows:
     """On a psycopg AsyncConnection inside a transaction, a statement whose failure leaves the
     transaction able to go on: SAVEPOINT, the statement and RELEASE SAVEPOINT go out together in
     one pipeline, one round trip instead of three.
 
     If the statement fails, the server skips the rest of the pipeline and the transaction is
     aborted; ROLLBACK TO SAVEPOINT (and RELEASE, in one more round trip) undoes just the
-    statement, and its error is raised. psycopg's own BEGIN, sent before the first statement of
-    a transaction, still comes first (in a round trip of its own). The transaction stays the
-    caller's, and SQLAlchemy's: it commits or rolls back as before.
+    statement, and its error is raised. With `begin` (a connection in autocommit mode whose
+    transaction has not started yet), BEGIN leads the same pipeline. The transaction stays the
+    caller's: it commits or rolls back as before.
     """
     import psycopg
     from psycopg.pq import TransactionStatus
@@ -257,6 +271,8 @@ async def run_psycopg_in_savepoint(raw: Any, plan: Plan, parameters: Mapping[str
     values = plan.values(parameters)
     try:
         async with raw.pipeline():
+            if begin:
+                await raw.execute(BEGIN)
             await raw.execute(_SAVEPOINT)
             cursor = await raw.execute(plan.sql, values)
             await raw.execute(_RELEASE)

@@ -38,6 +38,6 @@ async def exclusive(database: Database, name: str) -> AsyncIterator[None]:
         return
     # The lock lives as long as this connection's transaction, and it is released however the
     # block ends (even if the node dies: the server ends the session and its transaction).
-    async with database.engine.begin() as conn:
-        await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(name)})
+    async with database.write_transaction() as conn:
+        await lock_in_transaction(conn, database.dialect_name, name)
         yield

@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.util import greenlet_spawn
 
 from twofold.core.errors import BackendUnavailable
 from twofold.storage import direct
-from twofold.storage.connections import AsyncConn, Conn
+from twofold.storage.connections import Conn, Result
 from twofold.storage.failures import translated
 
 
@@ -83,33 +84,109 @@ class IdlePing:
             raise exc.InvalidatePoolError("ping failed")
 
 
-def _aborted(conn: AsyncConnection) -> bool:
-    from psycopg.pq import TransactionStatus
+class PooledConn:
+    """A connection from SQLAlchemy's pool, taken without SQLAlchemy's `Connection` around it.
 
-    sync = conn.sync_connection
-    assert sync is not None  # the connection is open: its transaction is
-    status = sync.connection.driver_connection.info.transaction_status  # type: ignore[union-attr]
-    return bool(status == TransactionStatus.INERROR)
+    Checking a `Connection` out and in costs about as much CPU as the statement run on it (its
+    construction, events, autobegin and reset, each through the greenlet bridge), and the direct
+    path needs none of it. A statement without a plan (see `direct`) gets a `Connection` around
+    this same pooled connection, made on first need.
+
+    The pool's connections are in autocommit mode. `begin=True` makes this connection a
+    transaction's: its first statement goes out in one pipeline behind BEGIN, and the backend
+    ends the transaction with COMMIT or ROLLBACK.
+    """
+
+    __slots__ = ("_async_engine", "_fairy", "_pending_begin", "_plans", "_sa", "raw")
+
+    def __init__(
+        self, async_engine: AsyncEngine, fairy: Any, plans: direct.Plans, *, begin: bool
+    ) -> None:
+        self._async_engine = async_engine
+        self._fairy = fairy
+        self._plans = plans
+        self._pending_begin = begin
+        self._sa: AsyncConnection | None = None
+        self.raw: Any = fairy.driver_connection
+
+    async def _sqlalchemy(self) -> AsyncConnection:
+        if self._pending_begin:
+            self._pending_begin = False
+            await self._driver_call(self.raw.execute(direct.BEGIN))
+        if self._sa is None:
+            sync = Connection(self._async_engine.sync_engine, connection=self._fairy)
+            self._sa = AsyncConnection(self._async_engine, sync)
+        return self._sa
+
+    async def execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Result:
+        if parameters is not None:
+            plan = self._plans.get(statement)
+            if plan is not None:
+                begin, self._pending_begin = self._pending_begin, False
+                return await direct.run_psycopg(self.raw, plan, parameters, begin=begin)
+        return await (await self._sqlalchemy()).execute(statement, parameters)
+
+    async def execute_in_savepoint(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> Result:
+        """Run one statement, inside the transaction, in a savepoint of its own: if it fails,
+        the transaction is as it was before it and can go on."""
+        plan = self._plans.get(statement)
+        if plan is not None:
+            begin, self._pending_begin = self._pending_begin, False
+            return await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, begin=begin)
+        conn = await self._sqlalchemy()
+        async with conn.begin_nested():
+            return await conn.execute(statement, parameters)
+
+    @staticmethod
+    async def _driver_call(call: Awaitable[Any]) -> Any:
+        import psycopg
+
+        try:
+            return await call
+        except psycopg.Error as error:
+            raise exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
+
+    def aborted(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status == TransactionStatus.INERROR)
+
+    async def commit(self) -> None:
+        # psycopg's commit() sends COMMIT whenever the server has a transaction open, autocommit
+        # or not, and nothing when none was begun.
+        await self._driver_call(self.raw.commit())
+
+    async def release(self) -> None:
+        """Back to the pool, whose reset rolls back whatever transaction is still open (and
+        closes the connection if that fails)."""
+        if self._sa is not None:
+            await self._sa.close()
+        else:
+            await greenlet_spawn(self._fairy.close)
 
 
 # The connection that this task's reads share, if any: (its backend, the task, the connection).
-_shared_read: ContextVar[tuple[PostgreSQL, object, AsyncConn] | None] = ContextVar(
+_shared_read: ContextVar[tuple[PostgreSQL, object, PooledConn] | None] = ContextVar(
     "twofold_shared_read", default=None
 )
 
 
 class PostgreSQL:
-    """Reads in autocommit (one statement each, which sees a consistent snapshot on its own: that
-    saves the BEGIN and the ROLLBACK round trips, about a third of a read's CPU), writes in
-    transactions, and statements built once compiled once and run on psycopg. A lost or
-    unreachable server is `BackendUnavailable` (see `failures`); `IdlePing` replaces dead
-    connections, so the next request after the server is back just works."""
+    """Connections in autocommit mode: a read is one statement, which sees a consistent snapshot
+    on its own (no BEGIN and ROLLBACK round trips, about a third of a read's CPU); a write
+    transaction sends its BEGIN in one pipeline with its first statement, and COMMIT at its end.
+    Statements built once are compiled once and run on psycopg. A lost or unreachable server is
+    `BackendUnavailable` (see `failures`); `IdlePing` replaces dead connections, so the next
+    request after the server is back just works."""
 
     serial_writes = False
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.plans = direct.Plans(engine.dialect)
         self._ping = IdlePing(engine.sync_engine)
 
@@ -123,11 +200,26 @@ class PostgreSQL:
             self._ping.lost_one()
             raise
 
-    def _shared(self) -> AsyncConn | None:
+    def _shared(self) -> PooledConn | None:
         shared = _shared_read.get()
         if shared is None or shared[0] is not self or shared[1] is not asyncio.current_task():
             return None
         return shared[2]
+
+    @asynccontextmanager
+    async def _checkout(self, *, begin: bool) -> AsyncIterator[PooledConn]:
+        import psycopg
+
+        try:
+            fairy = await greenlet_spawn(self._engine.sync_engine.raw_connection)
+        except psycopg.Error as error:
+            # Opening a connection failed; SQLAlchemy's Connection would have wrapped this.
+            raise exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
+        conn = PooledConn(self._engine, fairy, self.plans, begin=begin)
+        try:
+            yield conn
+        finally:
+            await conn.release()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -136,22 +228,19 @@ class PostgreSQL:
             yield shared
             return
         with self._watched():
-            async with self._autocommit.connect() as conn:
-                yield AsyncConn(conn, self.plans)
+            async with self._checkout(begin=False) as conn:
+                yield conn
 
     @asynccontextmanager
     async def reads_together(self) -> AsyncIterator[None]:
         """The block's reads, by this task, on one pooled connection: a checkout and its
-        return cost as much CPU as a read (SQLAlchemy's pool, its greenlet bridge, resetting
-        the connection), and a grant reads three times before it writes."""
+        return cost as much CPU as a read, and a grant reads three times before it writes."""
         if self._shared() is not None:
             yield
             return
         with self._watched():
-            async with self._autocommit.connect() as conn:
-                token = _shared_read.set(
-                    (self, asyncio.current_task(), AsyncConn(conn, self.plans))
-                )
+            async with self._checkout(begin=False) as conn:
+                token = _shared_read.set((self, asyncio.current_task(), conn))
                 try:
                     yield
                 finally:
@@ -164,9 +253,11 @@ class PostgreSQL:
             # tasks at once hold the whole pool and wait for each other until pool_timeout.
             raise RuntimeError("a write cannot start inside reads_together: end the reads first")
         with self._watched():
-            async with self._engine.begin() as conn:
-                yield AsyncConn(conn, self.plans)
-                if _aborted(conn):
+            async with self._checkout(begin=True) as conn:
+                yield conn
+                # Only when the block did not raise; if it did, releasing the connection rolls
+                # its transaction back.
+                if conn.aborted():
                     # PostgreSQL answers COMMIT in an aborted transaction with a ROLLBACK, and
                     # no error. A failed write whose error the caller swallowed (the audit
                     # trail's, whose savepoint could not be rolled back to) would silently
@@ -174,11 +265,12 @@ class PostgreSQL:
                     raise exc.OperationalError(
                         "COMMIT", None, Exception("the transaction was aborted")
                     )
+                await conn.commit()
 
     async def isolated_write(
         self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
     ) -> None:
         # A failed statement aborts the whole transaction: a write whose failure is swallowed
         # inside a unit of work runs in a savepoint, so the unit can still commit.
-        assert isinstance(conn, AsyncConn)  # what `begin` yields
+        assert isinstance(conn, PooledConn)  # what `begin` yields
         await conn.execute_in_savepoint(statement, parameters)
