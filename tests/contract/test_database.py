@@ -553,38 +553,63 @@ async def test_a_postgresql_unit_whose_transaction_aborted_fails_instead_of_comm
 
 
 @pytest.mark.anyio
-async def test_reads_together_share_one_connection_and_admit_no_write(database_url: str) -> None:
+async def test_a_shared_connection_carries_the_reads_and_the_units_of_its_task(
+    database_url: str,
+) -> None:
     await anyio.to_thread.run_sync(migrate.upgrade, database_url)
     database = Database.open(database_url)
     insert = text("INSERT INTO state VALUES (:k, 'v', 1e12)")
     count = text("SELECT count(*) FROM state")
     checkouts: list[object] = []
     sa_event.listen(database.engine.sync_engine.pool, "checkout", lambda *_: checkouts.append(None))
+    on_postgresql = database.dialect_name == "postgresql"
+
+    async def counted() -> int:
+        async with database.read_connection() as conn:
+            return int((await conn.execute(count)).scalar_one())
+
     try:
         async with database.write_transaction() as conn:
             await conn.execute(insert.bindparams(k="a"))
         checkouts.clear()
-        async with database.reads_together():
+        async with database.shared_connection():
             for _ in range(3):
-                async with database.read_connection() as conn:
-                    assert (await conn.execute(count)).scalar_one() == 1
+                assert await counted() == 1
             # Nested: the same connection.
-            async with database.reads_together(), database.read_connection() as conn:
-                assert (await conn.execute(count)).scalar_one() == 1
-        # PostgreSQL: one checkout for the four reads. A SQLite file reads on its blocking
-        # twin's one reading connection per thread, outside this pool.
-        assert len(checkouts) == (1 if database.dialect_name == "postgresql" else 0)
-        async with database.reads_together():
-            if database.dialect_name == "postgresql":
-                # Waiting for a write connection while holding the read one would let a burst of
-                # such tasks hold the whole pool: refused at once instead.
-                with pytest.raises(RuntimeError, match="inside reads_together"):
-                    async with database.unit_of_work():
-                        pass
-        # The connection went back to the pool: writes and reads work again.
+            async with database.shared_connection():
+                assert await counted() == 1
+            # A unit inside it runs on it too: on PostgreSQL its reads are the unit's (a SQLite
+            # file reads on its own connection, which sees what is committed).
+            async with database.unit_of_work(), database.write_transaction() as conn:
+                await conn.execute(insert.bindparams(k="b"))
+                assert await counted() == (2 if on_postgresql else 1)
+            assert await counted() == 2
+
+            # A unit that fails rolls back, and the connection goes on in autocommit.
+            with pytest.raises(RuntimeError, match="undo"):
+                async with database.unit_of_work(), database.write_transaction() as conn:
+                    await conn.execute(insert.bindparams(k="c"))
+                    raise RuntimeError("undo")
+            assert await counted() == 2
+
+            if on_postgresql:
+                # A write transaction opened inside another one on the same connection would
+                # commit with it: refused.
+                async with database.write_transaction():
+                    with pytest.raises(RuntimeError, match="already open"):
+                        async with database.write_transaction():
+                            pass
+        # PostgreSQL: one checkout for the whole block. A SQLite file reads and writes on its
+        # blocking twin's connections, outside this pool.
+        assert len(checkouts) == (1 if on_postgresql else 0)
+
+        # A task started inside the block takes connections of its own.
+        async with database.shared_connection():
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(counted)
+        # Back in the pool, clean: writes and reads work again.
         async with database.write_transaction() as conn:
-            await conn.execute(insert.bindparams(k="b"))
-        async with database.read_connection() as conn:
-            assert (await conn.execute(count)).scalar_one() == 2
+            await conn.execute(insert.bindparams(k="d"))
+        assert await counted() == 3
     finally:
         await database.dispose()

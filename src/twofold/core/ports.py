@@ -345,10 +345,11 @@ class Storage(Protocol):
         """
         ...
 
-    def reads_together(self) -> AbstractAsyncContextManager[None]:
-        """Reads through these repositories inside the block (and through a StateStore on the
-        same database) share one connection where taking one per read costs work. Reads only:
-        a write, or a unit of work, must not start inside it. Keep it short: no network.
+    def shared_connection(self) -> AbstractAsyncContextManager[None]:
+        """Statements through these repositories inside the block, by this task (and through a
+        StateStore on the same database), share one connection where taking one per statement
+        costs work: the reads, and the unit of work or write transactions opened inside it, one
+        after another. Keep it short: no signing, no network.
         """
         ...
 

@@ -44,9 +44,9 @@ class Database:
     """A write whose failure its caller swallows without spoiling an open unit of work."""
     unit_of_work: Callable[[], AbstractAsyncContextManager[None]]
     """Every write of this task on this database in the block, in one transaction."""
-    reads_together: Callable[[], AbstractAsyncContextManager[None]]
-    """This task's reads in the block on one connection, where taking one from the pool costs
-    work (PostgreSQL). No write may start inside it."""
+    shared_connection: Callable[[], AbstractAsyncContextManager[None]]
+    """This task's statements in the block (its reads, and the write transactions it opens) on
+    one connection, where taking one from the pool costs work (PostgreSQL)."""
 
     def __init__(self, engine: AsyncEngine, backend: SqliteFile | SqliteMemory | PostgreSQL):
         self.engine = engine
@@ -58,7 +58,7 @@ class Database:
         self.write_transaction = transactions.write_transaction
         self.tolerant_write = transactions.tolerant_write
         self.unit_of_work = transactions.unit_of_work
-        self.reads_together = backend.reads_together
+        self.shared_connection = backend.shared_connection
 
     @classmethod
     def open(

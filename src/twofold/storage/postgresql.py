@@ -9,6 +9,7 @@ Writers run concurrently; row locks decide.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
@@ -92,20 +93,17 @@ class PooledConn:
     path needs none of it. A statement without a plan (see `direct`) gets a `Connection` around
     this same pooled connection, made on first need.
 
-    The pool's connections are in autocommit mode. `begin=True` makes this connection a
-    transaction's: its first statement goes out in one pipeline behind BEGIN, and the backend
-    ends the transaction with COMMIT or ROLLBACK.
+    The pool's connections are in autocommit mode. After `begin()`, the next statement goes out
+    in one pipeline behind BEGIN; `commit()` or `rollback()` ends the transaction.
     """
 
     __slots__ = ("_async_engine", "_fairy", "_pending_begin", "_plans", "_sa", "raw")
 
-    def __init__(
-        self, async_engine: AsyncEngine, fairy: Any, plans: direct.Plans, *, begin: bool
-    ) -> None:
+    def __init__(self, async_engine: AsyncEngine, fairy: Any, plans: direct.Plans) -> None:
         self._async_engine = async_engine
         self._fairy = fairy
         self._plans = plans
-        self._pending_begin = begin
+        self._pending_begin = False
         self._sa: AsyncConnection | None = None
         self.raw: Any = fairy.driver_connection
 
@@ -155,6 +153,30 @@ class PooledConn:
 
         return bool(self.raw.info.transaction_status == TransactionStatus.INERROR)
 
+    def begin(self) -> None:
+        """Start a transaction with the next statement."""
+        if self._pending_begin or not self._idle():
+            # A write transaction inside another on the task's one connection would be part of
+            # it, and commit with it: never what its caller means.
+            raise RuntimeError("a write transaction is already open on this task's connection")
+        self._pending_begin = True
+
+    def _idle(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status == TransactionStatus.IDLE)
+
+    async def rollback(self) -> None:
+        """End the transaction, if one was begun, undoing it. A connection that cannot roll
+        back (lost) is left for the pool to close when it comes back."""
+        import psycopg
+
+        if self._pending_begin:
+            self._pending_begin = False
+            return
+        with contextlib.suppress(psycopg.Error):
+            await self.raw.rollback()
+
     async def commit(self) -> None:
         # psycopg's commit() sends COMMIT whenever the server has a transaction open, autocommit
         # or not, and nothing when none was begun.
@@ -169,9 +191,9 @@ class PooledConn:
             await greenlet_spawn(self._fairy.close)
 
 
-# The connection that this task's reads share, if any: (its backend, the task, the connection).
-_shared_read: ContextVar[tuple[PostgreSQL, object, PooledConn] | None] = ContextVar(
-    "twofold_shared_read", default=None
+# The connection this task's statements share, if any: (its backend, the task, the connection).
+_shared: ContextVar[tuple[PostgreSQL, object, PooledConn] | None] = ContextVar(
+    "twofold_shared_connection", default=None
 )
 
 
@@ -200,14 +222,14 @@ class PostgreSQL:
             self._ping.lost_one()
             raise
 
-    def _shared(self) -> PooledConn | None:
-        shared = _shared_read.get()
+    def _task_connection(self) -> PooledConn | None:
+        shared = _shared.get()
         if shared is None or shared[0] is not self or shared[1] is not asyncio.current_task():
             return None
         return shared[2]
 
     @asynccontextmanager
-    async def _checkout(self, *, begin: bool) -> AsyncIterator[PooledConn]:
+    async def _checkout(self) -> AsyncIterator[PooledConn]:
         import psycopg
 
         try:
@@ -215,7 +237,7 @@ class PostgreSQL:
         except psycopg.Error as error:
             # Opening a connection failed; SQLAlchemy's Connection would have wrapped this.
             raise exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
-        conn = PooledConn(self._engine, fairy, self.plans, begin=begin)
+        conn = PooledConn(self._engine, fairy, self.plans)
         try:
             yield conn
         finally:
@@ -223,49 +245,58 @@ class PostgreSQL:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
-        shared = self._shared()
+        shared = self._task_connection()
         if shared is not None:
             yield shared
             return
         with self._watched():
-            async with self._checkout(begin=False) as conn:
+            async with self._checkout() as conn:
                 yield conn
 
     @asynccontextmanager
-    async def reads_together(self) -> AsyncIterator[None]:
-        """The block's reads, by this task, on one pooled connection: a checkout and its
-        return cost as much CPU as a read, and a grant reads three times before it writes."""
-        if self._shared() is not None:
+    async def shared_connection(self) -> AsyncIterator[None]:
+        """The block's statements, by this task, on one pooled connection: its reads, and the
+        write transactions it opens. A checkout and its return cost about as much CPU as a
+        statement, and a grant reads three times before its transaction. One connection per
+        task also means the task never holds one while it waits for another."""
+        if self._task_connection() is not None:
             yield
             return
         with self._watched():
-            async with self._checkout(begin=False) as conn:
-                token = _shared_read.set((self, asyncio.current_task(), conn))
+            async with self._checkout() as conn:
+                token = _shared.set((self, asyncio.current_task(), conn))
                 try:
                     yield
                 finally:
-                    _shared_read.reset(token)
+                    _shared.reset(token)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[Conn]:
-        if self._shared() is not None:
-            # A task holding a read connection that waits for a write connection: enough such
-            # tasks at once hold the whole pool and wait for each other until pool_timeout.
-            raise RuntimeError("a write cannot start inside reads_together: end the reads first")
+        shared = self._task_connection()
         with self._watched():
-            async with self._checkout(begin=True) as conn:
+            if shared is not None:
+                async with self._transaction(shared):
+                    yield shared
+                return
+            async with self._checkout() as conn, self._transaction(conn):
                 yield conn
-                # Only when the block did not raise; if it did, releasing the connection rolls
-                # its transaction back.
-                if conn.aborted():
-                    # PostgreSQL answers COMMIT in an aborted transaction with a ROLLBACK, and
-                    # no error. A failed write whose error the caller swallowed (the audit
-                    # trail's, whose savepoint could not be rolled back to) would silently
-                    # undo the whole transaction: fail instead.
-                    raise exc.OperationalError(
-                        "COMMIT", None, Exception("the transaction was aborted")
-                    )
-                await conn.commit()
+
+    @asynccontextmanager
+    async def _transaction(self, conn: PooledConn) -> AsyncIterator[None]:
+        conn.begin()
+        try:
+            yield
+        except BaseException:
+            await conn.rollback()
+            raise
+        if conn.aborted():
+            # PostgreSQL answers COMMIT in an aborted transaction with a ROLLBACK, and no
+            # error. A failed write whose error the caller swallowed (the audit trail's, whose
+            # savepoint could not be rolled back to) would silently undo the whole
+            # transaction: fail instead.
+            await conn.rollback()
+            raise exc.OperationalError("COMMIT", None, Exception("the transaction was aborted"))
+        await conn.commit()
 
     async def isolated_write(
         self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]

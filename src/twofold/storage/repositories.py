@@ -59,8 +59,8 @@ class SqlStorage:
     def unit_of_work(self) -> AbstractAsyncContextManager[None]:
         return self.database.unit_of_work()
 
-    def reads_together(self) -> AbstractAsyncContextManager[None]:
-        return self.database.reads_together()
+    def shared_connection(self) -> AbstractAsyncContextManager[None]:
+        return self.database.shared_connection()
 
     def __init__(self, database: Database) -> None:
         self.database = database

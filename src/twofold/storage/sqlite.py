@@ -239,8 +239,9 @@ class SqliteFile:
     def read(self) -> AbstractAsyncContextManager[Conn]:
         return _Read(self._connection("reader"), self.plans)
 
-    def reads_together(self) -> AbstractAsyncContextManager[None]:
-        # Reads already share the thread's one reading connection.
+    def shared_connection(self) -> AbstractAsyncContextManager[None]:
+        # Reads already share the thread's one reading connection; writes take the write lock
+        # and the one writing connection.
         return _NOTHING
 
     @asynccontextmanager
@@ -311,7 +312,7 @@ class SqliteMemory:
             async with self._engine.connect() as conn:
                 yield AsyncConn(conn)
 
-    def reads_together(self) -> AbstractAsyncContextManager[None]:
+    def shared_connection(self) -> AbstractAsyncContextManager[None]:
         return _NOTHING
 
     @asynccontextmanager

@@ -32,8 +32,9 @@ class Backend(Protocol):
         """A connection for reads, without a transaction: each read is one statement, which
         sees a consistent snapshot on its own."""
 
-    def reads_together(self) -> AbstractAsyncContextManager[None]:
-        """Reads of this task in the block on one connection, where that saves work."""
+    def shared_connection(self) -> AbstractAsyncContextManager[None]:
+        """This task's statements in the block (reads and write transactions) on one
+        connection, where that saves work."""
 
     def begin(self) -> AbstractAsyncContextManager[Conn]:
         """A write transaction: committed when the block ends, rolled back if it raises."""

@@ -30,8 +30,8 @@ def _candidates(
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    # What the grant reads, it reads on one connection, before its unit of work takes another.
-    async with deps.storage.reads_together():
+    # The reads and the unit of work share one connection; signing comes after, outside it.
+    async with deps.storage.shared_connection():
         mfa_token, record, user = await mfa_common.begin(deps, req)
         code = req.required("otp")
         authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
@@ -42,32 +42,32 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         confirming = record.via_access_token or not await is_enrolled(
             deps, user.user_id, authenticators, user=user
         )
-    candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
-    # Nothing such a token may confirm: the attempt is still taken, then the token refused.
-    nothing_to_confirm = record.via_access_token and not candidates
-    now = deps.clock.now()
-    attempts = mfa_common.attempts(deps)
-    # One transaction for the whole outcome: the attempt, claiming the step, a confirmation,
-    # spending the mfa_token, the attempt given back (or counted) and the audit rows. Rows are
-    # locked in the order bucket, authenticator, mfa_token (the recovery-code grant: bucket,
-    # mfa_token, code). Signing comes after, outside it.
-    async with mfa_common.grant_unit(
-        deps, req.client.client_id, user, attempts, factor="otp"
-    ) as hold:
-        winner, replayed = await claim_code(
-            deps, req.client.client_id, user, authenticators, candidates, code, now
-        )
-        if winner is not None:
-            await mfa_common.spend(deps, mfa_token, record)
-        # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
-        if winner is not None or replayed:
-            await hold.give_back()
-        if winner is not None:
-            # The factor is verified and the mfa_token spent: that is what this row says, even
-            # if minting then fails (an API deleted since the password step).
-            await mfa_common.record_success(deps, req, user, winner.id)
-        elif not replayed and not nothing_to_confirm:
-            await mfa_common.failed(deps, req.client.client_id, user, audit.AUTH_FAILED, "otp")
+        candidates = _candidates(authenticators, confirming, pending_only=record.via_access_token)
+        # Nothing such a token may confirm: the attempt is still taken, then the token refused.
+        nothing_to_confirm = record.via_access_token and not candidates
+        now = deps.clock.now()
+        attempts = mfa_common.attempts(deps)
+        # One transaction for the whole outcome: the attempt, claiming the step, a confirmation,
+        # spending the mfa_token, the attempt given back (or counted) and the audit rows. Rows are
+        # locked in the order bucket, authenticator, mfa_token (the recovery-code grant: bucket,
+        # mfa_token, code). Signing comes after, outside it.
+        async with mfa_common.grant_unit(
+            deps, req.client.client_id, user, attempts, factor="otp"
+        ) as hold:
+            winner, replayed = await claim_code(
+                deps, req.client.client_id, user, authenticators, candidates, code, now
+            )
+            if winner is not None:
+                await mfa_common.spend(deps, mfa_token, record)
+            # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
+            if winner is not None or replayed:
+                await hold.give_back()
+            if winner is not None:
+                # The factor is verified and the mfa_token spent: that is what this row says, even
+                # if minting then fails (an API deleted since the password step).
+                await mfa_common.record_success(deps, req, user, winner.id)
+            elif not replayed and not nothing_to_confirm:
+                await mfa_common.failed(deps, req.client.client_id, user, audit.AUTH_FAILED, "otp")
     if winner is not None:
         return await mfa_common.mint(deps, req, record, user, "mfa-otp")
     if nothing_to_confirm:

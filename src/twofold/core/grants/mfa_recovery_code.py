@@ -21,8 +21,8 @@ GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
 
 
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
-    # What the grant reads, it reads on one connection, before its unit of work takes another.
-    async with deps.storage.reads_together():
+    # The reads and the unit of work share one connection; signing comes after, outside it.
+    async with deps.storage.shared_connection():
         mfa_token, record, user = await mfa_common.begin(deps, req)
         if record.via_access_token:
             # An MFA-API access token may confirm an enrolment, nothing else.
@@ -32,42 +32,45 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         tenant = await deps.tenant()
         authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
         stored = await deps.storage.recovery_codes.get_hash(user.user_id)
-    has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
-    now = deps.clock.now()
-    # Compared before the unit opens; acted on only once an attempt has been taken inside it.
-    good = (
-        tenant.recovery_codes_enabled
-        and has_recovery
-        and stored is not None
-        and recovery.is_well_formed(code)
-        and constant_time_equal(recovery.hash_code(code), stored)
-    )
-    fresh = ""
-    attempts = mfa_common.attempts(deps)
-    # The attempt (given back or counted), spending the mfa_token, rotating the code and the
-    # audit row commit together or not at all, so neither the mfa_token nor the code can be
-    # spent without the other.
-    async with mfa_common.grant_unit(
-        deps, req.client.client_id, user, attempts, factor="recovery-code"
-    ) as hold:
-        if good and stored is not None:
-            # Made only now, after the attempt is taken: made before, its cost would make a
-            # refused (429) right code answer more slowly than a refused wrong one.
-            fresh = recovery.new_code()
-            await mfa_common.spend(deps, mfa_token, record)
-            if not await deps.storage.recovery_codes.rotate(
-                user.user_id, stored, recovery.hash_code(fresh), now
-            ):
-                # Another request spent this code a moment ago: same answer as a wrong code.
-                raise InvalidGrant(INVALID_RECOVERY_CODE)
-            await hold.give_back()
-            await audit.record(
-                deps, audit.RECOVERY_SUCCEED, user_id=user.user_id, client_id=req.client.client_id
-            )
-        else:
-            await mfa_common.failed(
-                deps, req.client.client_id, user, audit.RECOVERY_FAILED, "recovery-code"
-            )
+        has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
+        now = deps.clock.now()
+        # Compared before the unit opens; acted on only once an attempt has been taken inside it.
+        good = (
+            tenant.recovery_codes_enabled
+            and has_recovery
+            and stored is not None
+            and recovery.is_well_formed(code)
+            and constant_time_equal(recovery.hash_code(code), stored)
+        )
+        fresh = ""
+        attempts = mfa_common.attempts(deps)
+        # The attempt (given back or counted), spending the mfa_token, rotating the code and the
+        # audit row commit together or not at all, so neither the mfa_token nor the code can be
+        # spent without the other.
+        async with mfa_common.grant_unit(
+            deps, req.client.client_id, user, attempts, factor="recovery-code"
+        ) as hold:
+            if good and stored is not None:
+                # Made only now, after the attempt is taken: made before, its cost would make a
+                # refused (429) right code answer more slowly than a refused wrong one.
+                fresh = recovery.new_code()
+                await mfa_common.spend(deps, mfa_token, record)
+                if not await deps.storage.recovery_codes.rotate(
+                    user.user_id, stored, recovery.hash_code(fresh), now
+                ):
+                    # Another request spent this code a moment ago: same answer as a wrong code.
+                    raise InvalidGrant(INVALID_RECOVERY_CODE)
+                await hold.give_back()
+                await audit.record(
+                    deps,
+                    audit.RECOVERY_SUCCEED,
+                    user_id=user.user_id,
+                    client_id=req.client.client_id,
+                )
+            else:
+                await mfa_common.failed(
+                    deps, req.client.client_id, user, audit.RECOVERY_FAILED, "recovery-code"
+                )
     if not good:
         raise InvalidGrant(INVALID_RECOVERY_CODE)
     tokens = await mfa_common.mint(deps, req, record, user, "mfa-recovery-code")

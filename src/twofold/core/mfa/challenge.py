@@ -63,7 +63,7 @@ async def challenge_as(deps: Deps, client: Client, params: Mapping[str, str]) ->
     if not mfa_token:
         raise missing("mfa_token")
     # The reads share a connection; sending the challenge (a network call) comes after them.
-    async with deps.storage.reads_together():
+    async with deps.storage.shared_connection():
         record, chosen = await _choose(deps, client, params, mfa_token)
     return await FACTORS[chosen.kind].challenge(deps, record, chosen)
 
