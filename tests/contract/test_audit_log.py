@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import SimpleNamespace
 from typing import Any, cast
@@ -95,6 +96,36 @@ async def test_a_failed_audit_row_leaves_its_unit_able_to_commit(
     assert await storage.recovery_codes.get_hash("auth0|a") == "before"
     assert await storage.recovery_codes.get_hash("auth0|b") == "after"
     assert await storage.audit.query() == []
+
+
+async def test_a_failed_audit_row_last_in_its_unit_is_logged_and_the_unit_commits(
+    storage: SqlStorage,
+    make_user: Callable[..., Awaitable[User]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # On PostgreSQL the last audit row of a unit goes out with its COMMIT: if the row fails
+    # there, the unit's other writes still commit, and the failure is logged as any other.
+    from twofold.storage import audit as sql_audit
+
+    await make_user("auth0|a")
+    broken = sa.insert(sa.table("no_such_table", sa.column("type"))).values(
+        type=sa.bindparam("b_type")
+    )
+    monkeypatch.setattr(sql_audit, "_INSERT", broken)
+    deps = cast(Deps, SimpleNamespace(storage=storage, clock=SimpleNamespace(now=lambda: 1.0)))
+
+    with caplog.at_level(logging.ERROR):
+        async with storage.unit_of_work():
+            await storage.recovery_codes.set("auth0|a", "kept", 1000.0)
+            await core_audit.record(deps, "gd_auth_failed", user_id="auth0|a")
+
+    assert await storage.recovery_codes.get_hash("auth0|a") == "kept"
+    assert await storage.audit.query() == []
+    failures = [r.getMessage() for r in caplog.records if "audit write failed" in r.getMessage()]
+    # The driver's error class: SQLite's "no such table" is an OperationalError.
+    error = "OperationalError" if storage.database.is_sqlite else "ProgrammingError"
+    assert failures == [f"audit write failed ({error}): gd_auth_failed user=auth0|a"]
 
 
 _ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -193,3 +224,61 @@ async def test_on_postgresql_a_failed_audit_row_leaves_the_connection_usable_and
         await storage.audit.record(_event("gd_recovery_succeed"))
     assert await storage.recovery_codes.get_hash("auth0|a") == "next"
     assert len(await storage.audit.query()) == 2
+
+
+@_ON_POSTGRESQL
+async def test_on_postgresql_the_last_audit_row_of_a_unit_goes_out_with_its_commit(
+    storage: SqlStorage,
+    make_user: Callable[..., Awaitable[User]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from psycopg.pq import TransactionStatus
+
+    from twofold.storage import direct
+
+    await make_user("auth0|a")
+    calls: list[dict[str, Any]] = []
+    run = direct.run_psycopg_in_savepoint
+
+    async def spy(
+        raw: Any, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
+    ) -> direct.Rows:
+        calls.append({"raw": raw, **options})
+        return await run(raw, plan, parameters, **options)
+
+    monkeypatch.setattr(direct, "run_psycopg_in_savepoint", spy)
+    deps = cast(Deps, SimpleNamespace(storage=storage, clock=SimpleNamespace(now=lambda: 1.0)))
+
+    async with storage.unit_of_work():
+        await storage.recovery_codes.set("auth0|a", "kept", 1000.0)
+        await core_audit.record(deps, "gd_recovery_succeed", user_id="auth0|a")
+        assert calls == []  # not sent yet
+    assert [c.get("commit") for c in calls] == [True]
+    assert calls[0]["raw"].info.transaction_status == TransactionStatus.IDLE
+
+    # A statement after it sends it first, in its own savepoint: the order holds.
+    calls.clear()
+    async with storage.unit_of_work():
+        await core_audit.record(deps, "gd_auth_failed", user_id="auth0|a")
+        await storage.recovery_codes.set("auth0|a", "next", 1000.0)
+        await core_audit.record(deps, "gd_recovery_succeed", user_id="auth0|a")
+    assert [c.get("commit", False) for c in calls] == [False, True]
+
+    # A unit that fails sends nothing of it.
+    calls.clear()
+
+    async def undone() -> None:
+        async with storage.unit_of_work():
+            await storage.recovery_codes.set("auth0|a", "undone", 1000.0)
+            await core_audit.record(deps, "gd_auth_failed", user_id="auth0|a")
+            raise RuntimeError("undo")
+
+    with pytest.raises(RuntimeError):
+        await undone()
+    assert calls == []
+    assert await storage.recovery_codes.get_hash("auth0|a") == "next"
+    assert [e.type for e in await storage.audit.query()] == [
+        "gd_recovery_succeed",
+        "gd_auth_failed",
+        "gd_recovery_succeed",
+    ]

@@ -586,10 +586,13 @@ async def test_a_shared_connection_carries_the_reads_and_the_units_of_its_task(
             assert await counted() == 2
 
             # A unit that fails rolls back, and the connection goes on in autocommit.
-            with pytest.raises(RuntimeError, match="undo"):
+            async def undone() -> None:
                 async with database.unit_of_work(), database.write_transaction() as conn:
                     await conn.execute(insert.bindparams(k="c"))
                     raise RuntimeError("undo")
+
+            with pytest.raises(RuntimeError, match="undo"):
+                await undone()
             assert await counted() == 2
 
             if on_postgresql:
@@ -604,9 +607,8 @@ async def test_a_shared_connection_carries_the_reads_and_the_units_of_its_task(
         assert len(checkouts) == (1 if on_postgresql else 0)
 
         # A task started inside the block takes connections of its own.
-        async with database.shared_connection():
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(counted)
+        async with database.shared_connection(), anyio.create_task_group() as tasks:
+            tasks.start_soon(counted)
         # Back in the pool, clean: writes and reads work again.
         async with database.write_transaction() as conn:
             await conn.execute(insert.bindparams(k="d"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import anyio
 import pytest
@@ -186,3 +187,37 @@ async def test_touch(storage: SqlStorage, user: User) -> None:
     got = await storage.authenticators.get("totp|dev_1")
     assert got is not None
     assert got.last_used_at == 777.0
+
+
+async def test_the_user_and_their_authenticators_read_together_answer_as_read_apart(
+    storage: SqlStorage, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twofold.storage import direct
+
+    pipelines: list[int] = []
+    together = direct.run_psycopg_together
+
+    async def spy(
+        raw: Any, runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]], **options: Any
+    ) -> list[direct.Rows]:
+        pipelines.append(len(runs))
+        return await together(raw, runs, **options)
+
+    monkeypatch.setattr(direct, "run_psycopg_together", spy)
+    user = await make_user(USER)
+    await make_user("auth0|other")
+    await storage.authenticators.add(_auth("totp|dev_b", active=True, created_at=200.0))
+    await storage.authenticators.add(_auth("sms|dev_a", "sms", created_at=100.0))
+    await storage.authenticators.add(_auth("totp|dev_o", user_id="auth0|other"))
+
+    found, held = await storage.user_and_authenticators(USER)
+    assert found == user == await storage.users.get(USER)
+    assert list(held) == list(await storage.authenticators.list_for_user(USER))
+    assert [a.id for a in held] == ["sms|dev_a", "totp|dev_b"]
+
+    assert await storage.user_and_authenticators("auth0|nobody") == (None, [])
+    # A value no row could hold (PostgreSQL refuses a NUL character outright): nothing found.
+    assert await storage.user_and_authenticators("auth0|\x00") == (None, [])
+    # PostgreSQL: each read was one pipeline of both statements. SQLite runs them in turn.
+    postgresql = storage.database.dialect_name == "postgresql"
+    assert pipelines == ([2, 2, 2] if postgresql else [])

@@ -127,8 +127,12 @@ async def record(
         ip=ctx.ip,
         details=details,
     )
-    try:
-        await deps.storage.audit.record(event)
-    except Exception as exc:
+
+    def failed(exc: Exception) -> None:
         # The trail must not turn a good login into an error; the log line keeps the event.
         log.error("audit write failed (%s): %s user=%s", type(exc).__name__, event_type, user_id)
+
+    try:
+        await deps.storage.audit.record(event, failed)
+    except Exception as exc:
+        failed(exc)

@@ -10,7 +10,7 @@ Rules every adapter keeps (the contract suites in tests/contract/ check them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Literal, Protocol
 
@@ -268,7 +268,14 @@ class StateStore(Protocol):
 
 
 class AuditLog(Protocol):
-    async def record(self, event: AuditEvent) -> None: ...
+    async def record(
+        self, event: AuditEvent, on_failure: Callable[[Exception], None] | None = None
+    ) -> None:
+        """Write the event; inside a unit of work, with it. A write that fails here raises.
+        Given `on_failure`, the store may send the row later, with the unit's commit (one round
+        trip fewer on PostgreSQL); if that write fails, the unit still commits and
+        `on_failure` gets the error."""
+        ...
 
     async def query(
         self,
@@ -343,6 +350,13 @@ class Storage(Protocol):
         same database) commit together at its end, or not at all if it raises. Writes to
         another store (Redis) are not part of it. Keep the block short: no signing, no network.
         """
+        ...
+
+    async def user_and_authenticators(
+        self, user_id: str
+    ) -> tuple[User | None, Sequence[Authenticator]]:
+        """`users.get(user_id)` and `authenticators.list_for_user(user_id)`, read together: in
+        one round trip where the database allows it."""
         ...
 
     def shared_connection(self) -> AbstractAsyncContextManager[None]:

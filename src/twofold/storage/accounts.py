@@ -152,7 +152,7 @@ class SqlApiRepository(SqlRepository):
         return [_api(row) for row in rows]
 
 
-def _user(row: sa.Row[Any]) -> User:
+def user_from_row(row: sa.Row[Any]) -> User:
     return from_row(
         User,
         row,
@@ -188,7 +188,7 @@ _SORTABLE: dict[str, sa.ColumnElement[Any]] = {
     "name": sa.func.coalesce(t.users.c.name, t.users.c.email),
 }
 
-_USER_BY_ID = sa.select(t.users).where(t.users.c.user_id == sa.bindparam("user_id"))
+USER_BY_ID = sa.select(t.users).where(t.users.c.user_id == sa.bindparam("user_id"))
 _by_email = t.users.c.email == sa.bindparam("email")
 # Should one user's username equal another's email, the email owner wins: that is the identifier
 # Auth0 documents as primary.
@@ -205,13 +205,13 @@ _USER_BY_LOGIN = (
 
 class SqlUserRepository(SqlRepository):
     async def get(self, user_id: str) -> User | None:
-        row = await self._one(_USER_BY_ID, {"user_id": user_id})
-        return None if row is None else _user(row)
+        row = await self._one(USER_BY_ID, {"user_id": user_id})
+        return None if row is None else user_from_row(row)
 
     async def find_by_login(self, realm: str, login: str) -> User | None:
         params = {"realm": realm, "email": login.lower(), "login": login}
         row = await self._one(_USER_BY_LOGIN, params)
-        return None if row is None else _user(row)
+        return None if row is None else user_from_row(row)
 
     async def create(self, user: User) -> None:
         stmt = sa.insert(t.users).values(
@@ -239,7 +239,7 @@ class SqlUserRepository(SqlRepository):
         )
         rows = await self._all(stmt)
         count = await self._one(sa.select(sa.func.count()).select_from(t.users).where(*conditions))
-        return [_user(row) for row in rows], int(count[0]) if count is not None else 0
+        return [user_from_row(row) for row in rows], int(count[0]) if count is not None else 0
 
     async def update(self, user: User) -> None:
         stmt = (

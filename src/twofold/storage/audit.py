@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +26,9 @@ def _event(row: sa.Row[Any]) -> AuditEvent:
 
 
 class SqlAuditLog(SqlRepository):
-    async def record(self, event: AuditEvent) -> None:
+    async def record(
+        self, event: AuditEvent, on_failure: Callable[[Exception], None] | None = None
+    ) -> None:
         row = {
             "b_type": event.type,
             "b_at": event.at,
@@ -38,7 +40,7 @@ class SqlAuditLog(SqlRepository):
         }
         # Inside a grant's unit of work the row commits with it; `audit.record` swallows a
         # failure here, which must not take the unit's other writes down with it.
-        await self._db.tolerant_write(_INSERT, row)
+        await self._db.tolerant_write(_INSERT, row, on_failure)
 
     async def query(
         self,

@@ -21,7 +21,7 @@ from twofold.storage.locks import lock_in_transaction
 from twofold.storage.upsert import insert_for
 
 
-def _authenticator(row: sa.Row[Any]) -> Authenticator:
+def authenticator_from_row(row: sa.Row[Any]) -> Authenticator:
     return from_row(
         Authenticator,
         row,
@@ -31,7 +31,7 @@ def _authenticator(row: sa.Row[Any]) -> Authenticator:
 
 
 _a = t.authenticators.c
-_AUTHENTICATORS_OF_USER = (
+AUTHENTICATORS_OF_USER = (
     sa.select(t.authenticators)
     .where(_a.user_id == sa.bindparam("user_id"))
     .order_by(_a.created_at, _a.seq, _a.id)
@@ -58,12 +58,12 @@ class SqlAuthenticatorRepository(SqlRepository):
     _t = t.authenticators
 
     async def list_for_user(self, user_id: str) -> Sequence[Authenticator]:
-        rows = await self._all(_AUTHENTICATORS_OF_USER, {"user_id": user_id})
-        return [_authenticator(row) for row in rows]
+        rows = await self._all(AUTHENTICATORS_OF_USER, {"user_id": user_id})
+        return [authenticator_from_row(row) for row in rows]
 
     async def get(self, authenticator_id: str) -> Authenticator | None:
         row = await self._one(_AUTHENTICATOR_BY_ID, {"authenticator_id": authenticator_id})
-        return None if row is None else _authenticator(row)
+        return None if row is None else authenticator_from_row(row)
 
     async def add(self, authenticator: Authenticator) -> None:
         a = authenticator

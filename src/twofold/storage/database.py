@@ -14,7 +14,7 @@ What each backend does is in `sqlite` and `postgresql`; the write discipline in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.base import Executable
 
 from twofold.storage import postgresql, sqlite
-from twofold.storage.connections import Conn
+from twofold.storage.connections import Conn, Result
 from twofold.storage.postgresql import PostgreSQL
 from twofold.storage.sqlite import SqliteFile, SqliteMemory
 from twofold.storage.transactions import Transactions
@@ -40,10 +40,17 @@ class Database:
     consistent snapshot on its own."""
     write_transaction: Callable[[], AbstractAsyncContextManager[Conn]]
     """A write transaction; inside a `unit_of_work`, that unit's (see `transactions`)."""
-    tolerant_write: Callable[[Executable, Mapping[str, Any]], Awaitable[None]]
+    tolerant_write: Callable[
+        [Executable, Mapping[str, Any], Callable[[Exception], None] | None], Awaitable[None]
+    ]
     """A write whose failure its caller swallows without spoiling an open unit of work."""
     unit_of_work: Callable[[], AbstractAsyncContextManager[None]]
     """Every write of this task on this database in the block, in one transaction."""
+    read_together: Callable[
+        [Sequence[tuple[Executable, Mapping[str, Any]]]], Awaitable[list[Result]]
+    ]
+    """Reads whose values do not depend on each other's results, in one round trip where the
+    database allows it (a PostgreSQL pipeline); their results in order."""
     shared_connection: Callable[[], AbstractAsyncContextManager[None]]
     """This task's statements in the block (its reads, and the write transactions it opens) on
     one connection, where taking one from the pool costs work (PostgreSQL)."""
@@ -58,6 +65,7 @@ class Database:
         self.write_transaction = transactions.write_transaction
         self.tolerant_write = transactions.tolerant_write
         self.unit_of_work = transactions.unit_of_work
+        self.read_together = backend.read_together
         self.shared_connection = backend.shared_connection
 
     @classmethod

@@ -245,15 +245,48 @@ async def run_psycopg(
     return Rows(plan, rows, names, cursor.rowcount)
 
 
+async def run_psycopg_together(
+    raw: Any, runs: Sequence[tuple[Plan, Mapping[str, Any]]], *, begin: bool = False
+) -> list[Rows]:
+    """On a psycopg AsyncConnection, statements whose values do not depend on each other's
+    results, in one pipeline: one round trip for all of them (BEGIN first, with `begin`)."""
+    import psycopg
+
+    cursors: list[Any] = []
+    values: Any = None
+    try:
+        async with raw.pipeline():
+            if begin:
+                await raw.execute(BEGIN)
+            for plan, parameters in runs:
+                values = plan.values(parameters)
+                cursors.append(await raw.execute(plan.sql, values))
+        results = []
+        for (plan, _), cursor in zip(runs, cursors, strict=True):
+            names = _names(plan, cursor)
+            rows = await cursor.fetchall() if names else []
+            results.append(Rows(plan, rows, names, cursor.rowcount))
+    except psycopg.Error as exc:
+        sql = "; ".join(plan.sql for plan, _ in runs)
+        raise DBAPIError.instance(sql, values, exc, psycopg.Error) from exc
+    return results
+
+
 # One name is enough: the statement is released (or rolled back to) before the call returns, so
 # these savepoints never nest.
 _SAVEPOINT = b"SAVEPOINT twofold_isolated"
 _RELEASE = b"RELEASE SAVEPOINT twofold_isolated"
 _ROLLBACK_TO = b"ROLLBACK TO SAVEPOINT twofold_isolated"
+_COMMIT = b"COMMIT"
 
 
 async def run_psycopg_in_savepoint(
-    raw: Any, plan: Plan, parameters: Mapping[str, Any], *, begin: bool = False
+    raw: Any,
+    plan: Plan,
+    parameters: Mapping[str, Any],
+    *,
+    begin: bool = False,
+    commit: bool = False,
 ) -> Rows:
     """On a psycopg AsyncConnection inside a transaction, a statement whose failure leaves the
     transaction able to go on: SAVEPOINT, the statement and RELEASE SAVEPOINT go out together in
@@ -262,8 +295,9 @@ async def run_psycopg_in_savepoint(
     If the statement fails, the server skips the rest of the pipeline and the transaction is
     aborted; ROLLBACK TO SAVEPOINT (and RELEASE, in one more round trip) undoes just the
     statement, and its error is raised. With `begin` (a connection in autocommit mode whose
-    transaction has not started yet), BEGIN leads the same pipeline. The transaction stays the
-    caller's: it commits or rolls back as before.
+    transaction has not started yet), BEGIN leads the same pipeline; with `commit`, COMMIT ends
+    it. Otherwise the transaction stays the caller's to end. If the statement fails, a COMMIT
+    behind it was skipped: the transaction is still open, and its error is the one raised.
     """
     import psycopg
     from psycopg.pq import TransactionStatus
@@ -276,6 +310,8 @@ async def run_psycopg_in_savepoint(
             await raw.execute(_SAVEPOINT)
             cursor = await raw.execute(plan.sql, values)
             await raw.execute(_RELEASE)
+            if commit:
+                await raw.execute(_COMMIT)
         # The pipeline's results arrived when it ended; the cursor holds its statement's.
         names = _names(plan, cursor)
         rows = await cursor.fetchall() if names else []

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -97,7 +97,7 @@ class PooledConn:
     in one pipeline behind BEGIN; `commit()` or `rollback()` ends the transaction.
     """
 
-    __slots__ = ("_async_engine", "_fairy", "_pending_begin", "_plans", "_sa", "raw")
+    __slots__ = ("_async_engine", "_deferred", "_fairy", "_pending_begin", "_plans", "_sa", "raw")
 
     def __init__(self, async_engine: AsyncEngine, fairy: Any, plans: direct.Plans) -> None:
         self._async_engine = async_engine
@@ -106,8 +106,14 @@ class PooledConn:
         self._pending_begin = False
         self._sa: AsyncConnection | None = None
         self.raw: Any = fairy.driver_connection
+        # A write in a savepoint that goes out later (see `defer_in_savepoint`), with what to
+        # call if it fails.
+        self._deferred: tuple[direct.Plan, Mapping[str, Any], Callable[[Exception], None]] | None
+        self._deferred = None
 
     async def _sqlalchemy(self) -> AsyncConnection:
+        if self._deferred is not None:
+            await self._flush()
         if self._pending_begin:
             self._pending_begin = False
             await self._driver_call(self.raw.execute(direct.BEGIN))
@@ -122,9 +128,27 @@ class PooledConn:
         if parameters is not None:
             plan = self._plans.get(statement)
             if plan is not None:
+                if self._deferred is not None:
+                    await self._flush()
                 begin, self._pending_begin = self._pending_begin, False
                 return await direct.run_psycopg(self.raw, plan, parameters, begin=begin)
         return await (await self._sqlalchemy()).execute(statement, parameters)
+
+    async def execute_together(
+        self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
+    ) -> list[Result]:
+        """Statements whose values do not depend on each other's results, in one round trip
+        when each has a plan."""
+        runs = []
+        for statement, parameters in statements:
+            plan = self._plans.get(statement)
+            if plan is None:
+                return [await self.execute(s, p) for s, p in statements]
+            runs.append((plan, parameters))
+        if self._deferred is not None:
+            await self._flush()
+        begin, self._pending_begin = self._pending_begin, False
+        return list(await direct.run_psycopg_together(self.raw, runs, begin=begin))
 
     async def execute_in_savepoint(
         self, statement: Executable, parameters: Mapping[str, Any]
@@ -133,11 +157,48 @@ class PooledConn:
         the transaction is as it was before it and can go on."""
         plan = self._plans.get(statement)
         if plan is not None:
+            if self._deferred is not None:
+                await self._flush()
             begin, self._pending_begin = self._pending_begin, False
             return await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, begin=begin)
         conn = await self._sqlalchemy()
         async with conn.begin_nested():
             return await conn.execute(statement, parameters)
+
+    async def defer_in_savepoint(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any],
+        on_failure: Callable[[Exception], None],
+    ) -> None:
+        """`execute_in_savepoint`, sent later: with this connection's next statement, or in one
+        pipeline with COMMIT, which saves the round trip when it is a transaction's last write
+        (an audit row). If it fails then, the transaction goes on without it and `on_failure`
+        gets the error. Before a transaction's first statement (BEGIN still to go) it runs now."""
+        plan = self._plans.get(statement)
+        if plan is None or self._pending_begin:
+            await self.execute_in_savepoint(statement, parameters)
+            return
+        if self._deferred is not None:
+            await self._flush()
+        self._deferred = (plan, parameters, on_failure)
+
+    async def _flush(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        if deferred is None:
+            return
+        plan, parameters, on_failure = deferred
+        try:
+            await direct.run_psycopg_in_savepoint(self.raw, plan, parameters)
+        except exc.DBAPIError as error:
+            if not self._in_transaction():
+                raise  # not rolled back to its savepoint (the connection was lost, say)
+            on_failure(error)
+
+    def _in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status == TransactionStatus.INTRANS)
 
     @staticmethod
     async def _driver_call(call: Awaitable[Any]) -> Any:
@@ -171,6 +232,7 @@ class PooledConn:
         back (lost) is left for the pool to close when it comes back."""
         import psycopg
 
+        self._deferred = None
         if self._pending_begin:
             self._pending_begin = False
             return
@@ -178,9 +240,22 @@ class PooledConn:
             await self.raw.rollback()
 
     async def commit(self) -> None:
-        # psycopg's commit() sends COMMIT whenever the server has a transaction open, autocommit
-        # or not, and nothing when none was begun.
-        await self._driver_call(self.raw.commit())
+        deferred, self._deferred = self._deferred, None
+        if deferred is None:
+            # psycopg's commit() sends COMMIT whenever the server has a transaction open,
+            # autocommit or not, and nothing when none was begun.
+            await self._driver_call(self.raw.commit())
+            return
+        plan, parameters, on_failure = deferred
+        try:
+            await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, commit=True)
+        except exc.DBAPIError as error:
+            if not self._in_transaction():
+                raise  # COMMIT failed, or the connection was lost
+            # The write failed and was rolled back to its savepoint; COMMIT, behind it in the
+            # pipeline, was skipped.
+            await self._driver_call(self.raw.commit())
+            on_failure(error)
 
     async def release(self) -> None:
         """Back to the pool, whose reset rolls back whatever transaction is still open (and
@@ -253,6 +328,13 @@ class PostgreSQL:
             async with self._checkout() as conn:
                 yield conn
 
+    async def read_together(
+        self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
+    ) -> list[Result]:
+        async with self.read() as conn:
+            assert isinstance(conn, PooledConn)  # what `read` yields
+            return await conn.execute_together(statements)
+
     @asynccontextmanager
     async def shared_connection(self) -> AsyncIterator[None]:
         """The block's statements, by this task, on one pooled connection: its reads, and the
@@ -299,9 +381,16 @@ class PostgreSQL:
         await conn.commit()
 
     async def isolated_write(
-        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+        self,
+        conn: Conn,
+        statement: Executable,
+        parameters: Mapping[str, Any],
+        on_failure: Callable[[Exception], None] | None,
     ) -> None:
         # A failed statement aborts the whole transaction: a write whose failure is swallowed
         # inside a unit of work runs in a savepoint, so the unit can still commit.
         assert isinstance(conn, PooledConn)  # what `begin` yields
-        await conn.execute_in_savepoint(statement, parameters)
+        if on_failure is None:
+            await conn.execute_in_savepoint(statement, parameters)
+        else:
+            await conn.defer_in_savepoint(statement, parameters, on_failure)

@@ -6,8 +6,12 @@ storage = SqlStorage(database)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
+from sqlalchemy.exc import DataError
+
+from twofold.core.models import Authenticator, User
 from twofold.core.ports import (
     ApiRepository,
     AuditLog,
@@ -22,17 +26,21 @@ from twofold.core.ports import (
     WebAuthnCredentialRepository,
 )
 from twofold.storage.accounts import (
+    USER_BY_ID,
     SqlApiRepository,
     SqlClientRepository,
     SqlTenantRepository,
     SqlUserRepository,
+    user_from_row,
 )
 from twofold.storage.audit import SqlAuditLog
 from twofold.storage.credentials import (
+    AUTHENTICATORS_OF_USER,
     SqlAuthenticatorRepository,
     SqlRecoveryCodeRepository,
     SqlRefreshTokenRepository,
     SqlSigningKeyRepository,
+    authenticator_from_row,
 )
 from twofold.storage.database import Database
 from twofold.storage.jobs import SqlImportJobRepository
@@ -61,6 +69,22 @@ class SqlStorage:
 
     def shared_connection(self) -> AbstractAsyncContextManager[None]:
         return self.database.shared_connection()
+
+    async def user_and_authenticators(
+        self, user_id: str
+    ) -> tuple[User | None, Sequence[Authenticator]]:
+        params = {"user_id": user_id}
+        try:
+            user, authenticators = await self.database.read_together(
+                [(USER_BY_ID, params), (AUTHENTICATORS_OF_USER, params)]
+            )
+        except DataError:  # a value no row could hold: nothing found, as `users.get` says
+            return None, []
+        row = user.first()
+        return (
+            None if row is None else user_from_row(row),
+            [authenticator_from_row(r) for r in authenticators.all()],
+        )
 
     def __init__(self, database: Database) -> None:
         self.database = database

@@ -11,14 +11,14 @@ from. PostgreSQL runs concurrent writers; row locks decide.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
 from sqlalchemy.sql.base import Executable
 
-from twofold.storage.connections import Conn
+from twofold.storage.connections import Conn, Result
 
 
 class Backend(Protocol):
@@ -32,6 +32,12 @@ class Backend(Protocol):
         """A connection for reads, without a transaction: each read is one statement, which
         sees a consistent snapshot on its own."""
 
+    async def read_together(
+        self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
+    ) -> list[Result]:
+        """Reads whose values do not depend on each other's results, in one round trip where
+        the database allows it; their results in order."""
+
     def shared_connection(self) -> AbstractAsyncContextManager[None]:
         """This task's statements in the block (reads and write transactions) on one
         connection, where that saves work."""
@@ -40,10 +46,16 @@ class Backend(Protocol):
         """A write transaction: committed when the block ends, rolled back if it raises."""
 
     async def isolated_write(
-        self, conn: Conn, statement: Executable, parameters: Mapping[str, Any]
+        self,
+        conn: Conn,
+        statement: Executable,
+        parameters: Mapping[str, Any],
+        on_failure: Callable[[Exception], None] | None,
     ) -> None:
         """Run a write in `conn`'s transaction so that, if it fails, the transaction can still
-        commit (in a savepoint, where a failed statement would spoil the whole transaction)."""
+        commit (in a savepoint, where a failed statement would spoil the whole transaction).
+        With `on_failure`, the backend may send it later, with the commit, and report its
+        failure there."""
 
 
 # The unit of work open in this task, if any: (its owner, the task, the connection). A context
@@ -123,16 +135,24 @@ class Transactions:
         async with lock, self._backend.begin() as conn:
             yield conn
 
-    async def tolerant_write(self, statement: Executable, parameters: Mapping[str, Any]) -> None:
+    async def tolerant_write(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any],
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
         """One write statement whose failure its caller swallows (the audit trail's): alone, in
         a transaction of its own; inside a unit of work, in the unit's transaction, isolated by
-        the backend so that the unit can still commit if it fails (see `isolated_write`)."""
+        the backend so that the unit can still commit if it fails (see `isolated_write`).
+
+        A failure now raises. With `on_failure`, a write inside a unit may go out with the
+        unit's commit instead; its failure then goes to `on_failure`, and the unit commits."""
         joined = self._joined()
         if joined is None:
             async with self.write_transaction() as conn:
                 await conn.execute(statement, parameters)
             return
-        await self._backend.isolated_write(joined, statement, parameters)
+        await self._backend.isolated_write(joined, statement, parameters, on_failure)
 
 
 class _Joined:

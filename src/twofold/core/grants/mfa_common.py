@@ -41,12 +41,25 @@ def attempts(deps: Deps) -> Attempts:
 async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
     mfa_token = req.required("mfa_token")
     record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
-    user = await deps.storage.users.get(record.user_id)
+    return mfa_token, record, _usable(await deps.storage.users.get(record.user_id))
+
+
+async def begin_with_authenticators(
+    deps: Deps, req: GrantRequest
+) -> tuple[str, MfaToken, User, list[Authenticator]]:
+    """`begin`, and the user's stored authenticators, read with the user in one round trip."""
+    mfa_token = req.required("mfa_token")
+    record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    user, authenticators = await deps.storage.user_and_authenticators(record.user_id)
+    return mfa_token, record, _usable(user), list(authenticators)
+
+
+def _usable(user: User | None) -> User:
     if user is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
     if user.blocked:
         raise UserBlocked()
-    return mfa_token, record, user
+    return user
 
 
 @asynccontextmanager

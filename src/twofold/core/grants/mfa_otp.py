@@ -32,9 +32,10 @@ def _candidates(
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The reads and the unit of work share one connection; signing comes after, outside it.
     async with deps.storage.shared_connection():
-        mfa_token, record, user = await mfa_common.begin(deps, req)
+        mfa_token, record, user, authenticators = await mfa_common.begin_with_authenticators(
+            deps, req
+        )
         code = req.required("otp")
-        authenticators = list(await deps.storage.authenticators.list_for_user(user.user_id))
         # A pending enrolment may be confirmed while the user has no active factor, or by the
         # holder of an MFA-API access token (which itself required MFA once a factor existed).
         # That token confirms enrolments only: it must not mint itself a successor with an

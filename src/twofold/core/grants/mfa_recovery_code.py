@@ -23,14 +23,15 @@ GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The reads and the unit of work share one connection; signing comes after, outside it.
     async with deps.storage.shared_connection():
-        mfa_token, record, user = await mfa_common.begin(deps, req)
+        mfa_token, record, user, authenticators = await mfa_common.begin_with_authenticators(
+            deps, req
+        )
         if record.via_access_token:
             # An MFA-API access token may confirm an enrolment, nothing else.
             raise InvalidGrant(MALFORMED_MFA_TOKEN)
         code = req.required("recovery_code")
 
         tenant = await deps.tenant()
-        authenticators = await deps.storage.authenticators.list_for_user(user.user_id)
         stored = await deps.storage.recovery_codes.get_hash(user.user_id)
         has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
         now = deps.clock.now()

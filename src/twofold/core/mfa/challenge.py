@@ -23,7 +23,7 @@ from twofold.core.errors import (
 )
 from twofold.core.factors.registry import FACTORS, OOB_KINDS
 from twofold.core.mfa import mfa_tokens
-from twofold.core.mfa.enrolled import for_user, usable
+from twofold.core.mfa.enrolled import usable, with_implicit
 from twofold.core.models import Authenticator, Client, MfaToken
 
 CHALLENGE_TYPES = ("otp", "oob")
@@ -74,7 +74,7 @@ async def _choose(
     """The mfa_token's record and the authenticator to challenge, or the refusal."""
     record = await mfa_tokens.load(deps, mfa_token)
     mfa_tokens.check_client(record, client.client_id)
-    user = await deps.storage.users.get(record.user_id)
+    user, stored = await deps.storage.user_and_authenticators(record.user_id)
     if user is not None and user.blocked:
         # Nothing is sent to a blocked user, whatever mfa_token was issued before the block.
         raise UserBlocked()
@@ -83,7 +83,8 @@ async def _choose(
     if channel is not None and channel not in OOB_KINDS:
         raise InvalidRequest(f"Invalid oob_channel: {channel}")
 
-    active = [a for a in usable(await for_user(deps, record.user_id)) if a.kind in FACTORS]
+    listed = with_implicit(await deps.tenant(), user, stored, first_factors=False)
+    active = [a for a in usable(listed) if a.kind in FACTORS]
     authenticator_id = params.get("authenticator_id") or None
     if authenticator_id is not None:
         chosen = next((a for a in active if a.id == authenticator_id), None)

@@ -9,7 +9,7 @@ from twofold.core.deps import Deps
 from twofold.core.factors import email
 from twofold.core.factors.base import describe
 from twofold.core.factors.registry import FACTORS
-from twofold.core.models import FIRST_FACTOR_KINDS, Authenticator, User
+from twofold.core.models import FIRST_FACTOR_KINDS, Authenticator, Tenant, User
 
 
 def mfa_only(authenticators: Sequence[Authenticator]) -> list[Authenticator]:
@@ -72,14 +72,20 @@ async def for_user(deps: Deps, user_id: str, *, first_factors: bool = False) -> 
     """The user's stored authenticators plus the implicit one for a verified email; passkeys too
     when `first_factors` (the My Account API shows them, the MFA API does not)."""
     stored = list(await deps.storage.authenticators.list_for_user(user_id))
-    if not first_factors:
-        stored = mfa_only(stored)
     tenant = await deps.tenant()
-    if "email" in tenant.enabled_factors:
-        user = await deps.storage.users.get(user_id)
-        if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
-            stored.insert(0, implicit)
-    return stored
+    user = await deps.storage.users.get(user_id) if "email" in tenant.enabled_factors else None
+    return with_implicit(tenant, user, stored, first_factors=first_factors)
+
+
+def with_implicit(
+    tenant: Tenant, user: User | None, stored: Sequence[Authenticator], *, first_factors: bool
+) -> list[Authenticator]:
+    """`for_user` from what the caller read already: the user (None if it is gone) and their
+    stored authenticators."""
+    authenticators = list(stored) if first_factors else mfa_only(stored)
+    if user is not None and (implicit := email.implicit(user, tenant.enabled_factors)):
+        authenticators.insert(0, implicit)
+    return authenticators
 
 
 async def list_view(deps: Deps, user_id: str) -> list[dict[str, Any]]:
