@@ -248,6 +248,7 @@ async def create_services(
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         connect_timeout=settings.db_connect_timeout,
+        prepared_statements=settings.db_prepared_statements,
     )
     if not settings.is_sqlite:
         try:

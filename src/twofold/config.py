@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=0, ge=0, le=1000)
     db_pool_timeout: Timeout = 10.0
     db_connect_timeout: Timeout = 5.0
+    # psycopg prepares a statement on the server once it has run five times on a connection.
+    # PgBouncer in transaction mode before 1.21 (or without max_prepared_statements) hands each
+    # transaction a different server connection, where that statement does not exist: off.
+    db_prepared_statements: bool = True
     # Redis for short-lived state (mfa_tokens, challenges, attempt buckets); empty: the database.
     redis_url: str = ""
     redis_prefix: str = "twofold:"

@@ -52,11 +52,11 @@ class ClusterError(AssertionError):
 # ---- nginx --------------------------------------------------------------------------------------
 
 
-def _nginx_binary() -> str | None:
-    found = shutil.which("nginx")
+def _binary(program: str) -> str | None:
+    found = shutil.which(program)
     if found:
         return found
-    candidates = ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+    candidates = (f"/usr/sbin/{program}", f"/usr/local/sbin/{program}")
     return next((p for p in candidates if Path(p).is_file()), None)
 
 
@@ -68,27 +68,35 @@ def _apt(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def ensure_nginx() -> str:
-    """The nginx binary, installed from Debian's packages when missing. Fails, never skips."""
-    found = _nginx_binary()
+def ensure_program(program: str, packages: tuple[str, ...]) -> str:
+    """The program's binary, installed from Debian's packages (the first of `packages` that
+    installs) when missing. Fails, never skips."""
+    found = _binary(program)
     if found:
         return found
     if shutil.which("apt-get") is None:
-        raise ClusterError("nginx is not installed and there is no apt-get to install it with")
+        raise ClusterError(f"{program} is not installed and there is no apt-get to install it with")
     if os.geteuid() != 0:
-        raise ClusterError("nginx is missing: install it (apt-get install nginx) or run as root")
+        raise ClusterError(
+            f"{program} is missing: install it (apt-get install {packages[0]}) or run as root"
+        )
     log: list[str] = []
     for refresh in (False, True):
         if refresh:
             done = _apt("update")
             log.append(f"$ apt-get update -> {done.returncode}\n{done.stderr[-2000:]}")
-        for package in NGINX_PACKAGES:
+        for package in packages:
             done = _apt("install", "-y", "--no-install-recommends", package)
             log.append(f"$ apt-get install {package} -> {done.returncode}\n{done.stderr[-2000:]}")
-            found = _nginx_binary()
+            found = _binary(program)
             if done.returncode == 0 and found:
                 return found
-    raise ClusterError("could not install nginx:\n" + "\n".join(log))
+    raise ClusterError(f"could not install {program}:\n" + "\n".join(log))
+
+
+def ensure_nginx() -> str:
+    """The nginx binary, installed from Debian's packages when missing. Fails, never skips."""
+    return ensure_program("nginx", NGINX_PACKAGES)
 
 
 def documented_nginx_server_config() -> str:

@@ -77,6 +77,7 @@ class Database:
         max_overflow: int = 0,
         pool_timeout: float = 30.0,
         connect_timeout: float = 10.0,
+        prepared_statements: bool = True,
     ) -> Database:
         """The database at a plain `sqlite:///…` or `postgresql://…` URL.
 
@@ -85,7 +86,8 @@ class Database:
         seconds, then fails. On PostgreSQL, `connect_timeout` bounds opening a connection and
         a connection idle for more than a second is pinged on checkout, so connections the
         server (or a failover) closed are replaced instead of failing a request
-        (`postgresql.IdlePing`).
+        (`postgresql.IdlePing`); `prepared_statements=False` keeps psycopg from preparing
+        statements on the server (for PgBouncer in transaction mode before 1.21).
         """
         parsed = async_url(url)
         pool: dict[str, Any] = {
@@ -100,7 +102,9 @@ class Database:
                 # Transactions are begun by hand (see `postgresql`): no BEGIN for a read, and a
                 # write's BEGIN rides with its first statement.
                 isolation_level="AUTOCOMMIT",
-                connect_args=postgresql.connect_args(parsed, connect_timeout),
+                connect_args=postgresql.connect_args(
+                    parsed, connect_timeout, prepared_statements=prepared_statements
+                ),
             )
             return cls(engine, PostgreSQL(engine))
         sqlite.ensure_parent_dir(parsed)

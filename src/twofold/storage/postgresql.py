@@ -29,10 +29,15 @@ from twofold.storage.connections import Conn, Result
 from twofold.storage.failures import translated
 
 
-def connect_args(parsed: URL, connect_timeout: float) -> dict[str, Any]:
+def connect_args(
+    parsed: URL, connect_timeout: float, *, prepared_statements: bool = True
+) -> dict[str, Any]:
     """psycopg's connect arguments; settings in the URL's query
     (…?connect_timeout=3&application_name=x) win over ours."""
-    args: dict[str, Any] = {}
+    # psycopg prepares a statement run five times on a connection; PgBouncer before 1.21 in
+    # transaction mode runs the next transaction on another server connection, which does not
+    # have it (and two clients sharing a server connection collide on its name).
+    args: dict[str, Any] = {} if prepared_statements else {"prepare_threshold": None}
     if "connect_timeout" not in parsed.query:
         args["connect_timeout"] = max(1, math.ceil(connect_timeout))  # libpq: whole seconds
     if "application_name" not in parsed.query:
