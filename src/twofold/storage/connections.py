@@ -1,7 +1,8 @@
 """What repositories get to run statements on: a connection that executes and a result.
 
 Repositories see only `Conn` and `Result`. Behind them, a statement built once and run with a
-parameter mapping takes the direct path (see `direct`) where the backend has compiled plans.
+parameter mapping takes the direct path (see `direct`) where the backend has compiled plans
+(a SQLite file, PostgreSQL).
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.base import Executable
-
-from twofold.storage import direct
 
 
 class Result(Protocol):
@@ -44,37 +43,15 @@ class Conn(Protocol):
 
 
 class AsyncConn:
-    """A SQLAlchemy AsyncConnection; with `plans`, statements that have one run on psycopg."""
+    """A SQLAlchemy AsyncConnection, as a `Conn`: an in-memory SQLite database's
+    (`sqlite.SqliteMemory`). A SQLite file and PostgreSQL have connections of their own."""
 
-    __slots__ = ("_conn", "_plans", "_raw")
+    __slots__ = ("_conn",)
 
-    def __init__(self, conn: AsyncConnection, plans: direct.Plans | None = None) -> None:
+    def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
-        self._plans = plans
-        self._raw: Any = None
-
-    async def _driver(self) -> Any:
-        if self._raw is None:
-            self._raw = (await self._conn.get_raw_connection()).driver_connection
-        return self._raw
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> Result:
-        if parameters is not None and self._plans is not None:
-            plan = self._plans.get(statement)
-            if plan is not None:
-                return await direct.run_psycopg(await self._driver(), plan, parameters)
         return await self._conn.execute(statement, parameters)
-
-    async def execute_in_savepoint(
-        self, statement: Executable, parameters: Mapping[str, Any]
-    ) -> Result:
-        """Run one statement, inside the connection's transaction, in a savepoint of its own:
-        if it fails, the transaction is as it was before it and can go on."""
-        if self._plans is not None:
-            plan = self._plans.get(statement)
-            if plan is not None:
-                return await direct.run_psycopg_in_savepoint(await self._driver(), plan, parameters)
-        async with self._conn.begin_nested():
-            return await self._conn.execute(statement, parameters)
