@@ -116,11 +116,16 @@ class PooledConn:
         self._deferred: tuple[direct.Plan, Mapping[str, Any], Callable[[Exception], None]] | None
         self._deferred = None
 
-    async def _sqlalchemy(self) -> AsyncConnection:
+    async def _next_statement(self) -> bool:
+        """Before this connection's next statement: send a deferred write first, and say whether
+        BEGIN must go with it (taking that on)."""
         if self._deferred is not None:
             await self._flush()
-        if self._pending_begin:
-            self._pending_begin = False
+        begin, self._pending_begin = self._pending_begin, False
+        return begin
+
+    async def _sqlalchemy(self) -> AsyncConnection:
+        if await self._next_statement():
             await self._driver_call(self.raw.execute(direct.BEGIN))
         if self._sa is None:
             sync = Connection(self._async_engine.sync_engine, connection=self._fairy)
@@ -133,9 +138,7 @@ class PooledConn:
         if parameters is not None:
             plan = self._plans.get(statement)
             if plan is not None:
-                if self._deferred is not None:
-                    await self._flush()
-                begin, self._pending_begin = self._pending_begin, False
+                begin = await self._next_statement()
                 return await direct.run_psycopg(self.raw, plan, parameters, begin=begin)
         return await (await self._sqlalchemy()).execute(statement, parameters)
 
@@ -150,9 +153,7 @@ class PooledConn:
             if plan is None:
                 return [await self.execute(s, p) for s, p in statements]
             runs.append((plan, parameters))
-        if self._deferred is not None:
-            await self._flush()
-        begin, self._pending_begin = self._pending_begin, False
+        begin = await self._next_statement()
         return list(await direct.run_psycopg_together(self.raw, runs, begin=begin))
 
     async def execute_in_savepoint(
@@ -162,9 +163,7 @@ class PooledConn:
         the transaction is as it was before it and can go on."""
         plan = self._plans.get(statement)
         if plan is not None:
-            if self._deferred is not None:
-                await self._flush()
-            begin, self._pending_begin = self._pending_begin, False
+            begin = await self._next_statement()
             return await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, begin=begin)
         conn = await self._sqlalchemy()
         async with conn.begin_nested():
@@ -200,10 +199,14 @@ class PooledConn:
                 raise  # not rolled back to its savepoint (the connection was lost, say)
             on_failure(error)
 
-    def _in_transaction(self) -> bool:
+    def _status(self, name: str) -> bool:
+        """Whether the server-side transaction status is `name` (IDLE, INTRANS, INERROR…)."""
         from psycopg.pq import TransactionStatus
 
-        return bool(self.raw.info.transaction_status == TransactionStatus.INTRANS)
+        return bool(self.raw.info.transaction_status == TransactionStatus[name])
+
+    def _in_transaction(self) -> bool:
+        return self._status("INTRANS")
 
     @staticmethod
     async def _driver_call(call: Awaitable[Any]) -> Any:
@@ -215,22 +218,15 @@ class PooledConn:
             raise exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
 
     def aborted(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return bool(self.raw.info.transaction_status == TransactionStatus.INERROR)
+        return self._status("INERROR")
 
     def begin(self) -> None:
         """Start a transaction with the next statement."""
-        if self._pending_begin or not self._idle():
+        if self._pending_begin or not self._status("IDLE"):
             # A write transaction inside another on the task's one connection would be part of
             # it, and commit with it: never what its caller means.
             raise RuntimeError("a write transaction is already open on this task's connection")
         self._pending_begin = True
-
-    def _idle(self) -> bool:
-        from psycopg.pq import TransactionStatus
-
-        return bool(self.raw.info.transaction_status == TransactionStatus.IDLE)
 
     async def rollback(self) -> None:
         """End the transaction, if one was begun, undoing it. A connection that cannot roll

@@ -190,6 +190,16 @@ class _Read:
             self._blocking.rollback()
 
 
+async def _in_turn(
+    read: AbstractAsyncContextManager[Conn],
+    statements: Sequence[tuple[Executable, Mapping[str, Any]]],
+) -> list[Result]:
+    """Reads together on SQLite: one after another on one reading connection. A statement costs
+    microseconds here; there is no round trip for a pipeline to save."""
+    async with read as conn:
+        return [await conn.execute(statement, values) for statement, values in statements]
+
+
 class SqliteFile:
     """A SQLite file served on the loop's thread: the blocking engine (the async engine's twin),
     its compiled statements, and one reading and one writing connection per thread, kept open.
@@ -242,9 +252,7 @@ class SqliteFile:
     async def read_together(
         self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
     ) -> list[Result]:
-        # One after another: a SQLite statement costs microseconds, a pipeline would save none.
-        async with self.read() as conn:
-            return [await conn.execute(statement, values) for statement, values in statements]
+        return await _in_turn(self.read(), statements)
 
     def shared_connection(self) -> AbstractAsyncContextManager[None]:
         # Reads already share the thread's one reading connection; writes take the write lock
@@ -327,8 +335,7 @@ class SqliteMemory:
     async def read_together(
         self, statements: Sequence[tuple[Executable, Mapping[str, Any]]]
     ) -> list[Result]:
-        async with self.read() as conn:
-            return [await conn.execute(statement, values) for statement, values in statements]
+        return await _in_turn(self.read(), statements)
 
     def shared_connection(self) -> AbstractAsyncContextManager[None]:
         return _NOTHING
