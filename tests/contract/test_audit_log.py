@@ -140,10 +140,10 @@ def _spy_on_pipelined_savepoints(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     run = direct.run_psycopg_in_savepoint
 
     async def spy(
-        raw: Any, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
+        cursors: direct.Cursors, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
     ) -> direct.Rows:
-        used.append(raw)
-        return await run(raw, plan, parameters, **options)
+        used.append(cursors.conn)
+        return await run(cursors, plan, parameters, **options)
 
     monkeypatch.setattr(direct, "run_psycopg_in_savepoint", spy)
     return used
@@ -241,10 +241,10 @@ async def test_on_postgresql_the_last_audit_row_of_a_unit_goes_out_with_its_comm
     run = direct.run_psycopg_in_savepoint
 
     async def spy(
-        raw: Any, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
+        cursors: direct.Cursors, plan: direct.Plan, parameters: Mapping[str, Any], **options: Any
     ) -> direct.Rows:
-        calls.append({"raw": raw, **options})
-        return await run(raw, plan, parameters, **options)
+        calls.append({"raw": cursors.conn, **options})
+        return await run(cursors, plan, parameters, **options)
 
     monkeypatch.setattr(direct, "run_psycopg_in_savepoint", spy)
     deps = cast(Deps, SimpleNamespace(storage=storage, clock=SimpleNamespace(now=lambda: 1.0)))

@@ -198,10 +198,12 @@ async def test_the_user_and_their_authenticators_read_together_answer_as_read_ap
     together = direct.run_psycopg_together
 
     async def spy(
-        raw: Any, runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]], **options: Any
+        cursors: direct.Cursors,
+        runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]],
+        **options: Any,
     ) -> list[direct.Rows]:
         pipelines.append(len(runs))
-        return await together(raw, runs, **options)
+        return await together(cursors, runs, **options)
 
     monkeypatch.setattr(direct, "run_psycopg_together", spy)
     user = await make_user(USER)

@@ -51,6 +51,7 @@ def connect_args(
 # (idle timeouts), so those are still checked.
 IDLE_BEFORE_PING_S = 1.0
 _LAST_USED = "twofold_last_used"
+_CURSORS = "twofold_cursors"
 
 
 class IdlePing:
@@ -102,7 +103,16 @@ class PooledConn:
     in one pipeline behind BEGIN; `commit()` or `rollback()` ends the transaction.
     """
 
-    __slots__ = ("_async_engine", "_deferred", "_fairy", "_pending_begin", "_plans", "_sa", "raw")
+    __slots__ = (
+        "_async_engine",
+        "_cursors",
+        "_deferred",
+        "_fairy",
+        "_pending_begin",
+        "_plans",
+        "_sa",
+        "raw",
+    )
 
     def __init__(self, async_engine: AsyncEngine, fairy: Any, plans: direct.Plans) -> None:
         self._async_engine = async_engine
@@ -111,6 +121,11 @@ class PooledConn:
         self._pending_begin = False
         self._sa: AsyncConnection | None = None
         self.raw: Any = fairy.driver_connection
+        # Kept with the pooled connection (its `info` lives as long as the driver connection).
+        cursors = fairy.info.get(_CURSORS)
+        if cursors is None or cursors.conn is not self.raw:
+            cursors = fairy.info[_CURSORS] = direct.Cursors(self.raw)
+        self._cursors: direct.Cursors = cursors
         # A write in a savepoint that goes out later (see `defer_in_savepoint`), with what to
         # call if it fails.
         self._deferred: tuple[direct.Plan, Mapping[str, Any], Callable[[Exception], None]] | None
@@ -126,7 +141,7 @@ class PooledConn:
 
     async def _sqlalchemy(self) -> AsyncConnection:
         if await self._next_statement():
-            await self._driver_call(self.raw.execute(direct.BEGIN))
+            await self._driver_call(self._cursors.command.execute(direct.BEGIN))
         if self._sa is None:
             sync = Connection(self._async_engine.sync_engine, connection=self._fairy)
             self._sa = AsyncConnection(self._async_engine, sync)
@@ -139,7 +154,7 @@ class PooledConn:
             plan = self._plans.get(statement)
             if plan is not None:
                 begin = await self._next_statement()
-                return await direct.run_psycopg(self.raw, plan, parameters, begin=begin)
+                return await direct.run_psycopg(self._cursors, plan, parameters, begin=begin)
         return await (await self._sqlalchemy()).execute(statement, parameters)
 
     async def execute_together(
@@ -154,7 +169,7 @@ class PooledConn:
                 return [await self.execute(s, p) for s, p in statements]
             runs.append((plan, parameters))
         begin = await self._next_statement()
-        return list(await direct.run_psycopg_together(self.raw, runs, begin=begin))
+        return list(await direct.run_psycopg_together(self._cursors, runs, begin=begin))
 
     async def execute_in_savepoint(
         self, statement: Executable, parameters: Mapping[str, Any]
@@ -164,7 +179,9 @@ class PooledConn:
         plan = self._plans.get(statement)
         if plan is not None:
             begin = await self._next_statement()
-            return await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, begin=begin)
+            return await direct.run_psycopg_in_savepoint(
+                self._cursors, plan, parameters, begin=begin
+            )
         conn = await self._sqlalchemy()
         async with conn.begin_nested():
             return await conn.execute(statement, parameters)
@@ -193,7 +210,7 @@ class PooledConn:
             return
         plan, parameters, on_failure = deferred
         try:
-            await direct.run_psycopg_in_savepoint(self.raw, plan, parameters)
+            await direct.run_psycopg_in_savepoint(self._cursors, plan, parameters)
         except exc.DBAPIError as error:
             if not self._in_transaction():
                 raise  # not rolled back to its savepoint (the connection was lost, say)
@@ -249,7 +266,7 @@ class PooledConn:
             return
         plan, parameters, on_failure = deferred
         try:
-            await direct.run_psycopg_in_savepoint(self.raw, plan, parameters, commit=True)
+            await direct.run_psycopg_in_savepoint(self._cursors, plan, parameters, commit=True)
         except exc.DBAPIError as error:
             if not self._in_transaction():
                 raise  # COMMIT failed, or the connection was lost
