@@ -283,6 +283,9 @@ def _metrics_port(host: str, port: int, workers_dir: str | None) -> metrics.Metr
 def _run(options: ServeOptions, samples: str) -> None:
     metrics_port = options.get("metrics_port")
     metrics_host = options.get("metrics_host", "127.0.0.1")
+    # The event loop stays uvicorn's choice, uvloop: asyncio's own loop takes in a burst of new
+    # connections faster, but served 10-18 % fewer client_credentials requests a second on two
+    # workers (bench/README.md, "uvloop or asyncio's loop").
     config = TwofoldConfig(
         "twofold.app:asgi",
         factory=True,
