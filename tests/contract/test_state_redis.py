@@ -3,6 +3,7 @@ and atomicity between separate clients (two nodes)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -162,3 +163,27 @@ async def test_more_commands_than_connections_wait_for_a_free_one(
     finally:
         await store.close()
     assert sorted(counts) == list(range(1, 41))
+
+
+async def test_a_command_that_finds_no_free_connection_in_time_is_backend_unavailable(
+    clock: FrozenClock, prefix: str, raw: aioredis.Redis
+) -> None:
+    """The only connection is held by a command that Redis keeps waiting (CLIENT PAUSE): the
+    next command gives up after the store's wait, while the first one still completes."""
+    client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True, socket_timeout=5)
+    store = RedisStateStore(client, clock, prefix=prefix, max_in_flight=1, wait_timeout=0.2)
+    try:
+        await store.put("k", "v", 60)
+        await raw.execute_command("CLIENT", "PAUSE", "1000", "ALL")
+        held = asyncio.create_task(store.get("k"))
+        await asyncio.sleep(0.05)  # the first command is sent and waits on Redis
+        with pytest.raises(BackendUnavailable) as refused:
+            await store.get("k")
+        assert refused.value.__cause__ is not None
+        assert isinstance(refused.value.__cause__, TimeoutError)
+        assert not held.done()
+        assert await held == "v"
+        assert await store.get("k") == "v"
+    finally:
+        await raw.execute_command("CLIENT", "UNPAUSE")
+        await store.close()

@@ -25,10 +25,11 @@ opens fresh connections for the next commands, so the store works again as soon 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -127,14 +128,27 @@ _T = TypeVar("_T")
 
 
 def _guarded(
-    method: Callable[_P, Coroutine[Any, Any, _T]],
-) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    """Redis unreachable, or no answer in time: BackendUnavailable, never the library's error."""
+    method: Callable[Concatenate[RedisStateStore, _P], Coroutine[Any, Any, _T]],
+) -> Callable[Concatenate[RedisStateStore, _P], Coroutine[Any, Any, _T]]:
+    """One command in flight per pooled connection, waiting for a free one when all are busy;
+    Redis unreachable, or no answer or free connection in time: BackendUnavailable, never the
+    library's error."""
 
     @functools.wraps(method)
-    async def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+    async def guarded(store: RedisStateStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        slots = store._slots
         try:
-            return await method(*args, **kwargs)
+            if slots is None:
+                return await method(store, *args, **kwargs)
+            if slots.locked():
+                async with asyncio.timeout(store._wait_timeout):
+                    await slots.acquire()
+            else:
+                await slots.acquire()  # a free slot: taken without waiting
+            try:
+                return await method(store, *args, **kwargs)
+            finally:
+                slots.release()
         except (RedisConnectionError, RedisTimeoutError, TimeoutError) as exc:
             raise BackendUnavailable("redis", debug=type(exc).__name__) from exc
 
@@ -149,10 +163,23 @@ def _px(ttl: float) -> int:
 class RedisStateStore:
     transactional = False
 
-    def __init__(self, client: aioredis.Redis, clock: Clock, *, prefix: str = "twofold:") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        clock: Clock,
+        *,
+        prefix: str = "twofold:",
+        max_in_flight: int | None = None,
+        wait_timeout: float | None = None,
+    ) -> None:
+        """`max_in_flight`: at most this many commands at once (the client's pool size), the
+        next waiting up to `wait_timeout` seconds for one to finish; None: the client's pool
+        decides."""
         self._redis = client
         self._clock = clock
         self._prefix = prefix
+        self._slots = None if max_in_flight is None else asyncio.Semaphore(max_in_flight)
+        self._wait_timeout = wait_timeout
         self._add = client.register_script(_ADD)
         self._cas = client.register_script(_CAS)
         self._incr = client.register_script(_INCR)
@@ -171,19 +198,26 @@ class RedisStateStore:
     ) -> RedisStateStore:
         """A store on its own connection pool; `close()` releases it.
 
-        The pool blocks: with `max_connections` commands in flight, the next one waits up to
-        `timeout` seconds for a free connection instead of failing at once.
+        With `max_connections` commands in flight, the next one waits up to `timeout` seconds
+        for one to finish instead of failing at once. The store counts them itself rather than
+        using redis-py's BlockingConnectionPool, which waits under a timeout on every command,
+        a free connection or not: a sixth of a command's CPU.
         """
-        pool = aioredis.BlockingConnectionPool.from_url(
+        pool = aioredis.ConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             max_connections=max_connections,
-            timeout=timeout,
             health_check_interval=30,
         )
-        return cls(aioredis.Redis.from_pool(pool), clock, prefix=prefix)
+        return cls(
+            aioredis.Redis.from_pool(pool),
+            clock,
+            prefix=prefix,
+            max_in_flight=max_connections,
+            wait_timeout=timeout,
+        )
 
     def _key(self, key: str) -> bytes:
         # Redis keys are bytes; "surrogatepass" keeps even a lone surrogate a distinct key.
