@@ -10,9 +10,9 @@ from pathlib import Path
 
 import anyio
 import pytest
+from sqlalchemy import Integer, bindparam, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from twofold.core.errors import BackendUnavailable
@@ -180,8 +180,20 @@ async def test_postgresql_connections_the_server_closed_are_replaced(
     monkeypatch.setattr(postgresql_module, "IDLE_BEFORE_PING_S", 0.0)
     async with _postgresql_database("ping") as database:
         first = await _backend_pids(database)
+        assert await _direct_read(database, 1) == 1
         _terminate(first)
         assert (await _backend_pids(database)).isdisjoint(first)
+        # The direct path's cursors went with the connection they belonged to.
+        assert await _direct_read(database, 2) == 2
+
+
+async def _direct_read(database: Database, value: int) -> object:
+    """A statement with a compiled plan: it runs on the pooled connection's kept cursors."""
+    async with database.read_connection() as conn:
+        return (await conn.execute(_ECHO, {"n": value})).scalar_one()
+
+
+_ECHO = select(bindparam("n", type_=Integer))
 
 
 @pytest.mark.anyio

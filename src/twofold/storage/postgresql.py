@@ -121,9 +121,10 @@ class PooledConn:
         self._pending_begin = False
         self._sa: AsyncConnection | None = None
         self.raw: Any = fairy.driver_connection
-        # Kept with the pooled connection (its `info` lives as long as the driver connection).
+        # Kept with the pooled connection: the pool clears a record's `info` whenever it
+        # replaces the driver connection, so these never outlive theirs.
         cursors = fairy.info.get(_CURSORS)
-        if cursors is None or cursors.conn is not self.raw:
+        if cursors is None:
             cursors = fairy.info[_CURSORS] = direct.Cursors(self.raw)
         self._cursors: direct.Cursors = cursors
         # A write in a savepoint that goes out later (see `defer_in_savepoint`), with what to
