@@ -209,9 +209,9 @@ async def test_gcra_take_fills_and_refills(state_store: StateStore, clock: Froze
     for _ in range(3):
         assert await state_store.gcra_take("b", 10, 20) is None
     refused = await state_store.gcra_take("b", 10, 20)
-    assert refused == pytest.approx(clock.now() + 30)  # the TAT: three cells ahead
+    assert refused == pytest.approx(clock.now() + 30, abs=1e-3)  # the TAT: three cells ahead
     assert await state_store.get("b") is not None
-    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 30)
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 30, abs=1e-3)
     clock.advance(9.9)
     assert await state_store.gcra_take("b", 10, 20) is not None  # not refilled yet
     clock.advance(0.1)
@@ -237,15 +237,48 @@ async def test_gcra_refund(state_store: StateStore, clock: FrozenClock) -> None:
         assert await state_store.gcra_take("b", 10, 10) is None
     assert await state_store.gcra_take("b", 10, 10) is not None
     await state_store.gcra_refund("b", 10)
-    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 10)
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 10, abs=1e-3)
     assert await state_store.gcra_take("b", 10, 10) is None
     await state_store.gcra_refund("b", 10)
     await state_store.gcra_refund("b", 10)
     await state_store.gcra_refund("b", 10)  # never earlier than now
-    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now())
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now(), abs=1e-3)
     for _ in range(2):
         assert await state_store.gcra_take("b", 10, 10) is None
     assert await state_store.gcra_take("b", 10, 10) is not None
+
+
+async def test_consume_refunding_consumes_and_refunds_together(
+    state_store: StateStore, clock: FrozenClock
+) -> None:
+    for _ in range(2):
+        assert await state_store.gcra_take("b", 10, 10) is None
+    await state_store.put("k", "v", 10)
+    assert await state_store.consume_refunding("k", "b", 10) == "v"
+    assert await state_store.get("k") is None
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now() + 10, abs=1e-3)
+    # Nothing to consume (a race lost): the cell goes back all the same.
+    assert await state_store.consume_refunding("k", "b", 10) is None
+    assert float(await state_store.get("b") or 0) == pytest.approx(clock.now(), abs=1e-3)
+    # An expired entry is not consumed; an absent bucket stays absent.
+    await state_store.put("old", "v", 10)
+    clock.advance(10)
+    assert await state_store.consume_refunding("old", "absent", 10) is None
+    assert await state_store.get("absent") is None
+
+
+async def test_concurrent_consume_refunding_exactly_one(state_store: StateStore) -> None:
+    await state_store.put("mfa_token", "txn", 60)
+    got: list[str | None] = []
+
+    async def consume() -> None:
+        got.append(await state_store.consume_refunding("mfa_token", "b", 10))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(N):
+            tg.start_soon(consume)
+    assert got.count("txn") == 1
+    assert got.count(None) == N - 1
 
 
 async def test_gcra_hold_reads_the_tat_as_gcra_take_does(
@@ -259,11 +292,13 @@ async def test_gcra_hold_reads_the_tat_as_gcra_take_does(
     for _ in range(3):
         assert await state_store.gcra_take("b", 10, 20) is None
     assert await state_store.gcra_take("b", 10, 20) is not None  # held or not, it is full
-    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 30)
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 30, abs=1e-3)
     clock.advance(25)
-    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 5)  # in the past too
+    assert await state_store.gcra_hold("b") == pytest.approx(
+        clock.now() + 5, abs=1e-3
+    )  # in the past too
     clock.advance(5 + 0.999)
-    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() - 0.999)
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() - 0.999, abs=1e-3)
     clock.advance(0.001)
     assert await state_store.gcra_hold("b") is None  # expired a second after its TAT
     assert await state_store.get("b") is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twofold.core.attempts import NOTHING_HELD, Attempts, mfa_attempts
+from twofold.core.attempts import Attempts, mfa_attempts, nothing_held
 from twofold.core.clock import FrozenClock
 from twofold.core.errors import TooManyAttempts
 from twofold.state.memory import MemoryStateStore
@@ -130,6 +130,83 @@ async def test_outside_a_transaction_the_attempt_is_taken_at_once_and_refunded_o
 
 
 async def test_nothing_held_is_free() -> None:
-    await NOTHING_HELD.give_back()
-    await NOTHING_HELD.settle()
-    await NOTHING_HELD.abandon()
+    clock = FrozenClock(1_000_000.0)
+    store = CountingStore(clock)
+    await store.put("token", "v", 10)
+    held = nothing_held(store)
+    await held.give_back()
+    await held.settle()
+    await held.abandon()
+    assert store.writes == 1  # the put above
+    assert await held.give_back_consuming("token") == "v"
+    assert await store.get("token") is None
+
+
+class _Spying(MemoryStateStore):
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__(clock)
+        self.calls: list[str] = []
+
+    async def consume(self, key: str) -> str | None:
+        self.calls.append("consume")
+        return await super().consume(key)
+
+    async def gcra_refund(self, key: str, interval: float) -> None:
+        self.calls.append("gcra_refund")
+        await super().gcra_refund(key, interval)
+
+    async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+        self.calls.append("consume_refunding")
+        return await super().consume_refunding(key, bucket, interval)
+
+
+async def test_a_taken_attempt_goes_back_with_the_consume_in_one_operation() -> None:
+    clock = FrozenClock(1_000_000.0)
+    store = _Spying(clock)
+    attempts = _attempts(store, clock)
+    await store.put("token", "v", 10)
+    hold = await attempts.hold("u")
+    store.calls.clear()
+    assert await hold.give_back_consuming("token") == "v"
+    assert store.calls[0] == "consume_refunding"
+    assert (await attempts.remaining("u"))[0] == CAPACITY
+    await hold.abandon()  # the unit then failed: the attempt is not given back twice
+    await hold.give_back()
+    assert (await attempts.remaining("u"))[0] == CAPACITY
+    assert await store.get("token") is None
+
+
+async def test_a_lost_race_for_the_consumed_key_still_gives_the_attempt_back() -> None:
+    clock = FrozenClock(1_000_000.0)
+    attempts = _attempts(MemoryStateStore(clock), clock)
+    hold = await attempts.hold("u")
+    assert await hold.give_back_consuming("spent a moment ago") is None
+    assert (await attempts.remaining("u"))[0] == CAPACITY
+
+
+async def test_a_hold_given_back_already_only_consumes() -> None:
+    clock = FrozenClock(1_000_000.0)
+    store = _Spying(clock)
+    attempts = _attempts(store, clock)
+    await attempts.hold("u")  # another attempt, counted
+    hold = await attempts.hold("u")
+    await hold.give_back()
+    await store.put("token", "v", 10)
+    store.calls.clear()
+    assert await hold.give_back_consuming("token") == "v"
+    assert store.calls == ["consume"]
+    assert (await attempts.remaining("u"))[0] == CAPACITY - 1
+
+
+async def test_a_locked_attempt_given_back_with_the_consume_writes_nothing() -> None:
+    clock = FrozenClock(1_000_000.0)
+    store = _Transactional(clock)
+    attempts = _attempts(store, clock)
+    await store.put("token", "v", 10)
+    hold = await attempts.hold("u")
+    assert await hold.give_back_consuming("token") == "v"
+    writes = store.writes
+    await hold.settle()
+    assert store.writes == writes  # given back: the attempt is never written
+    assert (await attempts.remaining("u"))[0] == CAPACITY
+    assert store.gcra_calls == 0

@@ -612,9 +612,9 @@ async def test_losing_the_mfa_token_to_a_concurrent_grant_costs_no_attempt(
 
     spend = mfa_common.spend
 
-    async def raced(deps, token, tx):
+    async def raced(deps, token, record, hold):
         await mfa_tokens.consume(deps, token)  # the concurrent grant, a moment earlier
-        await spend(deps, token, tx)
+        await spend(deps, token, record, hold)
 
     monkeypatch.setattr(mfa_common, "spend", raced)
     if grant == "otp":

@@ -86,6 +86,16 @@ class Attempts:
         """Give back an attempt taken for a code that was good (or a replay of one)."""
         await self._state.gcra_refund(self._key(subject), self._bucket.refill_seconds)
 
+    async def refund_consuming(self, subject: str, key: str) -> str | None:
+        """`refund(subject)` and `consume(key)` from the same store, in one operation."""
+        return await self._state.consume_refunding(
+            key, self._key(subject), self._bucket.refill_seconds
+        )
+
+    @property
+    def state(self) -> StateStore:
+        return self._state
+
     async def hold(self, subject: str) -> Hold:
         """Reserve one attempt before a code is acted on, or raise 429 with nothing written.
 
@@ -113,6 +123,12 @@ class Hold(Protocol):
         """The code was good, or a replay of a good one: not a guess, it costs nothing."""
         ...
 
+    async def give_back_consuming(self, key: str) -> str | None:
+        """`give_back`, and `consume(key)` from the state store, together: one round trip
+        where the bucket lives in a remote store. The attempt goes back whatever `consume`
+        finds (a race lost for `key` is no guess either)."""
+        ...
+
     async def settle(self) -> None:
         """The unit of work is about to commit: write what the attempt cost, if anything."""
         ...
@@ -136,6 +152,12 @@ class _Taken:
         if not self._given_back:
             self._given_back = True
             await self._attempts.refund(self._subject)
+
+    async def give_back_consuming(self, key: str) -> str | None:
+        if self._given_back:
+            return await self._attempts.state.consume(key)
+        self._given_back = True
+        return await self._attempts.refund_consuming(self._subject, key)
 
     async def settle(self) -> None:
         return None
@@ -161,6 +183,10 @@ class _Locked:
     async def give_back(self) -> None:
         self._given_back = True
 
+    async def give_back_consuming(self, key: str) -> str | None:
+        self._given_back = True
+        return await self._state.consume(key)
+
     async def settle(self) -> None:
         if not self._given_back:
             # What `gcra_take` stores: the new TAT, living until one second past itself.
@@ -174,10 +200,16 @@ class _Locked:
 class _Nothing:
     """For a proof that is no guess (a push approval): no bucket, nothing to give back."""
 
-    __slots__ = ()
+    __slots__ = ("_state",)
+
+    def __init__(self, state: StateStore) -> None:
+        self._state = state
 
     async def give_back(self) -> None:
         return None
+
+    async def give_back_consuming(self, key: str) -> str | None:
+        return await self._state.consume(key)
 
     async def settle(self) -> None:
         return None
@@ -186,7 +218,9 @@ class _Nothing:
         return None
 
 
-NOTHING_HELD: Hold = _Nothing()
+def nothing_held(state: StateStore) -> Hold:
+    """The hold of a proof that is no guess, on `state` (where `give_back_consuming` consumes)."""
+    return _Nothing(state)
 
 
 def mfa_attempts(state: StateStore, clock: Clock, capacity: int, refill: float) -> Attempts:

@@ -255,6 +255,12 @@ class StateStore(Protocol):
         entry stays absent."""
         ...
 
+    async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+        """`consume(key)` and `gcra_refund(bucket, interval)` as one operation, whatever
+        `consume` finds: a grant spends its mfa_token and gives its attempt back together, in
+        one round trip where the store is remote. Atomic as each of the two is."""
+        ...
+
     async def gcra_hold(self, key: str) -> float | None:
         """The entry's time as `gcra_take` reads it: None when absent or expired.
 

@@ -94,6 +94,11 @@ class MemoryStateStore:
             new = max(now, float(current) - interval)
             self._entries[key] = (repr(new), new + 1)
 
+    async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+        value = await self.consume(key)
+        await self.gcra_refund(bucket, interval)
+        return value
+
     async def gcra_hold(self, key: str) -> float | None:
         # Not transactional: there is no unit to lock for, and the grants take and refund here.
         async with self._lock:

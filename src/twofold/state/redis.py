@@ -14,6 +14,7 @@ Every operation is one Redis command or one Lua script, and Redis runs each of t
   SET NX would refuse a key whose clock expiry has passed but whose grace second has not
 - cas, incr: scripts; incr keeps the expiry of the window's first hit (KEEPTTL)
 - gcra_take, gcra_refund: scripts doing the bucket arithmetic where the entry lives
+- consume_refunding: one script doing GETDEL and a refund, so a grant's end is one round trip
 
 Keys are the core's keys behind a configurable prefix, so several deployments (or test runs) can
 share one Redis.
@@ -107,18 +108,39 @@ return false
 """
 )
 
-# ARGV: now, interval, grace ms.
-_GCRA_REFUND = (
+# Gives one cell back to the bucket at `key`: a live entry moves `interval` earlier, never
+# before `now`; an absent one stays absent. (Shared by the scripts below.)
+_REFUND = (
     _LIVE
     + """
-local now = tonumber(ARGV[1])
-local current = live(redis.call('GET', KEYS[1]), now)
-if not current then return 0 end
-local new = (tonumber(current) or now) - tonumber(ARGV[2])
-if new < now then new = now end
-local px = math.ceil((new + 1 - now) * 1000) + tonumber(ARGV[3])
-redis.call('SET', KEYS[1], string.format('%.17g|%.17g', new + 1, new), 'PX', px)
-return 1
+local function refund(key, now, interval, grace)
+  local current = live(redis.call('GET', key), now)
+  if not current then return 0 end
+  local new = (tonumber(current) or now) - interval
+  if new < now then new = now end
+  local px = math.ceil((new + 1 - now) * 1000) + grace
+  redis.call('SET', key, string.format('%.17g|%.17g', new + 1, new), 'PX', px)
+  return 1
+end
+"""
+)
+
+# ARGV: now, interval, grace ms.
+_GCRA_REFUND = (
+    _REFUND
+    + """
+return refund(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+"""
+)
+
+# KEYS: the entry to consume, the bucket; ARGV as _GCRA_REFUND's. The consumed entry as GETDEL
+# returns it, undecoded.
+_CONSUME_REFUNDING = (
+    _REFUND
+    + """
+local raw = redis.call('GETDEL', KEYS[1])
+refund(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return raw
 """
 )
 
@@ -185,6 +207,7 @@ class RedisStateStore:
         self._incr = client.register_script(_INCR)
         self._gcra_take = client.register_script(_GCRA_TAKE)
         self._gcra_refund = client.register_script(_GCRA_REFUND)
+        self._consume_refunding = client.register_script(_CONSUME_REFUNDING)
 
     @classmethod
     def from_url(
@@ -278,6 +301,12 @@ class RedisStateStore:
     async def gcra_refund(self, key: str, interval: float) -> None:
         args: list[str | int] = [repr(self._clock.now()), repr(interval), GRACE_MS]
         await self._gcra_refund(keys=[self._key(key)], args=args)
+
+    @_guarded
+    async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+        args: list[str | int] = [repr(self._clock.now()), repr(interval), GRACE_MS]
+        raw = await self._consume_refunding(keys=[self._key(key), self._key(bucket)], args=args)
+        return self._decode(raw)
 
     @_guarded
     async def gcra_hold(self, key: str) -> float | None:

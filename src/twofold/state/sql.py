@@ -207,6 +207,13 @@ class SqlStateStore:
     async def gcra_refund(self, key: str, interval: float) -> None:
         await self._run(self._gcra_refund, k=_k(key), now=self._clock.now(), interval=interval)
 
+    async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+        # On the storage's own database the grants hold their bucket in the unit of work
+        # (`gcra_hold`) and never call this; it is the two operations, one after the other.
+        value = await self.consume(key)
+        await self.gcra_refund(bucket, interval)
+        return value
+
     async def gcra_hold(self, key: str) -> float | None:
         now = self._clock.now()
         params = {"k": _k(key), "v": repr(now), "exp": now, "now": now}

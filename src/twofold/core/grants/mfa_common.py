@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from twofold.core import audience, audit, issuance
-from twofold.core.attempts import NOTHING_HELD, Attempts, Hold, mfa_attempts
+from twofold.core.attempts import Attempts, Hold, mfa_attempts, nothing_held
 from twofold.core.deps import Deps
 from twofold.core.errors import (
     MALFORMED_MFA_TOKEN,
@@ -77,7 +77,7 @@ async def grant_unit(
     try:
         if bucket is None:
             async with deps.storage.unit_of_work():
-                yield NOTHING_HELD
+                yield nothing_held(deps.state)
         elif deps.state.transactional:
             async with deps.storage.unit_of_work():
                 hold = await bucket.hold(user.user_id)
@@ -128,9 +128,14 @@ async def record_success(deps: Deps, req: GrantRequest, user: User, authenticato
     )
 
 
-async def spend(deps: Deps, mfa_token: str, record: MfaToken) -> None:
-    if not record.via_access_token:
-        await mfa_tokens.consume(deps, mfa_token)
+async def spend(deps: Deps, mfa_token: str, record: MfaToken, hold: Hold) -> None:
+    """The proof was good: spend the mfa_token and give the attempt back, together (one round
+    trip on Redis). A race lost for the mfa_token raises InvalidGrant, the attempt given back
+    all the same: that is no guess either."""
+    if record.via_access_token:
+        await hold.give_back()
+    else:
+        await mfa_tokens.consume(deps, mfa_token, hold)
 
 
 async def mint(deps: Deps, req: GrantRequest, record: MfaToken, user: User, grant: str) -> TokenSet:

@@ -89,8 +89,7 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 )
             if target is not None:
                 await deps.storage.authenticators.touch(target.id, now)
-            await mfa_common.spend(deps, mfa_token, record)
-            await hold.give_back()
+            await mfa_common.spend(deps, mfa_token, record, hold)
             await mfa_common.record_success(deps, req, user, challenge.authenticator_id)
     if not proof:
         raise InvalidGrant(INVALID_BINDING_CODE)

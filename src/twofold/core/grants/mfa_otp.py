@@ -59,9 +59,9 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 deps, req.client.client_id, user, authenticators, candidates, code, now
             )
             if winner is not None:
-                await mfa_common.spend(deps, mfa_token, record)
-            # A replayed valid code is not a guess: it reveals nothing and costs the bucket nothing.
-            if winner is not None or replayed:
+                await mfa_common.spend(deps, mfa_token, record, hold)
+            elif replayed:
+                # A replayed valid code is not a guess: it reveals nothing and costs nothing.
                 await hold.give_back()
             if winner is not None:
                 # The factor is verified and the mfa_token spent: that is what this row says, even

@@ -55,13 +55,14 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
                 # Made only now, after the attempt is taken: made before, its cost would make a
                 # refused (429) right code answer more slowly than a refused wrong one.
                 fresh = recovery.new_code()
-                await mfa_common.spend(deps, mfa_token, record)
+                # The attempt goes back with the mfa_token: a code another request spent a
+                # moment ago (below) is no guess either.
+                await mfa_common.spend(deps, mfa_token, record, hold)
                 if not await deps.storage.recovery_codes.rotate(
                     user.user_id, stored, recovery.hash_code(fresh), now
                 ):
                     # Another request spent this code a moment ago: same answer as a wrong code.
                     raise InvalidGrant(INVALID_RECOVERY_CODE)
-                await hold.give_back()
                 await audit.record(
                     deps,
                     audit.RECOVERY_SUCCEED,

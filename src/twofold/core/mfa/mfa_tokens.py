@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import asdict
 
+from twofold.core.attempts import Hold
 from twofold.core.deps import Deps
 from twofold.core.errors import (
     MALFORMED_MFA_TOKEN,
@@ -74,7 +75,10 @@ def check_client(record: MfaToken, client_id: str) -> None:
         raise InvalidRequest(MFA_TOKEN_OTHER_CLIENT)
 
 
-async def consume(deps: Deps, token: str) -> None:
-    """Spend the token; of many concurrent successful grants exactly one gets past this."""
-    if await deps.state.consume(_key(token)) is None:
+async def consume(deps: Deps, token: str, hold: Hold | None = None) -> None:
+    """Spend the token; of many concurrent successful grants exactly one gets past this. With
+    a grant's `hold`, its attempt is given back in the same step."""
+    key = _key(token)
+    spent = await (deps.state.consume(key) if hold is None else hold.give_back_consuming(key))
+    if spent is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
