@@ -173,3 +173,41 @@ async def test_no_mfa_even_when_policy_always(env):
     client = await _setup(env)
 
     assert_tokens(await env.token({"grant_type": GRANT_CC, "audience": API}, client))
+
+
+async def test_a_found_api_is_read_once_per_cache_period_and_a_new_one_works_at_once(
+    env, monkeypatch
+):
+    # Every client_credentials grant looks its API up; a found API is kept for five seconds
+    # (as clients are), an unknown identifier is asked for every time, so an API created
+    # meanwhile (on another node too) is found by the next request.
+    from twofold.core.deps import API_CACHE_SECONDS
+    from twofold.core.models import Api
+
+    client = await _setup(env)
+    deps = env.services.deps
+    apis = deps.storage.apis
+    read: list[str] = []
+    get = apis.get
+
+    async def counted(identifier):
+        read.append(identifier)
+        return await get(identifier)
+
+    monkeypatch.setattr(apis, "get", counted)
+    env.clock.advance(API_CACHE_SECONDS)  # past what granting the client read
+    for _ in range(3):
+        assert_tokens(await env.token({"grant_type": GRANT_CC, "audience": API}, client))
+    assert read == [API]
+
+    env.clock.advance(API_CACHE_SECONDS)
+    assert_tokens(await env.token({"grant_type": GRANT_CC, "audience": API}, client))
+    assert read == [API, API]
+
+    later = "https://later.example.com"
+    assert await deps.api(later) is None
+    await apis.create(Api(identifier=later, name="later"))  # another node: this one is not told
+    found = await deps.api(later)
+    assert found is not None
+    assert found.identifier == later
+    assert read[2:] == [later, later]

@@ -40,7 +40,7 @@ async def find_api(deps: Deps, identifier: str) -> Api | None:
             scopes=MANAGEMENT_SCOPES,
             token_lifetime=MANAGEMENT_TOKEN_LIFETIME,
         )
-    return await deps.storage.apis.get(identifier)
+    return await deps.api(identifier)
 
 
 async def resolve(deps: Deps, requested: str | None) -> Target:
@@ -61,7 +61,7 @@ async def resolve(deps: Deps, requested: str | None) -> Target:
     if deps.is_management_audience(audience):
         # The Management API is for machines (client_credentials); no user token is minted for it.
         raise AccessDenied(f"Service not found: {audience}")
-    api = await deps.storage.apis.get(audience)
+    api = await deps.api(audience)
     if api is None:
         raise AccessDenied(f"Service not found: {audience}")
     return Target(api.identifier, api.scopes, api.token_lifetime)

@@ -16,7 +16,7 @@ from twofold.core.attempts import PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Bucke
 from twofold.core.background import Background
 from twofold.core.clock import Clock
 from twofold.core.crypto import KeyRing
-from twofold.core.models import Client, SigningKey, Tenant
+from twofold.core.models import Api, Client, SigningKey, Tenant
 from twofold.core.passwords import PasswordHasher
 from twofold.core.ports import (
     Channel,
@@ -37,6 +37,11 @@ TENANT_CACHE_SECONDS = 5.0
 # found clients are cached, so a client created on another node works there at once.
 CLIENT_CACHE_SECONDS = 5.0
 CLIENT_CACHE_MAX = 10_000
+# Registered APIs are read by every grant that mints a token for one (client_credentials: its
+# only read). Same freshness and rule as clients: only found APIs are cached, so an API created
+# on another node works there at once.
+API_CACHE_SECONDS = CLIENT_CACHE_SECONDS
+API_CACHE_MAX = 10_000
 T = TypeVar("T")
 
 
@@ -137,6 +142,7 @@ class Deps:
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tenant: _Cached[Tenant] = field(default_factory=lambda: _Cached[Tenant]())
     _clients: dict[str, tuple[float, Client]] = field(default_factory=dict)
+    _apis: dict[str, tuple[float, Api]] = field(default_factory=dict)
     _web_origins: _Cached[frozenset[str]] = field(default_factory=lambda: _Cached[frozenset[str]]())
 
     @property
@@ -189,6 +195,21 @@ class Deps:
 
     def forget_client(self, client_id: str) -> None:
         self._clients.pop(client_id, None)
+
+    async def api(self, identifier: str) -> Api | None:
+        """The registered API with this identifier (the built-in ones are not stored)."""
+        now = self.clock.now()
+        cached = self._apis.get(identifier)
+        if cached is not None and now - cached[0] < API_CACHE_SECONDS:
+            return cached[1]
+        api = await self.storage.apis.get(identifier)
+        if api is not None:
+            if len(self._apis) >= API_CACHE_MAX:
+                self._apis.clear()
+            self._apis[identifier] = (now, api)
+        else:
+            self._apis.pop(identifier, None)
+        return api
 
     async def web_origins(self) -> frozenset[str]:
         """Every client's web origins together (what a CORS preflight is checked against),
