@@ -38,3 +38,27 @@ def test_the_report_names_the_state_store() -> None:
     del options["state"]
     assert report._backend(results) == "PostgreSQL"
     assert report._state_text(results) == "the database's `state` table"
+
+
+def _scale_cell(p50: float, reused: int = 0) -> dict[str, object]:
+    return {
+        "scenario": "mfa-otp",
+        "workers": 2,
+        "connections": 64,
+        "ok_rps": 1000.0,
+        "latency_ms": {"p50": p50, "p99": p50 * 2},
+        "reused_bodies": reused,
+    }
+
+
+def test_a_scale_cell_that_ran_out_of_bodies_is_not_judged() -> None:
+    # Repeats of a spent body are answered with quick errors: such a cell's latencies say
+    # nothing about the size, within 1.2x or not.
+    def table(small: dict[str, object], large: dict[str, object]) -> str:
+        sizes = [{"users": 10_000, "cells": [small]}, {"users": 1_000_000, "cells": [large]}]
+        return report.scale_table({"sizes": sizes})[-1]
+
+    assert table(_scale_cell(50.0), _scale_cell(55.0)).endswith("| yes |")
+    assert table(_scale_cell(50.0), _scale_cell(70.0)).endswith("| **no** |")
+    assert "not comparable" in table(_scale_cell(50.0, reused=6_000), _scale_cell(55.0))
+    assert "not comparable" in table(_scale_cell(50.0), _scale_cell(55.0, reused=1))
