@@ -152,13 +152,12 @@ class BodyTimeout(HttpMiddleware):
         cancelled = False  # by the timer
         started = False
 
-        def late() -> None:
+        def late() -> None:  # never runs once the body is complete: the timer is cancelled
             nonlocal timed_out, cancelled
-            if not complete:
-                timed_out = True
-                if reading:
-                    cancelled = True
-                    task.cancel()
+            timed_out = True
+            if reading:
+                cancelled = True
+                task.cancel()
 
         timer = asyncio.get_running_loop().call_later(self.timeout, late)
 

@@ -45,6 +45,36 @@ API_CACHE_MAX = 10_000
 T = TypeVar("T")
 
 
+class _FoundCache(Generic[T]):
+    """Rows read from storage by key, kept `ttl` seconds each. Only rows found are kept, so
+    one created on another node is seen at once; at `limit` entries it starts afresh."""
+
+    __slots__ = ("_entries", "_limit", "_ttl")
+
+    def __init__(self, ttl: float, limit: int) -> None:
+        self._entries: dict[str, tuple[float, T]] = {}
+        self._ttl = ttl
+        self._limit = limit
+
+    async def get(
+        self, now: float, key: str, load: Callable[[str], Awaitable[T | None]]
+    ) -> T | None:
+        cached = self._entries.get(key)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        value = await load(key)
+        if value is None:
+            self._entries.pop(key, None)
+        else:
+            if len(self._entries) >= self._limit:
+                self._entries.clear()
+            self._entries[key] = (now, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
 class _Cached(Generic[T]):
     """One value read from storage, kept for a number of seconds."""
 
@@ -141,8 +171,12 @@ class Deps:
     _signer_keys: list[SigningKey] = field(default_factory=list)
     _signer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tenant: _Cached[Tenant] = field(default_factory=lambda: _Cached[Tenant]())
-    _clients: dict[str, tuple[float, Client]] = field(default_factory=dict)
-    _apis: dict[str, tuple[float, Api]] = field(default_factory=dict)
+    _clients: _FoundCache[Client] = field(
+        default_factory=lambda: _FoundCache[Client](CLIENT_CACHE_SECONDS, CLIENT_CACHE_MAX)
+    )
+    _apis: _FoundCache[Api] = field(
+        default_factory=lambda: _FoundCache[Api](API_CACHE_SECONDS, API_CACHE_MAX)
+    )
     _web_origins: _Cached[frozenset[str]] = field(default_factory=lambda: _Cached[frozenset[str]]())
 
     @property
@@ -180,36 +214,14 @@ class Deps:
         self._tenant.value = None
 
     async def client(self, client_id: str) -> Client | None:
-        now = self.clock.now()
-        cached = self._clients.get(client_id)
-        if cached is not None and now - cached[0] < CLIENT_CACHE_SECONDS:
-            return cached[1]
-        client = await self.storage.clients.get(client_id)
-        if client is not None:
-            if len(self._clients) >= CLIENT_CACHE_MAX:
-                self._clients.clear()
-            self._clients[client_id] = (now, client)
-        else:
-            self._clients.pop(client_id, None)
-        return client
+        return await self._clients.get(self.clock.now(), client_id, self.storage.clients.get)
 
     def forget_client(self, client_id: str) -> None:
-        self._clients.pop(client_id, None)
+        self._clients.forget(client_id)
 
     async def api(self, identifier: str) -> Api | None:
         """The registered API with this identifier (the built-in ones are not stored)."""
-        now = self.clock.now()
-        cached = self._apis.get(identifier)
-        if cached is not None and now - cached[0] < API_CACHE_SECONDS:
-            return cached[1]
-        api = await self.storage.apis.get(identifier)
-        if api is not None:
-            if len(self._apis) >= API_CACHE_MAX:
-                self._apis.clear()
-            self._apis[identifier] = (now, api)
-        else:
-            self._apis.pop(identifier, None)
-        return api
+        return await self._apis.get(self.clock.now(), identifier, self.storage.apis.get)
 
     async def web_origins(self) -> frozenset[str]:
         """Every client's web origins together (what a CORS preflight is checked against),
