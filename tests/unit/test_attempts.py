@@ -6,7 +6,7 @@ import pytest
 
 from twofold.core.attempts import Attempts, mfa_attempts, nothing_held
 from twofold.core.clock import FrozenClock
-from twofold.core.errors import TooManyAttempts
+from twofold.core.errors import BackendUnavailable, TooManyAttempts
 from twofold.state.memory import MemoryStateStore
 
 from .counting_store import CountingStore
@@ -210,3 +210,20 @@ async def test_a_locked_attempt_given_back_with_the_consume_writes_nothing() -> 
     assert store.writes == writes  # given back: the attempt is never written
     assert (await attempts.remaining("u"))[0] == CAPACITY
     assert store.gcra_calls == 0
+
+
+async def test_a_spend_the_store_did_not_answer_still_gives_the_attempt_back_on_abandon() -> None:
+    # Redis down between the take and the spend: the unit fails, and the attempt an outage
+    # cost goes back once the store answers again.
+    class _Down(MemoryStateStore):
+        async def consume_refunding(self, key: str, bucket: str, interval: float) -> str | None:
+            raise BackendUnavailable("redis")
+
+    clock = FrozenClock(1_000_000.0)
+    store = _Down(clock)
+    attempts = _attempts(store, clock)
+    hold = await attempts.hold("u")
+    with pytest.raises(BackendUnavailable):
+        await hold.give_back_consuming("token")
+    await hold.abandon()
+    assert (await attempts.remaining("u"))[0] == CAPACITY

@@ -156,8 +156,11 @@ class _Taken:
     async def give_back_consuming(self, key: str) -> str | None:
         if self._given_back:
             return await self._attempts.state.consume(key)
+        # Marked only once the store answered: if it did not (an outage), `abandon` gives the
+        # attempt back again, as it did when the spend and the refund were two commands.
+        value = await self._attempts.refund_consuming(self._subject, key)
         self._given_back = True
-        return await self._attempts.refund_consuming(self._subject, key)
+        return value
 
     async def settle(self) -> None:
         return None
