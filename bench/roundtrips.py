@@ -7,8 +7,10 @@ For `profile_hot.py` only: it patches the drivers of the process it runs in.
 - PostgreSQL: every message exchange psycopg starts, counted where psycopg starts it, so the
   direct path (statements straight on psycopg) and SQLAlchemy's path both count: a statement
   (`cursor.execute`), and the commands psycopg sends on its own (BEGIN, COMMIT, ROLLBACK,
-  SAVEPOINT…). The pool's pre-ping is a statement, so it counts too (and as `ping`). In
-  pipeline mode statements wait for nothing: each is counted as `pipelined …` (not a round
+  SAVEPOINT…). The pool's pre-ping is a statement, so it counts too (and as `ping`). The
+  direct path sends several statements as one simple-protocol query: that query is one round
+  trip, counted as `QUERY`, and each statement in it as `in one query …` (not a round trip).
+  In pipeline mode statements wait for nothing: each is counted as `pipelined …` (not a round
   trip), and each synchronisation point, where psycopg waits for the server, as `PIPELINE`.
 - Redis: every packet redis-py sends (`send_packed_command`): one per command, one per
   pipeline or script call.
@@ -18,8 +20,15 @@ from __future__ import annotations
 
 import collections
 import functools
+import re
 from collections.abc import Callable, Generator
 from typing import Any
+
+# Where a statement starts in a query of several (literals may hold "; " too, but not followed
+# by one of these words in capitals: close enough for counting).
+_NEXT_STATEMENT = re.compile(
+    r"; (?=(?:SELECT|INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b)"
+)
 
 
 class RoundTrips:
@@ -53,8 +62,14 @@ class RoundTrips:
             text = query if isinstance(query, str | bytes) else "COMPOSED"
             if conn._pipeline is not None:
                 self.counts["pipelined " + self._kind(text)] += 1
-            else:
+                return
+            statements = _NEXT_STATEMENT.split(text) if isinstance(text, str) else [text]
+            if len(statements) == 1:
                 self._count_sql(text)
+                return
+            self.counts["QUERY"] += 1
+            for statement in statements:
+                self.counts["in one query " + self._kind(statement)] += 1
 
         execute = psycopg.AsyncCursor.execute
 
@@ -110,7 +125,7 @@ class RoundTrips:
     def summary(self, n: int) -> str:
         sql = {k: v for k, v in self.counts.items() if k != "redis"}
         per = {k: round(v / n, 2) for k, v in sorted(sql.items())}
-        trips = sum(v for k, v in sql.items() if not k.startswith("pipelined "))
+        trips = sum(v for k, v in sql.items() if not k.startswith(("pipelined ", "in one query ")))
         line = f"SQL round trips per request: {trips / n:.2f} {per}"
         line += f"; Redis round trips per request: {self.counts['redis'] / n:.2f}"
         return line + f"; pool checkouts per request: {self.checkouts / n:.2f}"

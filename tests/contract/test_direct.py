@@ -146,3 +146,61 @@ async def test_served_path_answers_as_sqlalchemy_on_every_backend(database_url: 
             assert "BEGIN IMMEDIATE" in traced
     finally:
         await database.dispose()
+
+
+# Values that would change a statement if they were spliced into its SQL unquoted, or quoted
+# naively: quotes, backslashes (E'' strings), semicolons and comments (a second statement),
+# the driver's own placeholders, dollar quoting, and text outside ASCII.
+_HOSTILE = (
+    "it's",
+    "a'); DELETE FROM state; --",
+    "back\\slash",
+    "\\'; COMMIT; SELECT '",
+    "%s %(k)s %% %",
+    "$1 $$ $q$x$q$",
+    "E'\\x41'",
+    "/* open comment",
+    "line\nbreak\ttab",
+    "ünïcödé 🙂",
+    "",
+)
+_EXACT_FLOATS = (0.0, 1e308, 5e-324, 1764000000.123456, -2.5, float("inf"), -1e308)
+_BARE = sa.select(sa.bindparam("x", type_=sa.Double), sa.bindparam("y", type_=sa.Double) / 3)
+
+
+@pytest.mark.anyio
+async def test_values_reach_the_database_exactly_and_only_as_values(database_url: str) -> None:
+    # On PostgreSQL the direct path writes each value into its statement as a literal: whatever
+    # a value holds, it must come back as it went in, and run nothing.
+    await anyio.to_thread.run_sync(migrate.upgrade, database_url)
+    database = Database.open(database_url)
+    try:
+        keys = [f"k{i}:{text}" for i, text in enumerate(_HOSTILE)]
+        async with database.write_transaction() as conn:
+            for key, expires in zip(keys, _EXACT_FLOATS * 2, strict=False):
+                assert (await conn.execute(_INSERT, {"k": key, "e": expires})).rowcount == 1
+        async with database.read_connection() as conn:
+            rows = (await conn.execute(_GET, {"now": float("-inf")})).all()  # all of them
+            assert sorted(r.key for r in rows) == sorted(keys)
+            for key in keys:
+                assert (await conn.execute(_SCALAR, {"k": key})).scalar_one() == "fixed"
+            assert (await conn.execute(_SCALAR, {"k": "it''s"})).scalar_one_or_none() is None
+        async with database.engine.connect() as plain:
+            stored = dict((await plain.execute(sa.select(_c.key, _c.expires_at))).all())
+        for key, expires in zip(keys, _EXACT_FLOATS * 2, strict=False):
+            assert stored[key] == expires
+            assert str(stored[key]) == str(expires)  # every digit
+        # A float keeps its type where nothing else gives one: selected back, and in arithmetic.
+        async with database.read_connection() as conn:
+            for value in _EXACT_FLOATS:
+                row = (await conn.execute(_BARE, {"x": value, "y": 1.0})).first()
+                assert type(row[0]) is float
+                assert str(row[0]) == str(value)
+                assert row[1] == 1.0 / 3
+        # Read together (one round trip on PostgreSQL), each statement with its own values.
+        results = await database.read_together(
+            [(_SCALAR, {"k": keys[1]}), (_SCALAR, {"k": "absent"}), (_SCALAR, {"k": keys[3]})]
+        )
+        assert [r.scalar_one_or_none() for r in results] == ["fixed", None, "fixed"]
+    finally:
+        await database.dispose()

@@ -100,7 +100,7 @@ class PooledConn:
     this same pooled connection, made on first need.
 
     The pool's connections are in autocommit mode. After `begin()`, the next statement goes out
-    in one pipeline behind BEGIN; `commit()` or `rollback()` ends the transaction.
+    in one query behind BEGIN; `commit()` or `rollback()` ends the transaction.
     """
 
     __slots__ = (
@@ -142,7 +142,7 @@ class PooledConn:
 
     async def _sqlalchemy(self) -> AsyncConnection:
         if await self._next_statement():
-            await self._driver_call(self._cursors.command.execute(direct.BEGIN))
+            await self._driver_call(self._cursors.cursor.execute(direct.BEGIN))
         if self._sa is None:
             sync = Connection(self._async_engine.sync_engine, connection=self._fairy)
             self._sa = AsyncConnection(self._async_engine, sync)
@@ -194,7 +194,7 @@ class PooledConn:
         on_failure: Callable[[Exception], None],
     ) -> None:
         """`execute_in_savepoint`, sent later: with this connection's next statement, or in one
-        pipeline with COMMIT, which saves the round trip when it is a transaction's last write
+        query with COMMIT, which saves the round trip when it is a transaction's last write
         (an audit row). If it fails then, the transaction goes on without it and `on_failure`
         gets the error. Before a transaction's first statement (BEGIN still to go) it runs now."""
         plan = self._plans.get(statement)
@@ -272,7 +272,7 @@ class PooledConn:
             if not self._in_transaction():
                 raise  # COMMIT failed, or the connection was lost
             # The write failed and was rolled back to its savepoint; COMMIT, behind it in the
-            # pipeline, was skipped.
+            # query, was skipped.
             await self._driver_call(self.raw.commit())
             on_failure(error)
 
@@ -294,7 +294,7 @@ _shared: ContextVar[tuple[PostgreSQL, object, PooledConn] | None] = ContextVar(
 class PostgreSQL:
     """Connections in autocommit mode: a read is one statement, which sees a consistent snapshot
     on its own (no BEGIN and ROLLBACK round trips, about a third of a read's CPU); a write
-    transaction sends its BEGIN in one pipeline with its first statement, and COMMIT at its end.
+    transaction sends its BEGIN in one query with its first statement, and COMMIT at its end.
     Statements built once are compiled once and run on psycopg. A lost or unreachable server is
     `BackendUnavailable` (see `failures`); `IdlePing` replaces dead connections, so the next
     request after the server is back just works."""
