@@ -27,7 +27,7 @@ from typing import Any
 # Where a statement starts in a query of several (literals may hold "; " too, but not followed
 # by one of these words in capitals: close enough for counting).
 _NEXT_STATEMENT = re.compile(
-    r"; (?=(?:SELECT|INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b)"
+    r"; (?=(?:WITH|SELECT|INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b)"
 )
 
 

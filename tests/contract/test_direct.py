@@ -197,6 +197,28 @@ async def test_values_reach_the_database_exactly_and_only_as_values(database_url
                 assert type(row[0]) is float
                 assert str(row[0]) == str(value)
                 assert row[1] == 1.0 / 3
+        if not database_url.startswith("sqlite"):
+            # PostgreSQL's text cannot hold NUL: a value with one is refused, never cut short
+            # at it (which would make it another, existing key).
+            async with database.read_connection() as conn:
+                with pytest.raises(sa_exc.DataError):
+                    await conn.execute(_SCALAR, {"k": keys[0] + "\x00tail"})
+
+            # Refused as a transaction's first statement, and the refusal swallowed: what the
+            # transaction writes next is still part of it, and undone with it.
+            async def swallowed_then_undone() -> None:
+                async with database.write_transaction() as conn:
+                    with pytest.raises(sa_exc.DataError):
+                        await conn.execute(_INSERT, {"k": "nul\x00", "e": 1.0})
+                    await conn.execute(_INSERT, {"k": "after-nul", "e": 1.0})
+                    raise RuntimeError("undo")
+
+            with pytest.raises(RuntimeError):
+                await swallowed_then_undone()
+            async with database.read_connection() as conn:
+                assert (
+                    await conn.execute(_SCALAR, {"k": "after-nul"})
+                ).scalar_one_or_none() is None
         # Read together (one round trip on PostgreSQL), each statement with its own values.
         results = await database.read_together(
             [(_SCALAR, {"k": keys[1]}), (_SCALAR, {"k": "absent"}), (_SCALAR, {"k": keys[3]})]

@@ -23,6 +23,7 @@ What keeps this honest:
 
 from __future__ import annotations
 
+import functools
 import operator
 import sqlite3
 from collections import namedtuple
@@ -228,12 +229,14 @@ class Cursors:
 
     Each round trip of the direct path is one simple-protocol query: the statements joined by
     semicolons, each value written into its statement as a literal by psycopg's own quoting
-    (libpq's `PQescapeLiteral` for text, typed literals for the rest). psycopg's pipeline mode,
-    which sent the same statements with bound parameters in one round trip, spends about 60 %
-    more of Twofold's CPU on its own Python (a generator step and a wait on the socket per
-    message), while the server's parse and plan of each statement, which the prepared
-    statements of the pipeline saved, costs PostgreSQL less than that. A query without
-    parameters (the joined one) is sent as it is: nothing in it is read as a placeholder.
+    (libpq's `PQescapeLiteral` for text, digits for integers, `'…'::float8` for floats, `true`,
+    `false` and `NULL`). psycopg's pipeline mode, which sent the same statements with bound
+    parameters in one round trip, spends about 60 % more of Twofold's CPU on its own Python (a
+    generator step and a wait on the socket per message), while the server's parse and plan of
+    each statement, which the prepared statements of the pipeline saved, costs PostgreSQL less
+    than that. A query without parameters (the joined one) is sent as it is: nothing in it is
+    read as a placeholder. The values are in the query's text, so PostgreSQL's own log of a
+    failed statement and `pg_stat_activity` show them (`docs/deploy.md`).
 
     Floats are written as typed literals (`'1.5'::float8`), as they were typed when bound: a bare
     `1.5` is a `numeric` constant, which would compute in decimal where it meets only other
@@ -258,6 +261,7 @@ class Cursors:
         return str(self.cursor.mogrify(plan.sql, values))
 
 
+@functools.cache  # one class for every connection
 def _float8_literal() -> type:
     from psycopg.types.numeric import FloatDumper
 
@@ -269,6 +273,22 @@ def _float8_literal() -> type:
             return b"'" + str(obj).encode() + b"'"
 
     return Float8Literal
+
+
+async def _query(cursors: Cursors, render: Callable[[], list[str]], *, begin: bool) -> str:
+    """The text of one round trip's query, BEGIN first with `begin`.
+
+    psycopg refuses some values while writing them in (text holding NUL, which PostgreSQL
+    cannot store), before anything has gone out. With `begin`, BEGIN then goes out alone: the
+    caller counts its transaction as begun from here on, and a caller that swallows the refusal
+    (a lookup whose odd key matches nothing) must not run its next writes outside it."""
+    try:
+        statements = render()
+    except Exception:
+        if begin:
+            await cursors.cursor.execute(BEGIN)
+        raise
+    return "; ".join(["BEGIN", *statements] if begin else statements)
 
 
 async def _rows_of(cursor: Any, plan: Plan) -> Rows:
@@ -288,8 +308,9 @@ async def run_psycopg(
     values = plan.values(parameters)
     cursor = cursors.cursor
     try:
-        statement = cursors.literal(plan, values)
-        await cursor.execute(f"BEGIN; {statement}" if begin else statement)
+        await cursor.execute(
+            await _query(cursors, lambda: [cursors.literal(plan, values)], begin=begin)
+        )
         if begin:
             cursor.nextset()
         return await _rows_of(cursor, plan)
@@ -306,12 +327,17 @@ async def run_psycopg_together(
 
     cursor = cursors.cursor
     values: Any = None
-    try:
-        statements = ["BEGIN"] if begin else []
+
+    def render() -> list[str]:
+        nonlocal values
+        statements = []
         for plan, parameters in runs:
             values = plan.values(parameters)
             statements.append(cursors.literal(plan, values))
-        await cursor.execute("; ".join(statements))
+        return statements
+
+    try:
+        await cursor.execute(await _query(cursors, render, begin=begin))
         if begin:
             cursor.nextset()
         results = []
@@ -356,13 +382,15 @@ async def run_psycopg_in_savepoint(
 
     raw, cursor = cursors.conn, cursors.cursor
     values = plan.values(parameters)
+
+    def render() -> list[str]:
+        statements = [_SAVEPOINT, cursors.literal(plan, values), _RELEASE]
+        return [*statements, "COMMIT"] if commit else statements
+
     try:
-        statements = ["BEGIN", _SAVEPOINT] if begin else [_SAVEPOINT]
-        statements.append(cursors.literal(plan, values))
-        statements.append(_RELEASE)
-        if commit:
-            statements.append("COMMIT")
-        await cursor.execute("; ".join(statements))
+        # A value refused before anything went out leaves the transaction as it was (open):
+        # as if the statement had failed and been rolled back to its savepoint.
+        await cursor.execute(await _query(cursors, render, begin=begin))
         # The query's results arrived together; the statement's comes after BEGIN and SAVEPOINT.
         cursor.nextset()
         if begin:
