@@ -294,9 +294,8 @@ async def test_gcra_hold_reads_the_tat_as_gcra_take_does(
     assert await state_store.gcra_take("b", 10, 20) is not None  # held or not, it is full
     assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 30, abs=1e-3)
     clock.advance(25)
-    assert await state_store.gcra_hold("b") == pytest.approx(
-        clock.now() + 5, abs=1e-3
-    )  # in the past too
+    # In the past too:
+    assert await state_store.gcra_hold("b") == pytest.approx(clock.now() + 5, abs=1e-3)
     clock.advance(5 + 0.999)
     assert await state_store.gcra_hold("b") == pytest.approx(clock.now() - 0.999, abs=1e-3)
     clock.advance(0.001)

@@ -221,7 +221,7 @@ def run_sqlite(raw: sqlite3.Connection, plan: Plan, parameters: Mapping[str, Any
     return Rows(plan, rows, _names(plan, cursor), cursor.rowcount)
 
 
-BEGIN = b"BEGIN"
+BEGIN = "BEGIN"
 
 
 class Cursors:
@@ -275,20 +275,25 @@ def _float8_literal() -> type:
     return Float8Literal
 
 
-async def _query(cursors: Cursors, render: Callable[[], list[str]], *, begin: bool) -> str:
-    """The text of one round trip's query, BEGIN first with `begin`.
+async def _send(cursors: Cursors, render: Callable[[], list[str]], *, begin: bool) -> Any:
+    """One round trip: the statements `render` writes, as one query, BEGIN first with `begin`.
+    Returns the cursor on the first of them (past BEGIN's result).
 
     psycopg refuses some values while writing them in (text holding NUL, which PostgreSQL
     cannot store), before anything has gone out. With `begin`, BEGIN then goes out alone: the
     caller counts its transaction as begun from here on, and a caller that swallows the refusal
     (a lookup whose odd key matches nothing) must not run its next writes outside it."""
+    cursor = cursors.cursor
     try:
         statements = render()
     except Exception:
         if begin:
-            await cursors.cursor.execute(BEGIN)
+            await cursor.execute(BEGIN)
         raise
-    return "; ".join(["BEGIN", *statements] if begin else statements)
+    await cursor.execute("; ".join([BEGIN, *statements] if begin else statements))
+    if begin:
+        cursor.nextset()
+    return cursor
 
 
 async def _rows_of(cursor: Any, plan: Plan) -> Rows:
@@ -306,13 +311,8 @@ async def run_psycopg(
     import psycopg
 
     values = plan.values(parameters)
-    cursor = cursors.cursor
     try:
-        await cursor.execute(
-            await _query(cursors, lambda: [cursors.literal(plan, values)], begin=begin)
-        )
-        if begin:
-            cursor.nextset()
+        cursor = await _send(cursors, lambda: [cursors.literal(plan, values)], begin=begin)
         return await _rows_of(cursor, plan)
     except psycopg.Error as exc:
         raise DBAPIError.instance(plan.sql, values, exc, psycopg.Error) from exc
@@ -325,7 +325,6 @@ async def run_psycopg_together(
     results, in one query: one round trip for all of them (BEGIN first, with `begin`)."""
     import psycopg
 
-    cursor = cursors.cursor
     values: Any = None
 
     def render() -> list[str]:
@@ -337,9 +336,7 @@ async def run_psycopg_together(
         return statements
 
     try:
-        await cursor.execute(await _query(cursors, render, begin=begin))
-        if begin:
-            cursor.nextset()
+        cursor = await _send(cursors, render, begin=begin)
         results = []
         for index, (plan, _) in enumerate(runs):
             if index:
@@ -380,7 +377,6 @@ async def run_psycopg_in_savepoint(
     import psycopg
     from psycopg.pq import TransactionStatus
 
-    raw, cursor = cursors.conn, cursors.cursor
     values = plan.values(parameters)
 
     def render() -> list[str]:
@@ -390,17 +386,14 @@ async def run_psycopg_in_savepoint(
     try:
         # A value refused before anything went out leaves the transaction as it was (open):
         # as if the statement had failed and been rolled back to its savepoint.
-        await cursor.execute(await _query(cursors, render, begin=begin))
-        # The query's results arrived together; the statement's comes after BEGIN and SAVEPOINT.
-        cursor.nextset()
-        if begin:
-            cursor.nextset()
+        cursor = await _send(cursors, render, begin=begin)
+        cursor.nextset()  # past SAVEPOINT's result, to the statement's
         return await _rows_of(cursor, plan)
     except psycopg.Error as exc:
         error = exc
-        if raw.info.transaction_status == TransactionStatus.INERROR:
+        if cursors.conn.info.transaction_status == TransactionStatus.INERROR:
             try:
-                await cursor.execute(_UNDO)
+                await cursors.cursor.execute(_UNDO)
             except psycopg.Error as failed:
                 # The transaction stays aborted (the connection was lost, say): this error is
                 # the one that says so.
