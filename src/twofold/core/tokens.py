@@ -32,7 +32,7 @@ from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey, RSAKey
 from joserfc.jws import CompactSignature, JWSRegistry
 from joserfc.util import urlsafe_b64decode
 
-from twofold.core import associated_data
+from twofold.core import associated_data, json_codec
 from twofold.core import claims as claims_mod
 from twofold.core.claims import TokenInvalid
 from twofold.core.crypto import KeyRing
@@ -206,8 +206,7 @@ class TokenSigner:
         # joserfc writes (tests compare them), without its per-call header and registry work:
         # that was 30-45 µs a token, as much as an ES256 or Ed25519 signature. Only signing is
         # done here; every token we read goes through joserfc (`verify`).
-        payload = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
-        signing_input = self._header_segment + b"." + _b64(payload)
+        signing_input = self._header_segment + b"." + _b64(json_codec.dumps(claims))
         signature = _b64(self._sign_input(signing_input))
         return (signing_input + b"." + signature).decode("ascii")
 

@@ -8,10 +8,10 @@ little longer than its lifetime so that an expired token is told apart from a ga
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict
 
+from twofold.core import json_codec
 from twofold.core.attempts import Hold
 from twofold.core.deps import Deps
 from twofold.core.errors import (
@@ -49,7 +49,9 @@ async def issue(
         expires_at=now + lifetime,
         realm=realm,
     )
-    await deps.state.put(_key(token), json.dumps(asdict(record)), ttl=lifetime + _EXPIRED_MEMORY)
+    await deps.state.put(
+        _key(token), json_codec.dumps(asdict(record)).decode(), ttl=lifetime + _EXPIRED_MEMORY
+    )
     return token
 
 
@@ -64,7 +66,7 @@ async def load(deps: Deps, token: str) -> MfaToken:
     raw = await deps.state.get(_key(token))
     if raw is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)
-    record = MfaToken(**json.loads(raw))
+    record = MfaToken(**json_codec.loads(raw))
     if deps.clock.now() >= record.expires_at:
         raise ExpiredToken()
     return record
