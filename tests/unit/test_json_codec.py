@@ -3,12 +3,27 @@ where orjson refuses a value."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 from typing import Any
 
 import pytest
 
 from twofold.core import json_codec
+
+
+class Tag(str):
+    pass
+
+
+class Document(dict[str, Any]):
+    pass
+
+
+@dataclasses.dataclass
+class Record:
+    secret: str
 
 
 def stdlib(value: Any) -> bytes:
@@ -39,10 +54,12 @@ def test_small_floats_may_be_spelt_otherwise_but_read_back_the_same(number: floa
 @pytest.mark.parametrize(
     "value",
     [
-        {"n": 2**64},  # beyond orjson's 64 bits
+        {"n": 2**64, "name": "Zoë 😀"},  # beyond orjson's 64 bits
         {"n": -(2**63) - 1},
         {"deep": [{"n": 10**30}]},
         {1: "integer key"},  # orjson takes only string keys
+        {"tag": Tag("a subclass of str")},
+        Document({"k": "a subclass of dict"}),
     ],
 )
 def test_what_orjson_refuses_goes_to_the_standard_library(value: Any) -> None:
@@ -52,7 +69,28 @@ def test_what_orjson_refuses_goes_to_the_standard_library(value: Any) -> None:
     assert json.loads(written) == json.loads(stdlib(value))
 
 
-def test_a_lone_surrogate_is_refused_as_before() -> None:
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"exp": datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)},  # orjson: ISO text
+        {"record": Record("s3cret")},  # orjson: every field
+        {"n": 2**64, "nan": float("nan")},  # the fallback refuses NaN, as Starlette did
+    ],
+)
+def test_what_the_standard_library_refuses_stays_refused(value: Any) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        json.dumps(value, allow_nan=False)
+    with pytest.raises((TypeError, ValueError)):
+        json_codec.dumps(value)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_orjson_writes_nan_and_infinities_as_null(number: float) -> None:
+    # Never JSON's words NaN or Infinity, which strict readers refuse.
+    assert json_codec.dumps({"n": number}) == b'{"n":null}'
+
+
+def test_a_lone_surrogate_is_refused_as_claims_and_responses_were() -> None:
     with pytest.raises(UnicodeEncodeError):
         stdlib({"name": "\ud800"})
     with pytest.raises(UnicodeEncodeError):
