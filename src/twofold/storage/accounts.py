@@ -158,9 +158,15 @@ def user_from_row(row: sa.Row[Any]) -> User:
         row,
         email_verified=bool(row.email_verified),
         blocked=bool(row.blocked),
-        user_metadata=json.loads(row.user_metadata),
-        app_metadata=json.loads(row.app_metadata),
+        user_metadata=_metadata(row.user_metadata),
+        app_metadata=_metadata(row.app_metadata),
     )
+
+
+def _metadata(text: str) -> dict[str, Any]:
+    # Most users have none, and every token and MFA request reads its user: "{}" is skipped
+    # rather than parsed (a new dict each time, as the caller may keep it).
+    return {} if text == "{}" else cast(dict[str, Any], json.loads(text))
 
 
 def _user_values(user: User) -> dict[str, Any]:
