@@ -20,7 +20,7 @@ import functools
 import hmac
 import os
 import time
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import anyio.to_thread
 from prometheus_client import (
@@ -74,6 +74,31 @@ def merged_registry(directory: str) -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     return registry
+
+
+_Metric = TypeVar("_Metric", Counter, Histogram)
+
+
+class _Children(Generic[_Metric]):
+    """A metric's child for each set of label values, looked up once: prometheus_client's
+    `labels()` takes a lock and checks its arguments on every call (about a microsecond), and
+    each token request labels four samples. The label values are bounded sets (methods, route
+    templates, statuses, grant types, algorithms), so the table stays small."""
+
+    __slots__ = ("_children", "_metric")
+    _metric: _Metric
+    _children: dict[tuple[str, ...], _Metric]
+
+    def __init__(self, metric: _Metric) -> None:
+        self._metric = metric
+        self._children = {}
+
+    def __call__(self, *values: str) -> _Metric:
+        child = self._children.get(values)
+        if child is None:
+            # Two threads may both miss; labels() returns the same child to both.
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class PrometheusMetrics:
@@ -144,6 +169,10 @@ class PrometheusMetrics:
             ["backend"],
             registry=r,
         )
+        self._http_request_child = _Children(self._http_requests)
+        self._http_duration_child = _Children(self._http_duration)
+        self._grant_child = _Children(self._grants)
+        self._signing_child = _Children(self._signing)
         # Series that alerts watch exist from the start (at 0), so that rate() sees the first one.
         for backend in BACKENDS:
             self._backend_errors.labels(backend)
@@ -153,7 +182,7 @@ class PrometheusMetrics:
     # ----- the core's port
 
     def grant(self, grant_type: str, outcome: str) -> None:
-        self._grants.labels(grant_type, outcome).inc()
+        self._grant_child(grant_type, outcome).inc()
 
     def mfa_failure(self, factor: str) -> None:
         self._mfa_failures.labels(factor).inc()
@@ -168,7 +197,7 @@ class PrometheusMetrics:
         self._deliveries.labels(channel, outcome).inc()
 
     def token_signed(self, alg: str, seconds: float) -> None:
-        self._signing.labels(alg).observe(seconds)
+        self._signing_child(alg).observe(seconds)
 
     def backend_error(self, backend: str) -> None:
         self._backend_errors.labels(backend).inc()
@@ -177,8 +206,8 @@ class PrometheusMetrics:
 
     def http_request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in METHODS else "other"
-        self._http_requests.labels(method, route, str(status)).inc()
-        self._http_duration.labels(method, route).observe(seconds)
+        self._http_request_child(method, route, str(status)).inc()
+        self._http_duration_child(method, route).observe(seconds)
 
     # ----- exposition
 
