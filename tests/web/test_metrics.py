@@ -334,6 +334,18 @@ async def test_labels_hold_route_templates_never_ids_or_tokens(
     }, routes
 
 
+async def test_static_files_are_labelled_by_their_mount(env: Harness, scraper: Scraper) -> None:
+    for path in ("/account/static/account.css", "/u/static/login.css", "/u/static/nothing.js"):
+        await env.http.get(path)
+    samples = parse(await scraper.text())
+    http = "twofold_http_requests_total"
+    assert samples[key(http, method="GET", route="/account/static", status="200")] == 1
+    assert samples[key(http, method="GET", route="/u/static", status="200")] == 1
+    assert samples[key(http, method="GET", route="/u/static", status="404")] == 1
+    routes = {dict(labels).get("route") for name, labels in samples if name == http}
+    assert not any("static/" in str(route) for route in routes), routes
+
+
 # ------------------------------------------------------------------------------ protection
 
 

@@ -14,8 +14,9 @@ same escapes, the same digits. Where the two differ:
   go to the standard library, which writes or refuses them as it always did. UUIDs and Enums
   have no such option; nothing here passes them;
 - orjson writes NaN and the infinities as null; before, responses refused them and claims held
-  words that are not JSON. The fallback refuses them. The numbers written here are Twofold's
-  own (times, lifetimes, counts), never NaN;
+  words that are not JSON. Only a value that orjson refuses for another reason sends them to
+  the fallback, which refuses them. The numbers written here are Twofold's own (times,
+  lifetimes, counts), never NaN;
 - orjson reads an integer beyond 64 bits as a float, so `loads` is for records Twofold wrote
   itself from its own values, never for what a client or an administrator sent.
 """

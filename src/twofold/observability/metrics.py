@@ -34,6 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twofold.core.errors import InvalidToken, MethodNotAllowed, OAuthError
@@ -82,8 +83,10 @@ _Metric = TypeVar("_Metric", Counter, Histogram)
 class _Children(Generic[_Metric]):
     """A metric's child for each set of label values, looked up once: prometheus_client's
     `labels()` takes a lock and checks its arguments on every call (about a microsecond), and
-    each token request labels four samples. The label values are bounded sets (methods, route
-    templates, statuses, grant types, algorithms), so the table stays small."""
+    each token request labels four or five samples (one signing sample per token). The label
+    values are bounded sets (methods, route templates, statuses, grant types, algorithms), so
+    the table stays small. It holds the metric's own children: removing one from the metric
+    would mean removing it here too, or its counts would go on where nothing exports them."""
 
     __slots__ = ("_children", "_metric")
     _metric: _Metric
@@ -241,6 +244,9 @@ def route_template(scope: Scope, root_path: str) -> str:
     if not isinstance(path, str) or not path:
         return UNMATCHED
     prefix = str(scope.get("root_path", ""))[len(root_path) :]
+    if isinstance(route, Mount):
+        # A mount that answered itself (static files): its path is already the root path's end.
+        return prefix
     return prefix + path
 
 
