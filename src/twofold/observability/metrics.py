@@ -20,7 +20,7 @@ import functools
 import hmac
 import os
 import time
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 import anyio.to_thread
 from prometheus_client import (
@@ -75,33 +75,6 @@ def merged_registry(directory: str) -> CollectorRegistry:
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     return registry
-
-
-_Metric = TypeVar("_Metric", Counter, Histogram)
-
-
-class _Children(Generic[_Metric]):
-    """A metric's child for each set of label values, looked up once: prometheus_client's
-    `labels()` takes a lock and checks its arguments on every call (about a microsecond), and
-    each token request labels four or five samples (one signing sample per token). The label
-    values are bounded sets (methods, route templates, statuses, grant types, algorithms), so
-    the table stays small. It holds the metric's own children: removing one from the metric
-    would mean removing it here too, or its counts would go on where nothing exports them."""
-
-    __slots__ = ("_children", "_metric")
-    _metric: _Metric
-    _children: dict[tuple[str, ...], _Metric]
-
-    def __init__(self, metric: _Metric) -> None:
-        self._metric = metric
-        self._children = {}
-
-    def __call__(self, *values: str) -> _Metric:
-        child = self._children.get(values)
-        if child is None:
-            # Two threads may both miss; labels() returns the same child to both.
-            child = self._children[values] = self._metric.labels(*values)
-        return child
 
 
 class PrometheusMetrics:
@@ -172,10 +145,14 @@ class PrometheusMetrics:
             ["backend"],
             registry=r,
         )
-        self._http_request_child = _Children(self._http_requests)
-        self._http_duration_child = _Children(self._http_duration)
-        self._grant_child = _Children(self._grants)
-        self._signing_child = _Children(self._signing)
+        # The children every token request labels, each looked up once per set of label values:
+        # `labels()` takes a lock and checks its arguments on every call (about a microsecond,
+        # four or five calls a request). The values are bounded sets (methods, route templates,
+        # statuses, grant types, algorithms), and nothing removes a child from these metrics.
+        self._http_request_child = functools.cache(self._http_requests.labels)
+        self._http_duration_child = functools.cache(self._http_duration.labels)
+        self._grant_child = functools.cache(self._grants.labels)
+        self._signing_child = functools.cache(self._signing.labels)
         # Series that alerts watch exist from the start (at 0), so that rate() sees the first one.
         for backend in BACKENDS:
             self._backend_errors.labels(backend)
