@@ -70,9 +70,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    # The same keyword arguments `twofold serve` passes to uvicorn.run.
+    from twofold.serving import HeadTimeoutProtocol
+
+    # The same keyword arguments `twofold serve` passes to uvicorn.run, and its HTTP protocol
+    # (uvicorn's httptools one with the head timer and one write per response).
     uvicorn.run(
         "ceiling:app",
+        http=HeadTimeoutProtocol,
         app_dir=str(Path(__file__).resolve().parent),
         host="127.0.0.1",
         port=args.port,

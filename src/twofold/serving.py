@@ -16,6 +16,9 @@ waiting in the app) for as long as it likes. Three pieces close that:
 - `ProxyHeaders` (proxy_headers.py), in place of uvicorn's middleware of the same purpose:
   `X-Forwarded-For` from a trusted proxy is believed only when it names an IP address.
 
+The same protocol also sends each response in one write (`OneWriteTransport`): uvicorn writes a
+head and its body separately, two system calls and two TCP segments where one does.
+
 `run` puts them together in a `uvicorn.Config` subclass and runs the server like `uvicorn.run`.
 It also prepares Prometheus metrics (observability/metrics.py) for the workers: a fresh private
 PROMETHEUS_MULTIPROC_DIR per start, removed when the server stops, and with TWOFOLD_METRICS_PORT
@@ -33,7 +36,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, NotRequired, TypedDict, Unpack
@@ -56,6 +59,101 @@ STARTUP_FAILURE = 3
 log = logging.getLogger("twofold.serving")
 
 
+# ------------------------------------------------------------------------------ one write
+
+
+class OneWriteTransport(asyncio.Transport):
+    """A connection's transport that holds a write back until the next write or the end of the
+    event loop's turn, whichever comes first, and sends what it holds in one write.
+
+    uvicorn writes a response's head and its body in two calls, one after the other in the same
+    turn of the loop. Each call is a send() system call and, on loopback or a proxy's
+    connection, a TCP segment the peer wakes up for; held together they are one. Nothing waits
+    longer than the loop's current turn, so a streamed response's head, a `100 Continue` or a
+    lone chunk go out as soon as the code that wrote them yields.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._flush: asyncio.Handle | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._flush = self._loop.call_soon(self._send_held)
+            return
+        self._held = None
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._transport.write(held + data)
+
+    def _send_held(self) -> None:
+        held, self._held, self._flush = self._held, None, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def _release(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+        self._send_held()
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        self._release()
+        self._transport.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def close(self) -> None:
+        self._release()
+        self._transport.close()
+
+    def abort(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+        self._held = self._flush = None
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def get_write_buffer_size(self) -> int:
+        held = self._held
+        return self._transport.get_write_buffer_size() + (len(held) if held is not None else 0)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+
 # ------------------------------------------------------------------------------ head timeout
 
 
@@ -76,7 +174,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(OneWriteTransport(transport, self.loop))
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
