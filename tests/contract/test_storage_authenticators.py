@@ -223,3 +223,41 @@ async def test_the_user_and_their_authenticators_read_together_answer_as_read_ap
     # PostgreSQL: each read was one pipeline of both statements. SQLite runs them in turn.
     postgresql = storage.database.dialect_name == "postgresql"
     assert pipelines == ([2, 2, 2] if postgresql else [])
+
+
+async def test_the_recovery_hash_read_with_them_answers_as_read_apart(
+    storage: SqlStorage, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from twofold.storage import direct
+
+    pipelines: list[int] = []
+    together = direct.run_psycopg_together
+
+    async def spy(
+        cursors: direct.Cursors,
+        runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]],
+        **options: Any,
+    ) -> list[direct.Rows]:
+        pipelines.append(len(runs))
+        return await together(cursors, runs, **options)
+
+    monkeypatch.setattr(direct, "run_psycopg_together", spy)
+    user = await make_user(USER)
+    await make_user("auth0|other")
+    await storage.authenticators.add(_auth("recovery-code|dev_a", "recovery-code"))
+    await storage.recovery_codes.set(USER, "hash-of-mine", 1.0)
+    await storage.recovery_codes.set("auth0|other", "hash-of-theirs", 1.0)
+
+    found, held, code_hash = await storage.user_authenticators_and_recovery_hash(USER)
+    assert found == user
+    assert list(held) == list(await storage.authenticators.list_for_user(USER))
+    assert code_hash == "hash-of-mine" == await storage.recovery_codes.get_hash(USER)
+
+    # A user without a code, a user that does not exist, a value no row could hold.
+    lone = await make_user("auth0|lone")
+    assert await storage.user_authenticators_and_recovery_hash("auth0|lone") == (lone, [], None)
+    assert await storage.user_authenticators_and_recovery_hash("auth0|nobody") == (None, [], None)
+    assert await storage.user_authenticators_and_recovery_hash("auth0|\x00") == (None, [], None)
+    # PostgreSQL: each read was one pipeline of the three statements. SQLite runs them in turn.
+    postgresql = storage.database.dialect_name == "postgresql"
+    assert pipelines == ([3, 3, 3, 3] if postgresql else [])

@@ -365,6 +365,13 @@ class Storage(Protocol):
         one round trip where the database allows it."""
         ...
 
+    async def user_authenticators_and_recovery_hash(
+        self, user_id: str
+    ) -> tuple[User | None, Sequence[Authenticator], str | None]:
+        """`user_and_authenticators(user_id)` and `recovery_codes.get_hash(user_id)`, read
+        together: in one round trip where the database allows it."""
+        ...
+
     def shared_connection(self) -> AbstractAsyncContextManager[None]:
         """Statements through these repositories inside the block, by this task (and through a
         StateStore on the same database), share one connection where taking one per statement

@@ -134,7 +134,7 @@ class SqlAuthenticatorRepository(SqlRepository):
 
 
 _r = t.recovery_codes.c
-_RECOVERY_HASH = sa.select(_r.code_hash).where(_r.user_id == sa.bindparam("user_id"))
+RECOVERY_HASH = sa.select(_r.code_hash).where(_r.user_id == sa.bindparam("user_id"))
 # Conditional on the old hash, so one recovery code can be redeemed exactly once.
 _ROTATE_RECOVERY = (
     sa.update(t.recovery_codes)
@@ -147,7 +147,7 @@ class SqlRecoveryCodeRepository(SqlRepository):
     _t = t.recovery_codes
 
     async def get_hash(self, user_id: str) -> str | None:
-        row = await self._one(_RECOVERY_HASH, {"user_id": user_id})
+        row = await self._one(RECOVERY_HASH, {"user_id": user_id})
         return None if row is None else cast(str, row.code_hash)
 
     async def set(self, user_id: str, code_hash: str, now: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import cast
 
 from sqlalchemy.exc import DataError
 
@@ -36,6 +37,7 @@ from twofold.storage.accounts import (
 from twofold.storage.audit import SqlAuditLog
 from twofold.storage.credentials import (
     AUTHENTICATORS_OF_USER,
+    RECOVERY_HASH,
     SqlAuthenticatorRepository,
     SqlRecoveryCodeRepository,
     SqlRefreshTokenRepository,
@@ -84,6 +86,24 @@ class SqlStorage:
         return (
             None if row is None else user_from_row(row),
             [authenticator_from_row(r) for r in authenticators.all()],
+        )
+
+    async def user_authenticators_and_recovery_hash(
+        self, user_id: str
+    ) -> tuple[User | None, Sequence[Authenticator], str | None]:
+        params = {"user_id": user_id}
+        try:
+            user, authenticators, code = await self.database.read_together(
+                [(USER_BY_ID, params), (AUTHENTICATORS_OF_USER, params), (RECOVERY_HASH, params)]
+            )
+        except DataError:  # a value no row could hold: nothing found, as `users.get` says
+            return None, [], None
+        row = user.first()
+        code_row = code.first()
+        return (
+            None if row is None else user_from_row(row),
+            [authenticator_from_row(r) for r in authenticators.all()],
+            None if code_row is None else cast(str, code_row.code_hash),
         )
 
     def __init__(self, database: Database) -> None:

@@ -54,6 +54,19 @@ async def begin_with_authenticators(
     return mfa_token, record, _usable(user), list(authenticators)
 
 
+async def begin_with_recovery_hash(
+    deps: Deps, req: GrantRequest
+) -> tuple[str, MfaToken, User, list[Authenticator], str | None]:
+    """`begin_with_authenticators`, and the user's recovery code hash, read in the same round
+    trip."""
+    mfa_token = req.required("mfa_token")
+    record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    user, authenticators, code_hash = await deps.storage.user_authenticators_and_recovery_hash(
+        record.user_id
+    )
+    return mfa_token, record, _usable(user), list(authenticators), code_hash
+
+
 def _usable(user: User | None) -> User:
     if user is None:
         raise InvalidGrant(MALFORMED_MFA_TOKEN)

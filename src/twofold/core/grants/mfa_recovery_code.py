@@ -23,7 +23,7 @@ GRANT_TYPE = GRANT_MFA_RECOVERY_CODE
 async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
     # The reads and the unit of work share one connection; signing comes after, outside it.
     async with deps.storage.shared_connection():
-        mfa_token, record, user, authenticators = await mfa_common.begin_with_authenticators(
+        mfa_token, record, user, authenticators, stored = await mfa_common.begin_with_recovery_hash(
             deps, req
         )
         if record.via_access_token:
@@ -32,7 +32,6 @@ async def handle(deps: Deps, req: GrantRequest) -> TokenSet:
         code = req.required("recovery_code")
 
         tenant = await deps.tenant()
-        stored = await deps.storage.recovery_codes.get_hash(user.user_id)
         has_recovery = any(a.kind == "recovery-code" and a.active for a in authenticators)
         now = deps.clock.now()
         # Compared before the unit opens; acted on only once an attempt has been taken inside it.
