@@ -89,6 +89,9 @@ class Server:
     def cpu_seconds(self) -> float:
         return session_cpu_seconds(self.proc.pid)
 
+    def system_cpu_seconds(self) -> float:
+        return session_cpu_seconds(self.proc.pid, user=False)
+
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -128,13 +131,15 @@ def _session_pids(sid: int) -> list[str]:
     return pids
 
 
-def session_cpu_seconds(sid: int) -> float:
-    """User + system CPU of every live process in the session (the server and its workers)."""
+def session_cpu_seconds(sid: int, user: bool = True) -> float:
+    """User + system CPU of every live process in the session (the server and its workers);
+    with `user=False`, the system (kernel) part alone."""
     ticks = 0
     for pid in _session_pids(sid):
         fields = _stat_fields(pid)
         if fields is not None:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            # utime, stime (fields 14, 15)
+            ticks += (int(fields[11]) if user else 0) + int(fields[12])
     return ticks / _TICK
 
 

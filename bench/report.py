@@ -116,9 +116,9 @@ def cells_table(
     ceilings = _ceilings(cells)
     lines = [
         "| scenario | workers | conns | rps | ok rps | ok % | p50 ms | p99 ms | not ok "
-        "| socket errors | ok rps / ceiling | server CPU ms/req | outside signatures ms/req "
-        "| other CPU s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| socket errors | ok rps / ceiling | server CPU ms/req | of it kernel | "
+        "outside signatures ms/req | other CPU s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for c in _sorted(cells):
         ok_share = c["ok"] / c["requests"] if c["requests"] else None
@@ -139,6 +139,7 @@ def cells_table(
             f"| {_fmt(c['ok_rps'])} | {_pct(ok_share)} | {_fmt(c['latency_ms']['p50'], 2)} "
             f"| {_fmt(c['latency_ms']['p99'], 2)} | {_fmt(c['rejected'])}{note} "
             f"| {_fmt(_errors(c))} | {vs} | {_fmt(c.get('server_cpu_ms_per_request'), 2)} "
+            f"| {_fmt(c.get('server_system_cpu_ms_per_request'), 2)} "
             f"| {_fmt(outside_signatures_ms(c, sign_ms), 2)} | {_fmt(c['cpu_s']['others'])} |"
         )
     return lines

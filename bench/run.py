@@ -673,9 +673,10 @@ class Bench:
         idle_wait = wait_for_idle_server(server)
         waited = wait_for_quiet(self.opts.wait_quiet)
         load = os.getloadavg()[0]
-        busy0, server0, (self0, kids0) = (
+        busy0, server0, system0, (self0, kids0) = (
             procs.machine_busy_seconds(),
             server.cpu_seconds(),
+            server.system_cpu_seconds(),
             procs.own_cpu_seconds(),
         )
         if probe:
@@ -684,9 +685,10 @@ class Bench:
             scn, server.port, connections, duration, self.opts.wrk_threads, bodies, timeout
         )
         probe_result = probe.stop() if probe else None
-        busy1, server1, (self1, kids1) = (
+        busy1, server1, system1, (self1, kids1) = (
             procs.machine_busy_seconds(),
             server.cpu_seconds(),
+            server.system_cpu_seconds(),
             procs.own_cpu_seconds(),
         )
         if not server.alive():
@@ -695,6 +697,7 @@ class Bench:
         lat = result["latency_us"]
         errors = result["errors"]
         server_cpu = server1 - server0
+        server_system_cpu = system1 - system0
         wrk_cpu = kids1 - kids0
         bench_cpu = self1 - self0
         cell: dict[str, Any] = {
@@ -717,6 +720,7 @@ class Bench:
             },
             "cpu_s": {
                 "server": round(server_cpu, 2),
+                "server_system": round(server_system_cpu, 2),
                 "wrk": round(wrk_cpu, 2),
                 "bench": round(bench_cpu, 2),
                 "others": round(max(0.0, (busy1 - busy0) - server_cpu - wrk_cpu - bench_cpu), 2),
@@ -731,6 +735,12 @@ class Bench:
             "server_cpu_ms_per_request": round(server_cpu * 1000 / result["requests"], 3)
             if result["requests"]
             else None,
+            # The kernel's part of it: system calls, the TCP stack, page cache copies.
+            "server_system_cpu_ms_per_request": round(
+                server_system_cpu * 1000 / result["requests"], 3
+            )
+            if result["requests"]
+            else None,
             "loadavg_1m_before": round(load, 2),
             "prepare_s": round(prep, 2),
         }
@@ -743,6 +753,7 @@ class Bench:
             f"{scn.name:<13} w{workers} c{connections:<3} {cell['rps']:>8.1f} rps "
             f"ok {cell['ok']}/{cell['requests']}  p50 {cell['latency_ms']['p50']} ms "
             f"p99 {cell['latency_ms']['p99']} ms  server cpu {server_cpu:.1f}s "
+            f"(system {server_system_cpu:.1f}s) "
             f"others {cell['cpu_s']['others']:.1f}s"
         )
         if probe_result:
@@ -809,15 +820,17 @@ def median_cell(runs: list[dict[str, Any]]) -> dict[str, Any]:
         k: round(statistics.median(c["latency_ms"][k] for c in runs), 2)
         for k in runs[0]["latency_ms"]
     }
-    per_request = [c["server_cpu_ms_per_request"] for c in runs]
-    if None not in per_request:
-        cell["server_cpu_ms_per_request"] = round(statistics.median(per_request), 3)
+    for key in ("server_cpu_ms_per_request", "server_system_cpu_ms_per_request"):
+        figures = [c.get(key) for c in runs]
+        if all(isinstance(f, float | int) for f in figures):
+            cell[key] = round(statistics.median(float(f) for f in figures if f is not None), 3)
     cell["runs"] = [
         {
             "ok_rps": c["ok_rps"],
             "p50_ms": c["latency_ms"]["p50"],
             "p99_ms": c["latency_ms"]["p99"],
             "server_cpu_ms_per_request": c["server_cpu_ms_per_request"],
+            "server_system_cpu_ms_per_request": c.get("server_system_cpu_ms_per_request"),
             "others_share": c["others_share"],
         }
         for c in runs

@@ -62,3 +62,26 @@ def test_a_scale_cell_that_ran_out_of_bodies_is_not_judged() -> None:
     assert table(_scale_cell(50.0), _scale_cell(70.0)).endswith("| **no** |")
     assert "not comparable" in table(_scale_cell(50.0, reused=6_000), _scale_cell(55.0))
     assert "not comparable" in table(_scale_cell(50.0), _scale_cell(55.0, reused=1))
+
+
+def _cell(ok_rps: float, cpu: float, kernel: float | None) -> dict[str, object]:
+    return {
+        "ok_rps": ok_rps,
+        "rps": ok_rps,
+        "latency_ms": {"p50": 1.0, "p99": 2.0},
+        "server_cpu_ms_per_request": cpu,
+        "server_system_cpu_ms_per_request": kernel,
+        "others_share": 0.0,
+    }
+
+
+def test_repeated_cells_report_the_median_kernel_time_and_the_table_shows_it() -> None:
+    runs = [_cell(100.0, 1.5, 0.2), _cell(90.0, 1.7, 0.4), _cell(110.0, 1.4, 0.1)]
+    cell = run.median_cell(runs)
+    assert cell["server_cpu_ms_per_request"] == 1.5
+    assert cell["server_system_cpu_ms_per_request"] == 0.2
+    assert [r["server_system_cpu_ms_per_request"] for r in cell["runs"]] == [0.2, 0.4, 0.1]
+    # A run recorded before the kernel's part was measured: the median is not made up.
+    older = run.median_cell([_cell(100.0, 1.5, None), _cell(90.0, 1.7, 0.4)])
+    assert older["server_cpu_ms_per_request"] == 1.6
+    assert older["server_system_cpu_ms_per_request"] is None
