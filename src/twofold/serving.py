@@ -63,14 +63,17 @@ log = logging.getLogger("twofold.serving")
 
 
 class OneWriteTransport(asyncio.Transport):
-    """A connection's transport that holds a write back until the next write or the end of the
-    event loop's turn, whichever comes first, and sends what it holds in one write.
+    """A connection's transport that holds a write back until the next write or until the event
+    loop runs the callbacks scheduled meanwhile (`call_soon`), whichever comes first, and sends
+    what it holds in one write.
 
-    uvicorn writes a response's head and its body in two calls, one after the other in the same
-    turn of the loop. Each call is a send() system call and, on loopback or a proxy's
-    connection, a TCP segment the peer wakes up for; held together they are one. Nothing waits
-    longer than the loop's current turn, so a streamed response's head, a `100 Continue` or a
-    lone chunk go out as soon as the code that wrote them yields.
+    uvicorn writes a response's head and its body in two calls, one right after the other in
+    the same task step. Each call is a send() system call and, on loopback or a proxy's
+    connection, a TCP segment the peer wakes up for; held together they are one. Nothing is
+    held past the loop's next round of callbacks, so a streamed response's head, a `100
+    Continue` or a lone chunk go out as soon as the code that wrote them yields. What is held
+    goes to the transport as uvicorn's own write would have, even if the transport has started
+    closing meanwhile (the client half-closed): the transport decides, as before.
     """
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
@@ -94,7 +97,7 @@ class OneWriteTransport(asyncio.Transport):
 
     def _send_held(self) -> None:
         held, self._held, self._flush = self._held, None, None
-        if held is not None and not self._transport.is_closing():
+        if held is not None:
             self._transport.write(held)
 
     def _release(self) -> None:
