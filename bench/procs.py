@@ -90,7 +90,7 @@ class Server:
         return session_cpu_seconds(self.proc.pid)
 
     def system_cpu_seconds(self) -> float:
-        return session_cpu_seconds(self.proc.pid, user=False)
+        return session_cpu_seconds(self.proc.pid, system_only=True)
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is None:
@@ -131,15 +131,15 @@ def _session_pids(sid: int) -> list[str]:
     return pids
 
 
-def session_cpu_seconds(sid: int, user: bool = True) -> float:
+def session_cpu_seconds(sid: int, system_only: bool = False) -> float:
     """User + system CPU of every live process in the session (the server and its workers);
-    with `user=False`, the system (kernel) part alone."""
+    with `system_only`, the system (kernel) part alone."""
     ticks = 0
     for pid in _session_pids(sid):
         fields = _stat_fields(pid)
         if fields is not None:
-            # utime, stime (fields 14, 15)
-            ticks += (int(fields[11]) if user else 0) + int(fields[12])
+            user, system = int(fields[11]), int(fields[12])  # utime, stime (fields 14, 15)
+            ticks += system if system_only else user + system
     return ticks / _TICK
 
 

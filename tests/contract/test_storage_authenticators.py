@@ -189,12 +189,12 @@ async def test_touch(storage: SqlStorage, user: User) -> None:
     assert got.last_used_at == 777.0
 
 
-async def test_the_user_and_their_authenticators_read_together_answer_as_read_apart(
-    storage: SqlStorage, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def pipelines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of statements in each psycopg pipeline sent from here on (PostgreSQL only)."""
     from twofold.storage import direct
 
-    pipelines: list[int] = []
+    sizes: list[int] = []
     together = direct.run_psycopg_together
 
     async def spy(
@@ -202,10 +202,16 @@ async def test_the_user_and_their_authenticators_read_together_answer_as_read_ap
         runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]],
         **options: Any,
     ) -> list[direct.Rows]:
-        pipelines.append(len(runs))
+        sizes.append(len(runs))
         return await together(cursors, runs, **options)
 
     monkeypatch.setattr(direct, "run_psycopg_together", spy)
+    return sizes
+
+
+async def test_the_user_and_their_authenticators_read_together_answer_as_read_apart(
+    storage: SqlStorage, make_user: MakeUser, pipelines: list[int]
+) -> None:
     user = await make_user(USER)
     await make_user("auth0|other")
     await storage.authenticators.add(_auth("totp|dev_b", active=True, created_at=200.0))
@@ -226,22 +232,8 @@ async def test_the_user_and_their_authenticators_read_together_answer_as_read_ap
 
 
 async def test_the_recovery_hash_read_with_them_answers_as_read_apart(
-    storage: SqlStorage, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch
+    storage: SqlStorage, make_user: MakeUser, pipelines: list[int]
 ) -> None:
-    from twofold.storage import direct
-
-    pipelines: list[int] = []
-    together = direct.run_psycopg_together
-
-    async def spy(
-        cursors: direct.Cursors,
-        runs: Sequence[tuple[direct.Plan, Mapping[str, Any]]],
-        **options: Any,
-    ) -> list[direct.Rows]:
-        pipelines.append(len(runs))
-        return await together(cursors, runs, **options)
-
-    monkeypatch.setattr(direct, "run_psycopg_together", spy)
     user = await make_user(USER)
     await make_user("auth0|other")
     await storage.authenticators.add(_auth("recovery-code|dev_a", "recovery-code"))

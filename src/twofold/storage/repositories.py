@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import cast
 
 from sqlalchemy.exc import DataError
+from sqlalchemy.sql.base import Executable
 
 from twofold.core.models import Authenticator, User
 from twofold.core.ports import (
@@ -35,6 +36,7 @@ from twofold.storage.accounts import (
     user_from_row,
 )
 from twofold.storage.audit import SqlAuditLog
+from twofold.storage.connections import Result
 from twofold.storage.credentials import (
     AUTHENTICATORS_OF_USER,
     RECOVERY_HASH,
@@ -75,35 +77,37 @@ class SqlStorage:
     async def user_and_authenticators(
         self, user_id: str
     ) -> tuple[User | None, Sequence[Authenticator]]:
-        params = {"user_id": user_id}
-        try:
-            user, authenticators = await self.database.read_together(
-                [(USER_BY_ID, params), (AUTHENTICATORS_OF_USER, params)]
-            )
-        except DataError:  # a value no row could hold: nothing found, as `users.get` says
-            return None, []
-        row = user.first()
-        return (
-            None if row is None else user_from_row(row),
-            [authenticator_from_row(r) for r in authenticators.all()],
-        )
+        user, authenticators, _ = await self._user_and(user_id)
+        return user, authenticators
 
     async def user_authenticators_and_recovery_hash(
         self, user_id: str
     ) -> tuple[User | None, Sequence[Authenticator], str | None]:
+        user, authenticators, more = await self._user_and(user_id, RECOVERY_HASH)
+        code = more[0].first() if more else None
+        return user, authenticators, None if code is None else cast(str, code.code_hash)
+
+    async def _user_and(
+        self, user_id: str, *more: Executable
+    ) -> tuple[User | None, list[Authenticator], list[Result]]:
+        """The user, their authenticators and the results of `more` statements on the same user,
+        read together."""
         params = {"user_id": user_id}
+        statements: list[tuple[Executable, dict[str, str]]] = [
+            (USER_BY_ID, params),
+            (AUTHENTICATORS_OF_USER, params),
+        ]
+        if more:
+            statements += [(statement, params) for statement in more]
         try:
-            user, authenticators, code = await self.database.read_together(
-                [(USER_BY_ID, params), (AUTHENTICATORS_OF_USER, params), (RECOVERY_HASH, params)]
-            )
+            results = await self.database.read_together(statements)
         except DataError:  # a value no row could hold: nothing found, as `users.get` says
-            return None, [], None
-        row = user.first()
-        code_row = code.first()
+            return None, [], []
+        row = results[0].first()
         return (
             None if row is None else user_from_row(row),
-            [authenticator_from_row(r) for r in authenticators.all()],
-            None if code_row is None else cast(str, code_row.code_hash),
+            [authenticator_from_row(r) for r in results[1].all()],
+            results[2:],
         )
 
     def __init__(self, database: Database) -> None:

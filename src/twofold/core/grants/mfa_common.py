@@ -38,9 +38,13 @@ def attempts(deps: Deps) -> Attempts:
     )
 
 
-async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
+async def _record(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken]:
     mfa_token = req.required("mfa_token")
-    record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    return mfa_token, await bearer.for_grant(deps, mfa_token, req.client.client_id)
+
+
+async def begin(deps: Deps, req: GrantRequest) -> tuple[str, MfaToken, User]:
+    mfa_token, record = await _record(deps, req)
     return mfa_token, record, _usable(await deps.storage.users.get(record.user_id))
 
 
@@ -48,8 +52,7 @@ async def begin_with_authenticators(
     deps: Deps, req: GrantRequest
 ) -> tuple[str, MfaToken, User, list[Authenticator]]:
     """`begin`, and the user's stored authenticators, read with the user in one round trip."""
-    mfa_token = req.required("mfa_token")
-    record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    mfa_token, record = await _record(deps, req)
     user, authenticators = await deps.storage.user_and_authenticators(record.user_id)
     return mfa_token, record, _usable(user), list(authenticators)
 
@@ -59,8 +62,7 @@ async def begin_with_recovery_hash(
 ) -> tuple[str, MfaToken, User, list[Authenticator], str | None]:
     """`begin_with_authenticators`, and the user's recovery code hash, read in the same round
     trip."""
-    mfa_token = req.required("mfa_token")
-    record = await bearer.for_grant(deps, mfa_token, req.client.client_id)
+    mfa_token, record = await _record(deps, req)
     user, authenticators, code_hash = await deps.storage.user_authenticators_and_recovery_hash(
         record.user_id
     )
